@@ -1,0 +1,1 @@
+"""Face detection, tracking, landmarks, crop/alignment and parsing maps."""
