@@ -9,7 +9,9 @@ import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 # Real in-the-wild face videos kept beside the project (never inside it); absent on a user's clone.
-SAMPLES_DIR = Path(os.environ.get("MARLINFLOW_SAMPLES", REPO_ROOT.parent / "shared/data/marlin-samples"))
+SAMPLES_DIR = Path(
+    os.environ.get("MARLINFLOW_SAMPLES", REPO_ROOT.parent / "shared/data/marlin-samples")
+)
 
 
 @pytest.fixture(scope="session")

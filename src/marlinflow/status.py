@@ -1,0 +1,101 @@
+"""Per-video stage records: the receipts that let one unusable video drop out without stopping the run.
+
+Every per-video step writes ``<out_dir>/<id>.status.json`` last (atomically), after its data
+files. The record says whether the video is usable after this stage, why not, which data files
+the stage wrote, and what it measured. A step whose upstream record is not ok writes a record
+that says so and does nothing else; later steps and the report read these records.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from marlinflow.atomic import write_json
+from marlinflow.errors import InputError
+
+log = logging.getLogger(__name__)
+STATUS_SUFFIX = ".status.json"
+
+
+@dataclass
+class StageRecord:
+    id: str
+    stage: str
+    ok: bool
+    reason: str = ""
+    outputs: dict[str, str] = field(default_factory=dict)
+    stats: dict[str, Any] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    def save(self, path: str | Path) -> None:
+        write_json(path, asdict(self))
+
+    @classmethod
+    def load(cls, path: str | Path) -> StageRecord:
+        try:
+            return cls(**json.loads(Path(path).read_text()))
+        except (OSError, ValueError, TypeError) as err:
+            raise InputError(path, f"not a readable stage record ({err})") from err
+
+
+def is_status_path(path: str | Path) -> bool:
+    return str(path).endswith(STATUS_SUFFIX)
+
+
+def video_id_of(status_path: str | Path) -> str:
+    """``data/raw/ytf/abc.status.json`` -> ``abc``."""
+    name = Path(status_path).name
+    if not name.endswith(STATUS_SUFFIX):
+        raise ValueError(f"{status_path}: a stage record's name ends in {STATUS_SUFFIX}")
+    return name[: -len(STATUS_SUFFIX)]
+
+
+def sibling(status_path: str | Path, suffix: str) -> Path:
+    """A data file beside a stage record: (``faces/abc.status.json``, ``.mp4``) -> ``faces/abc.mp4``."""
+    return Path(status_path).with_name(video_id_of(status_path) + suffix)
+
+
+def run_stage(
+    stage: str,
+    upstream: str | Path | None,
+    out_status: str | Path,
+    work: Callable[[dict[str, str]], tuple[dict[str, str], dict[str, Any]]],
+) -> StageRecord:
+    """Run one per-video step and write its record, whatever happens to the video.
+
+    ``upstream`` is the previous stage's record (or None for a first stage). ``work`` gets the
+    upstream outputs and returns (outputs, stats); an :class:`InputError` it raises marks the video
+    unusable with that reason. Other exceptions are bugs and propagate.
+    """
+    video_id = video_id_of(out_status)
+    started = time.perf_counter()
+    inputs: dict[str, str] = {}
+    if upstream is not None:
+        prior = StageRecord.load(upstream)
+        if not prior.ok:
+            record = StageRecord(video_id, stage, False, f"skipped: {prior.stage}: {prior.reason}")
+            record.save(out_status)
+            return record
+        inputs = prior.outputs
+    try:
+        outputs, stats = work(inputs)
+        record = StageRecord(
+            video_id, stage, True, "", {k: str(v) for k, v in outputs.items()}, stats
+        )
+    except InputError as err:
+        log.warning("%s: %s: %s", stage, video_id, err)
+        record = StageRecord(video_id, stage, False, str(err))
+    record.seconds = round(time.perf_counter() - started, 3)
+    record.save(out_status)
+    return record
+
+
+def collect(status_paths: list[str | Path]) -> list[StageRecord]:
+    """Load the records of a set of videos (for aggregating steps and the report)."""
+    return [StageRecord.load(p) for p in status_paths]
