@@ -8,6 +8,7 @@ that says so and does nothing else; later steps and the report read these record
 
 from __future__ import annotations
 
+import argparse
 import json
 import logging
 import time
@@ -16,7 +17,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from marlinflow.atomic import write_json
+import pandas as pd
+
+from marlinflow.atomic import atomic_path, write_json
 from marlinflow.errors import InputError
 
 log = logging.getLogger(__name__)
@@ -99,3 +102,32 @@ def run_stage(
 def collect(status_paths: list[str | Path]) -> list[StageRecord]:
     """Load the records of a set of videos (for aggregating steps and the report)."""
     return [StageRecord.load(p) for p in status_paths]
+
+
+def summary_table(records: list[StageRecord]) -> pd.DataFrame:
+    """One row per record: id, stage, ok, reason, seconds, sorted with the unusable first."""
+    table = pd.DataFrame(
+        [
+            {"id": r.id, "stage": r.stage, "ok": r.ok, "reason": r.reason, "seconds": r.seconds}
+            for r in records
+        ],
+        columns=["id", "stage", "ok", "reason", "seconds"],
+    )
+    return table.sort_values(["ok", "id"], kind="stable").reset_index(drop=True)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("records", nargs="+", type=Path, help="stage records (*.status.json)")
+    parser.add_argument("--out", type=Path, required=True, help="summary TSV to write")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Summarise stage records: which videos are usable, and why the others are not."""
+    table = summary_table(collect(args.records))
+    with atomic_path(args.out) as tmp:
+        table.to_csv(tmp, sep="\t", index=False)
+    bad = table[~table["ok"]]
+    print(f"{args.out}: {len(table) - len(bad)} usable, {len(bad)} not")
+    for row in bad.itertuples():
+        print(f"  {row.id}: {row.reason}")
+    return 0

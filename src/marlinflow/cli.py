@@ -1,0 +1,56 @@
+"""``marlinflow <verb>``: each workflow step as a command a person can run too.
+
+Verbs are imported lazily, so ``marlinflow --help`` does not pay for torch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import importlib.util
+import logging
+import sys
+
+# verb -> module exposing add_arguments(parser) and run(args) -> exit code
+VERBS = {
+    "sample": "marlinflow.sample",
+    "manifest": "marlinflow.datasets",
+    "summary": "marlinflow.status",
+}
+
+
+def _help_line(module_name: str) -> str:
+    spec = importlib.util.find_spec(module_name)
+    if spec is None or spec.origin is None:
+        return ""
+    import ast
+
+    with open(spec.origin) as f:
+        doc = ast.get_docstring(ast.parse(f.read())) or ""
+    return doc.splitlines()[0] if doc else ""
+
+
+def build_parser(verb: str | None = None) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="marlinflow", description=__doc__.splitlines()[0])
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
+    for name, module_name in VERBS.items():
+        verb_parser = sub.add_parser(name, help=_help_line(module_name))
+        if name == verb:  # only the chosen verb's module is imported
+            importlib.import_module(module_name).add_arguments(verb_parser)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    verb = next((a for a in argv if a in VERBS), None)
+    args = build_parser(verb).parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    return importlib.import_module(VERBS[args.verb]).run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

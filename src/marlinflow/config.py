@@ -1,0 +1,42 @@
+"""Read a workflow config the way Snakemake sees it: YAML validated by the schema, defaults filled."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from marlinflow.errors import InputError
+from marlinflow.schemas import describe_error, validator
+
+
+def validate_config(config: dict[str, Any], source: str | Path = "<config>") -> dict[str, Any]:
+    """Fill defaults in place and check every key; report all problems with their key paths."""
+    errors = sorted(validator("config", fill_defaults=True).iter_errors(config), key=str)
+    if errors:
+        raise InputError(source, "invalid config:\n  " + "\n  ".join(map(describe_error, errors)))
+    return config
+
+
+def load_config(*paths: str | Path) -> dict[str, Any]:
+    """Merge YAML files left to right (later keys win, recursively), then validate."""
+    merged: dict[str, Any] = {}
+    for path in paths:
+        try:
+            data = yaml.safe_load(Path(path).read_text()) or {}
+        except (OSError, yaml.YAMLError) as err:
+            raise InputError(path, f"not a readable YAML config ({err})") from err
+        if not isinstance(data, dict):
+            raise InputError(path, "a config file must be a mapping of keys")
+        merge(merged, data)
+    return validate_config(merged, " + ".join(map(str, paths)))
+
+
+def merge(into: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
+    for key, value in update.items():
+        if isinstance(value, dict) and isinstance(into.get(key), dict):
+            merge(into[key], value)
+        else:
+            into[key] = value
+    return into

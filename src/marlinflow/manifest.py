@@ -1,0 +1,108 @@
+"""Data set manifests: one TSV row per video (id, source, split, optional start/end/sha256, labels).
+
+Rows are validated against ``workflow/schemas/manifest.schema.yaml``; every problem is reported
+with the file, the row number (counting the header as line 1) and the column, all at once.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from marlinflow.atomic import atomic_path
+from marlinflow.errors import InputError
+from marlinflow.schemas import describe_error, validator
+
+REQUIRED = ("id", "source", "split")
+OPTIONAL_NUMBERS = ("start", "end")
+MAX_REPORTED = 20
+
+
+def read_manifest(path: str | Path) -> pd.DataFrame:
+    """Read and validate a manifest TSV; raises :class:`InputError` naming every bad row."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(path, "manifest not found")
+    try:
+        table = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False, comment=None)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
+        raise InputError(path, f"not a readable TSV manifest ({err})") from err
+    return validate_manifest(table, path)
+
+
+def validate_manifest(table: pd.DataFrame, path: str | Path = "<manifest>") -> pd.DataFrame:
+    """Check columns, each row against the schema, and id uniqueness; return a typed copy."""
+    missing = [c for c in REQUIRED if c not in table.columns]
+    if missing:
+        raise InputError(path, f"missing column(s) {', '.join(missing)}; has {list(table.columns)}")
+    if table.empty:
+        raise InputError(path, "manifest has no rows")
+    table = table.copy()
+    problems = _row_problems(table) + _duplicate_problems(table)
+    if problems:
+        shown = problems[:MAX_REPORTED]
+        more = (
+            f"\n  ... and {len(problems) - MAX_REPORTED} more"
+            if len(problems) > MAX_REPORTED
+            else ""
+        )
+        raise InputError(path, "invalid manifest:\n  " + "\n  ".join(shown) + more)
+    for column in OPTIONAL_NUMBERS:
+        if column in table:
+            table[column] = pd.to_numeric(table[column].replace("", None), errors="coerce")
+    return table.reset_index(drop=True)
+
+
+def _line(index: int) -> int:
+    return index + 2  # header is line 1
+
+
+def _row_problems(table: pd.DataFrame) -> list[str]:
+    check = validator("manifest")
+    problems = []
+    for index, row in enumerate(table.to_dict("records")):
+        record, bad_numbers = _typed(row)
+        problems += [f"row {_line(index)}: {c}: not a number: {row[c]!r}" for c in bad_numbers]
+        for error in sorted(check.iter_errors(record), key=str):
+            problems.append(f"row {_line(index)} (id={row['id']!r}): {describe_error(error)}")
+        start, end = record.get("start"), record.get("end")
+        if start is not None and end is not None and end <= start:
+            problems.append(f"row {_line(index)} (id={row['id']!r}): end {end} <= start {start}")
+    return problems
+
+
+def _typed(row: dict[str, str]) -> tuple[dict, list[str]]:
+    """Empty optional cells become None, numbers become floats; return unparseable columns too."""
+    record: dict = {k: (v if v != "" else None) for k, v in row.items()}
+    bad = []
+    for column in OPTIONAL_NUMBERS:
+        if record.get(column) is not None:
+            try:
+                record[column] = float(record[column])
+            except ValueError:
+                bad.append(column)
+                record[column] = None
+    for column in ("sha256",):
+        if record.get(column) is None:
+            record.pop(column, None)
+    return record, bad
+
+
+def _duplicate_problems(table: pd.DataFrame) -> list[str]:
+    first_seen: dict[str, int] = {}
+    problems = []
+    for index, video_id in enumerate(table["id"]):
+        if video_id in first_seen:
+            problems.append(
+                f"row {_line(index)}: id {video_id!r} repeats row {_line(first_seen[video_id])}"
+            )
+        first_seen.setdefault(video_id, index)
+    return problems
+
+
+def write_manifest(table: pd.DataFrame, path: str | Path) -> None:
+    """Write a manifest TSV atomically (validated first, so a bad one is never written)."""
+    table = validate_manifest(table, path)
+    with atomic_path(path) as tmp:
+        table.to_csv(tmp, sep="\t", index=False, float_format="%.3f")

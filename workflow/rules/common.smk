@@ -1,0 +1,67 @@
+# Shared definitions: the validated config, the data set's manifest, paths and input functions.
+import os
+import shlex
+
+from snakemake.exceptions import WorkflowError
+
+from marlinflow.config import validate_config
+from marlinflow.datasets import build_manifest
+from marlinflow.errors import InputError
+
+try:
+    validate_config(config, "config")
+    MANIFEST = build_manifest(config["dataset"]).set_index("id", drop=False)
+except InputError as err:
+    raise WorkflowError(str(err)) from None
+
+DATASET = config["dataset"]["name"]
+IDS = list(MANIFEST.index)
+RAW = f"data/raw/{DATASET}"
+RESULTS = f"results/{DATASET}"
+LOGS = f"logs/{DATASET}"
+# The software of every rule: the project's own environment (used with --sdm conda).
+CONDA_ENV = os.path.join(workflow.basedir, "environment.yml")
+
+
+wildcard_constraints:
+    id=r"[A-Za-z0-9_-][A-Za-z0-9_.-]*",
+
+
+def dataset_root():
+    """Base folder of relative local sources."""
+    cfg = config["dataset"]
+    if cfg["root"]:
+        return cfg["root"]
+    return os.path.dirname(cfg["manifest"]) if cfg["manifest"] else "."
+
+
+def is_remote(source):
+    return "://" in source or (
+        not os.path.sep in source
+        and not os.path.splitext(source)[1]
+        and len(source) == 11
+    )
+
+
+def local_source(wildcards):
+    """A local source is an input, so Snakemake waits for it (the sample) and sees it change."""
+    source = MANIFEST.loc[wildcards.id, "source"]
+    return [] if is_remote(source) else [os.path.join(dataset_root(), source)]
+
+
+def download_args(wildcards):
+    row = MANIFEST.loc[wildcards.id]
+    args = ["--source", row["source"], "--base", dataset_root()]
+    for key in ("sha256", "start", "end"):
+        value = row.get(key)
+        if value is not None and value == value and value != "":  # skips NaN and blanks
+            args += [f"--{key}", str(value)]
+    return shlex.join(args)
+
+
+def raw_records(wildcards=None):
+    return expand(f"{RAW}/{{id}}.status.json", id=IDS)
+
+
+def final_outputs():
+    return [f"{RESULTS}/download_summary.tsv"]

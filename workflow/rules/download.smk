@@ -1,0 +1,62 @@
+# Getting videos in: the manifest, the embedded sample, and one download job per video.
+
+
+rule write_manifest:
+    output:
+        f"data/manifests/{DATASET}.tsv",
+    log:
+        f"{LOGS}/write_manifest.log",
+    conda:
+        CONDA_ENV
+    params:
+        rows=len(IDS),
+    run:
+        from marlinflow.manifest import write_manifest
+
+        write_manifest(MANIFEST, output[0])
+
+
+if config["dataset"]["builder"] == "sample":
+
+    rule make_sample:
+        output:
+            videos=expand(f"{config['dataset']['root']}/{{id}}.mp4", id=IDS),
+            manifest=f"{config['dataset']['root']}/manifest.tsv",
+        log:
+            f"{LOGS}/make_sample.log",
+        conda:
+            CONDA_ENV
+        params:
+            folder=lambda wildcards, output: os.path.dirname(output.manifest),
+            n=config["dataset"]["sample_videos"],
+            seed=config["dataset"]["seed"],
+        shell:
+            "marlinflow sample {params.folder} --videos {params.n} --seed {params.seed} > {log} 2>&1"
+
+
+rule download_video:
+    input:
+        local_source,
+    output:
+        f"{RAW}/{{id}}.status.json",
+    log:
+        f"{LOGS}/download/{{id}}.log",
+    conda:
+        CONDA_ENV
+    params:
+        args=download_args,
+    shell:
+        "marlinflow download {params.args} {output} > {log} 2>&1"
+
+
+rule summarize_downloads:
+    input:
+        raw_records,
+    output:
+        f"{RESULTS}/download_summary.tsv",
+    log:
+        f"{LOGS}/summarize_downloads.log",
+    conda:
+        CONDA_ENV
+    shell:
+        "marlinflow summary {input} --out {output} > {log} 2>&1"
