@@ -15,6 +15,7 @@ import sys
 VERBS = {
     "sample": "marlinflow.sample",
     "manifest": "marlinflow.datasets",
+    "download": "marlinflow.download.step",
     "summary": "marlinflow.status",
 }
 

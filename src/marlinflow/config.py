@@ -8,11 +8,12 @@ from typing import Any
 import yaml
 
 from marlinflow.errors import InputError
-from marlinflow.schemas import describe_error, validator
+from marlinflow.schemas import describe_error, load_schema, validator
 
 
 def validate_config(config: dict[str, Any], source: str | Path = "<config>") -> dict[str, Any]:
     """Fill defaults in place and check every key; report all problems with their key paths."""
+    coerce_strings(config, load_schema("config"))
     errors = sorted(validator("config", fill_defaults=True).iter_errors(config), key=str)
     if errors:
         raise InputError(source, "invalid config:\n  " + "\n  ".join(map(describe_error, errors)))
@@ -40,3 +41,18 @@ def merge(into: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
         else:
             into[key] = value
     return into
+
+
+def coerce_strings(config: dict[str, Any], schema: dict[str, Any]) -> None:
+    """Read strings as YAML where the schema wants no string (``--config`` values arrive as text)."""
+    for key, sub in schema.get("properties", {}).items():
+        value = config.get(key)
+        types = sub.get("type", [])
+        types = [types] if isinstance(types, str) else types
+        if isinstance(value, dict):
+            coerce_strings(value, sub)
+        elif isinstance(value, str) and types and "string" not in types:
+            try:
+                config[key] = yaml.safe_load(value)
+            except yaml.YAMLError:
+                pass  # validation reports it

@@ -283,6 +283,18 @@ BUILDERS: dict[str, Callable[[dict[str, Any]], pd.DataFrame]] = {
 }
 
 
+SAMPLE_FOLDER = "data/sample"
+
+
+def source_root(cfg: dict[str, Any]) -> str:
+    """The folder relative sources are in: ``root``, else the manifest's folder (or the sample's)."""
+    if cfg["root"]:
+        return cfg["root"]
+    if cfg["builder"] == "sample":
+        return SAMPLE_FOLDER
+    return str(Path(cfg["manifest"]).parent) if cfg["manifest"] else "."
+
+
 def build_manifest(cfg: dict[str, Any]) -> pd.DataFrame:
     """The validated manifest of the data set described by the config's ``dataset`` section."""
     builder = BUILDERS[cfg["builder"]]

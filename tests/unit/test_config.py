@@ -42,3 +42,11 @@ def test_unreadable_configs(tmp_path):
 def test_merge_is_recursive():
     merged = merge({"a": {"x": 1, "y": 2}, "b": 1}, {"a": {"y": 3}, "c": 4})
     assert merged == {"a": {"x": 1, "y": 3}, "b": 1, "c": 4}
+
+
+def test_command_line_strings_are_read_as_their_type():
+    config = validate_config({"dataset": {"sample_videos": "6", "limit": "null", "root": "12"}})
+    assert config["dataset"]["sample_videos"] == 6 and config["dataset"]["limit"] is None
+    assert config["dataset"]["root"] == "12"  # a string where the schema allows one
+    with pytest.raises(InputError, match="sample_videos"):
+        validate_config({"dataset": {"sample_videos": "many"}})

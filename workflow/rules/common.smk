@@ -5,7 +5,7 @@ import shlex
 from snakemake.exceptions import WorkflowError
 
 from marlinflow.config import validate_config
-from marlinflow.datasets import build_manifest
+from marlinflow.datasets import build_manifest, source_root
 from marlinflow.errors import InputError
 
 try:
@@ -19,20 +19,13 @@ IDS = list(MANIFEST.index)
 RAW = f"data/raw/{DATASET}"
 RESULTS = f"results/{DATASET}"
 LOGS = f"logs/{DATASET}"
+SOURCE_ROOT = source_root(config["dataset"])
 # The software of every rule: the project's own environment (used with --sdm conda).
 CONDA_ENV = os.path.join(workflow.basedir, "environment.yml")
 
 
 wildcard_constraints:
     id=r"[A-Za-z0-9_-][A-Za-z0-9_.-]*",
-
-
-def dataset_root():
-    """Base folder of relative local sources."""
-    cfg = config["dataset"]
-    if cfg["root"]:
-        return cfg["root"]
-    return os.path.dirname(cfg["manifest"]) if cfg["manifest"] else "."
 
 
 def is_remote(source):
@@ -44,14 +37,25 @@ def is_remote(source):
 
 
 def local_source(wildcards):
-    """A local source is an input, so Snakemake waits for it (the sample) and sees it change."""
+    """A local source is an input, so Snakemake waits for it (the sample) and sees it change.
+
+    A missing one is left to the download step, which records it as unusable: one bad row must
+    not stop the run.
+    """
     source = MANIFEST.loc[wildcards.id, "source"]
-    return [] if is_remote(source) else [os.path.join(dataset_root(), source)]
+    if is_remote(source):
+        return []
+    path = os.path.join(SOURCE_ROOT, source)
+    return (
+        [path]
+        if config["dataset"]["builder"] == "sample" or os.path.exists(path)
+        else []
+    )
 
 
 def download_args(wildcards):
     row = MANIFEST.loc[wildcards.id]
-    args = ["--source", row["source"], "--base", dataset_root()]
+    args = ["--source", row["source"], "--base", SOURCE_ROOT]
     for key in ("sha256", "start", "end"):
         value = row.get(key)
         if value is not None and value == value and value != "":  # skips NaN and blanks

@@ -20,8 +20,8 @@ if config["dataset"]["builder"] == "sample":
 
     rule make_sample:
         output:
-            videos=expand(f"{config['dataset']['root']}/{{id}}.mp4", id=IDS),
-            manifest=f"{config['dataset']['root']}/manifest.tsv",
+            videos=expand(f"{SOURCE_ROOT}/{{id}}.mp4", id=IDS),
+            manifest=f"{SOURCE_ROOT}/manifest.tsv",
         log:
             f"{LOGS}/make_sample.log",
         conda:

@@ -1,0 +1,68 @@
+"""``snakemake -n`` on each real data-set config: a plan, or a clear word on what to download."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from marlinflow.datasets import GATED
+from tests.workflow.conftest import snakemake
+
+CONFIGS = sorted(GATED)
+
+
+@pytest.mark.parametrize("name", CONFIGS)
+def test_without_the_data_it_says_what_to_download(workflow_copy, name):
+    result = snakemake(workflow_copy, "-n", "--configfile", f"config/datasets/{name}.yaml")
+    assert result.returncode != 0
+    output = result.stdout + result.stderr
+    assert GATED[name].page in output and "dataset.root" in output
+
+
+def lay_out(root, name):
+    """The smallest folder in the data set's published layout."""
+
+    def touch(relative, text=""):
+        (root / relative).parent.mkdir(parents=True, exist_ok=True)
+        (root / relative).write_text(text)
+
+    if name == "youtube_faces":
+        for video in ("0", "1"):
+            touch(f"frame_images_DB/Aaron_Eckhart/{video}/0.1.jpg")
+    elif name == "celebv_hq":
+        clip = {
+            "ytb_id": "abcdefghijk",
+            "duration": {"start_sec": 1.0, "end_sec": 4.0},
+            "attributes": {"appearance": [0] * 40, "action": [0] * 35, "emotion": "neutral"},
+        }
+        touch("celebvhq_info.json", json.dumps({"clips": {"abcdefghijk_0": clip}}))
+    elif name == "voxceleb2":
+        touch("dev/mp4/id00012/21Uxsk56VDQ/00001.mp4")
+    elif name == "faceforensics":
+        for split, pair in (
+            ("train", ["000", "001"]),
+            ("val", ["002", "003"]),
+            ("test", ["4", "5"]),
+        ):
+            touch(f"splits/{split}.json", json.dumps([pair]))
+        touch("original_sequences/youtube/c23/videos/000.mp4")
+        touch("manipulated_sequences/Deepfakes/c23/videos/000_001.mp4")
+    elif name == "cmu_mosei":
+        touch("Raw/Videos/Full/Combined/abc.mp4")
+    elif name == "dfew":
+        touch("Clip/original/00001.avi")
+        touch("EmoLabel_DataSplit/train(single-labeled)/set_1.csv", "video_name,label\n1,3\n")
+        touch("EmoLabel_DataSplit/test(single-labeled)/set_1.csv", "video_name,label\n2,5\n")
+
+
+@pytest.mark.parametrize("name", CONFIGS)
+def test_with_the_data_it_plans_the_run(workflow_copy, tmp_path, name):
+    root = tmp_path / name
+    lay_out(root, name)
+    config = f"dataset={{root: {root}}}"
+    result = snakemake(
+        workflow_copy, "-n", "--configfile", f"config/datasets/{name}.yaml", "--config", config
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "download_video" in result.stdout
