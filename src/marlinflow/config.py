@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Any
 
@@ -52,7 +53,5 @@ def coerce_strings(config: dict[str, Any], schema: dict[str, Any]) -> None:
         if isinstance(value, dict):
             coerce_strings(value, sub)
         elif isinstance(value, str) and types and "string" not in types:
-            try:
+            with contextlib.suppress(yaml.YAMLError):  # validation reports it
                 config[key] = yaml.safe_load(value)
-            except yaml.YAMLError:
-                pass  # validation reports it
