@@ -55,3 +55,19 @@ def coerce_strings(config: dict[str, Any], schema: dict[str, Any]) -> None:
         elif isinstance(value, str) and types and "string" not in types:
             with contextlib.suppress(yaml.YAMLError):  # validation reports it
                 config[key] = yaml.safe_load(value)
+
+
+def cli_options(section: dict[str, Any]) -> list[str]:
+    """A config section as a step's command options, so the rules copy no key by hand.
+
+    ``{"max_gap": 5, "smooth": True, "cut": False, "weights": None}`` ->
+    ``["--max-gap", "5", "--smooth", "--no-cut"]`` (booleans need ``BooleanOptionalAction``).
+    """
+    options = []
+    for key, value in section.items():
+        flag = key.replace("_", "-")
+        if isinstance(value, bool):
+            options.append(f"--{flag}" if value else f"--no-{flag}")
+        elif value is not None:
+            options += [f"--{flag}", str(value)]
+    return options

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import re
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -104,14 +105,46 @@ def collect(status_paths: list[str | Path]) -> list[StageRecord]:
     return [StageRecord.load(p) for p in status_paths]
 
 
+# Failure classes for the report, first match wins; the texts are those the stages write.
+REASON_CATEGORIES = [
+    ("skipped", r"^skipped:"),
+    ("data set not downloaded", r"not found: .* \(see https?://"),
+    ("checksum mismatch", r"sha256 mismatch"),
+    ("not found", r"HTTP (Error )?(404|410)|no such file"),
+    ("refused", r"HTTP (Error )?4\d\d"),
+    ("not a video", r"not a video|no video stream|no frames|unreadable image|no frame images"),
+    ("network", r"gave up after|cannot connect|timed out|unable to download|connection"),
+    ("unavailable", r"unavailable|private video|been removed|terminated|copyright|sign in to"),
+    ("corrupt", r"corrupt|truncated"),
+    ("no face", r"no face|face in only"),
+]
+
+
+def reason_category(reason: str) -> str:
+    """A short class for a failure reason, so the report can count them ("" when usable)."""
+    if not reason:
+        return ""
+    for category, pattern in REASON_CATEGORIES:
+        if re.search(pattern, reason, flags=re.IGNORECASE):
+            return category
+    return "other"
+
+
 def summary_table(records: list[StageRecord]) -> pd.DataFrame:
-    """One row per record: id, stage, ok, reason, seconds, sorted with the unusable first."""
+    """One row per record (id, stage, ok, category, reason, seconds), the unusable first."""
     table = pd.DataFrame(
         [
-            {"id": r.id, "stage": r.stage, "ok": r.ok, "reason": r.reason, "seconds": r.seconds}
+            {
+                "id": r.id,
+                "stage": r.stage,
+                "ok": r.ok,
+                "category": reason_category(r.reason),
+                "reason": r.reason,
+                "seconds": r.seconds,
+            }
             for r in records
         ],
-        columns=["id", "stage", "ok", "reason", "seconds"],
+        columns=["id", "stage", "ok", "category", "reason", "seconds"],
     )
     return table.sort_values(["ok", "id"], kind="stable").reset_index(drop=True)
 

@@ -1,6 +1,6 @@
 import pytest
 
-from marlinflow.config import load_config, merge, validate_config
+from marlinflow.config import cli_options, load_config, merge, validate_config
 from marlinflow.errors import InputError
 
 
@@ -50,3 +50,8 @@ def test_command_line_strings_are_read_as_their_type():
     assert config["dataset"]["root"] == "12"  # a string where the schema allows one
     with pytest.raises(InputError, match="sample_videos"):
         validate_config({"dataset": {"sample_videos": "many"}})
+
+
+def test_config_sections_become_command_options():
+    section = {"max_gap": 5, "smooth": True, "cut": False, "weights": None, "scale": 0.5}
+    assert cli_options(section) == ["--max-gap", "5", "--smooth", "--no-cut", "--scale", "0.5"]

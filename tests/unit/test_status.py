@@ -2,7 +2,14 @@ import pytest
 
 from marlinflow import cli
 from marlinflow.errors import InputError, VideoError
-from marlinflow.status import StageRecord, run_stage, sibling, summary_table, video_id_of
+from marlinflow.status import (
+    StageRecord,
+    reason_category,
+    run_stage,
+    sibling,
+    summary_table,
+    video_id_of,
+)
 
 
 def test_ok_failed_and_skipped_records(tmp_path):
@@ -55,5 +62,28 @@ def test_summary_lists_unusable_first(tmp_path, capsys):
         record.save(tmp_path / f"{record.id}.status.json")
     out = tmp_path / "summary.tsv"
     assert cli.main(["summary", *map(str, sorted(tmp_path.glob("*.json"))), "--out", str(out)]) == 0
-    assert out.read_text().splitlines()[1].startswith("a\tdownload\tFalse\t404 Not Found")
+    assert out.read_text().splitlines()[1].startswith("a\tdownload\tFalse\tother\t404 Not Found")
     assert "a: 404 Not Found" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("reason", "category"),
+    [
+        ("http://x/a.mp4: HTTP 404 Not Found", "not found"),
+        ("yt-dlp: Unable to download webpage: HTTP Error 403: Forbidden", "refused"),
+        ("yt-dlp: Video unavailable. This video has been removed by the uploader", "unavailable"),
+        ("x: not a video: the body is an HTML page", "not a video"),
+        ("x: sha256 mismatch: expected a, got b", "checksum mismatch"),
+        ("x: gave up after 5 attempts: HTTP 503 Service Unavailable", "network"),
+        (
+            "/d/dev/mp4: VoxCeleb2 not found: request access (see https://x)",
+            "data set not downloaded",
+        ),
+        ("skipped: download: HTTP 404", "skipped"),
+        ("x.mp4: corrupt or truncated video (Invalid data)", "corrupt"),
+        ("something new", "other"),
+        ("", ""),
+    ],
+)
+def test_reason_category(reason, category):
+    assert reason_category(reason) == category

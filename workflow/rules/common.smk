@@ -4,7 +4,7 @@ import shlex
 
 from snakemake.exceptions import WorkflowError
 
-from marlinflow.config import validate_config
+from marlinflow.config import cli_options, validate_config
 from marlinflow.datasets import build_manifest, source_root
 from marlinflow.errors import InputError
 
@@ -55,12 +55,19 @@ def local_source(wildcards):
 
 def download_args(wildcards):
     row = MANIFEST.loc[wildcards.id]
-    args = ["--source", row["source"], "--base", SOURCE_ROOT]
+    args = [
+        "--source",
+        row["source"],
+        "--base",
+        SOURCE_ROOT,
+        "--fps",
+        str(config["dataset"]["fps"]),
+    ]
     for key in ("sha256", "start", "end"):
         value = row.get(key)
         if value is not None and value == value and value != "":  # skips NaN and blanks
             args += [f"--{key}", str(value)]
-    return shlex.join(args)
+    return shlex.join(args + cli_options(config["download"]))
 
 
 def raw_records(wildcards=None):

@@ -1,0 +1,197 @@
+"""fetch() over real HTTP on loopback: resume, retries, refusals, checks, and local sources."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from marlinflow.download import RetryPolicy, fetch
+from marlinflow.errors import InputError, VideoError
+from marlinflow.video.io import iter_frames, read_frames
+
+from .test_download_support import MediaServer
+
+
+@pytest.fixture
+def server():
+    with MediaServer() as running:
+        yield running
+
+
+FAST = RetryPolicy(retries=3, backoff=0.01, timeout=5, chunk_size=64 * 1024)
+
+
+@pytest.fixture(scope="module")
+def body(carphone) -> bytes:
+    return carphone.read_bytes()
+
+
+def leftovers(folder) -> list[str]:
+    return sorted(p.name for p in folder.iterdir())
+
+
+def test_plain_download_is_byte_identical(server, body, tmp_path):
+    url = server.add("/clip.mp4", body)
+    result = fetch(url, tmp_path / "v.mp4", policy=FAST)
+    assert (tmp_path / "v.mp4").read_bytes() == body
+    assert result.stats()["frames"] == 120 and result.stats()["attempts"] == 1
+    assert leftovers(tmp_path) == ["v.mp4"]
+
+
+def test_cut_connection_resumes_with_a_range_request(server, body, tmp_path):
+    url = server.add("/clip.mp4", body, cut_after=200_000)
+    result = fetch(url, tmp_path / "v.mp4", policy=FAST)
+    assert server.ranges_asked("/clip.mp4") == [None, "bytes=200000-"]
+    assert (tmp_path / "v.mp4").read_bytes() == body
+    assert result.attempts == 2
+
+
+def test_server_ignoring_range_starts_over(server, body, tmp_path):
+    url = server.add("/clip.mp4", body, cut_after=200_000, ranges=False)
+    fetch(url, tmp_path / "v.mp4", policy=FAST)
+    assert server.ranges_asked("/clip.mp4") == [None, "bytes=200000-"]
+    assert (tmp_path / "v.mp4").read_bytes() == body  # not the first 200 kB twice
+
+
+def test_flaky_link_keeps_going_while_each_connection_brings_more(server, body, tmp_path):
+    url = server.add("/clip.mp4", body, cut_after=100_000, cuts=5)
+    result = fetch(url, tmp_path / "v.mp4", policy=RetryPolicy(retries=0, backoff=0.01))
+    assert result.attempts == 6
+    assert server.ranges_asked("/clip.mp4")[1:] == [f"bytes={k * 100_000}-" for k in range(1, 6)]
+    assert (tmp_path / "v.mp4").read_bytes() == body
+
+
+def test_interrupted_download_leaves_no_final_file_and_resumes_later(server, body, tmp_path):
+    url = server.add("/clip.mp4", body, cut_after=300_000, statuses_after_cuts=[503, 503])
+    with pytest.raises(InputError, match="gave up after 3 attempts: HTTP 503"):
+        fetch(url, tmp_path / "v.mp4", policy=RetryPolicy(retries=1, backoff=0.01))
+    assert leftovers(tmp_path) == ["v.mp4.part"]  # only the partial, named as such
+    assert (tmp_path / "v.mp4.part").stat().st_size == 300_000
+    fetch(url, tmp_path / "v.mp4", policy=FAST)  # the next run, once the server is back
+    assert server.ranges_asked("/clip.mp4")[-1] == "bytes=300000-"
+    assert (tmp_path / "v.mp4").read_bytes() == body
+
+
+def test_killed_download_leaves_a_partial_that_the_next_run_resumes(server, body, tmp_path):
+    url = server.add("/clip.mp4", body, pause=0.05)  # about 2 s for the whole body
+    dest, part = tmp_path / "v.mp4", tmp_path / "v.mp4.part"
+    script = f"from marlinflow.download import fetch; fetch({url!r}, {str(dest)!r})"
+    process = subprocess.Popen([sys.executable, "-c", script])
+    try:
+        while process.poll() is None and not (part.exists() and part.stat().st_size > 100_000):
+            time.sleep(0.01)
+    finally:
+        process.kill()
+        process.wait()
+    assert not dest.exists()
+    kept = part.stat().st_size
+    assert 100_000 < kept < len(body)
+    server.routes["/clip.mp4"].pause = 0
+    fetch(url, dest, policy=FAST)
+    assert server.ranges_asked("/clip.mp4") == [None, f"bytes={kept}-"]
+    assert dest.read_bytes() == body
+
+
+def test_complete_partial_is_accepted_on_416(server, body, tmp_path):
+    url = server.add("/clip.mp4", body)
+    (tmp_path / "v.mp4.part").write_bytes(body)
+    fetch(url, tmp_path / "v.mp4", policy=FAST)
+    assert server.ranges_asked("/clip.mp4") == [f"bytes={len(body)}-"]
+    assert (tmp_path / "v.mp4").read_bytes() == body
+
+
+def test_503_is_retried_with_backoff(server, body, tmp_path):
+    url = server.add("/clip.mp4", body, statuses=[503, 503])
+    result = fetch(url, tmp_path / "v.mp4", policy=FAST)
+    assert result.attempts == 3
+    assert (tmp_path / "v.mp4").read_bytes() == body
+
+
+def test_persistent_503_gives_up(server, body, tmp_path):
+    url = server.add("/clip.mp4", body, statuses=[503] * 10)
+    with pytest.raises(InputError, match="gave up after 4 attempts: HTTP 503"):
+        fetch(url, tmp_path / "v.mp4", policy=FAST)
+    assert not (tmp_path / "v.mp4").exists()
+
+
+def test_404_is_not_retried(server, tmp_path):
+    with pytest.raises(InputError, match="HTTP 404") as err:
+        fetch(server.url("/gone.mp4"), tmp_path / "v.mp4", policy=FAST)
+    assert err.value.path.endswith("/gone.mp4")
+    assert len(server.requests) == 1
+    assert leftovers(tmp_path) == []
+
+
+def test_html_body_is_not_a_video(server, tmp_path):
+    page = b"<!DOCTYPE html><html><body>Sign in to continue</body></html>"
+    url = server.add("/clip.mp4", page, content_type="text/html")
+    with pytest.raises(VideoError, match="not a video: the body is an HTML page"):
+        fetch(url, tmp_path / "v.mp4", policy=FAST)
+    assert leftovers(tmp_path) == []
+
+
+def test_sha256_mismatch_deletes_the_download(server, body, tmp_path):
+    url = server.add("/clip.mp4", body)
+    wrong = "0" * 64
+    actual = hashlib.sha256(body).hexdigest()
+    with pytest.raises(InputError, match=f"expected {wrong}, got {actual}"):
+        fetch(url, tmp_path / "v.mp4", sha256=wrong, policy=FAST)
+    assert leftovers(tmp_path) == []
+    fetch(url, tmp_path / "v.mp4", sha256=actual.upper(), policy=FAST)
+    assert (tmp_path / "v.mp4").read_bytes() == body
+
+
+def test_window_outside_a_download_leaves_nothing(server, body, tmp_path):
+    url = server.add("/clip.mp4", body)
+    with pytest.raises(
+        VideoError, match=r"no frames between 5 s and 6.0 s \(the video lasts 4.00 s\)"
+    ):
+        fetch(url, tmp_path / "v.mp4", start=5, end=6.0, policy=FAST)
+    assert leftovers(tmp_path) == []
+
+
+def test_file_url(carphone, tmp_path):
+    result = fetch(carphone.as_uri(), tmp_path / "v.mp4")
+    assert result.kind == "local"
+    assert (tmp_path / "v.mp4").read_bytes() == carphone.read_bytes()
+
+
+def test_local_path_is_hard_linked_when_possible(carphone, tmp_path):
+    shutil.copy(carphone, tmp_path / "orig.mp4")
+    fetch("orig.mp4", tmp_path / "raw" / "v.mp4", base=tmp_path)
+    assert os.path.samefile(tmp_path / "orig.mp4", tmp_path / "raw" / "v.mp4")
+
+
+def test_missing_local_file_names_it(tmp_path):
+    with pytest.raises(InputError, match="no such file") as err:
+        fetch("absent.mp4", tmp_path / "v.mp4", base=tmp_path)
+    assert err.value.path == str(tmp_path / "absent.mp4")
+
+
+def test_local_non_video_is_kept_and_refused(tmp_path):
+    (tmp_path / "notes.mp4").write_bytes(b"\x00\x01 not a video at all" * 100)
+    with pytest.raises(VideoError, match="not a video"):
+        fetch(str(tmp_path / "notes.mp4"), tmp_path / "v.mp4")
+    assert (tmp_path / "notes.mp4").exists() and not (tmp_path / "v.mp4").exists()
+
+
+def test_start_end_window_starts_at_the_right_frame(carphone, tmp_path):
+    result = fetch(str(carphone), tmp_path / "v.mp4", start=1.0, end=2.0)
+    assert result.info.n_frames == 30  # frames at t in [1, 2) at 29.97 fps
+    first = next(iter_frames(tmp_path / "v.mp4")).astype(float)
+    source = read_frames(carphone, [28, 30, 32]).astype(float)
+    errors = [np.abs(first - frame).mean() for frame in source]
+    assert int(np.argmin(errors)) == 1  # closest to source frame 30, not its neighbours
+
+
+def test_window_past_the_end_is_an_input_error(carphone, tmp_path):
+    with pytest.raises(VideoError, match="no frames between 10 s and 12.0 s"):
+        fetch(str(carphone), tmp_path / "v.mp4", start=10, end=12.0)
+    assert leftovers(tmp_path) == []

@@ -1,0 +1,86 @@
+"""``marlinflow download``: one video in, its file and stage record out, exit 0 whatever happens."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+import pytest
+
+from marlinflow.download import step
+from marlinflow.status import collect, summary_table
+
+from .test_download_support import MediaServer
+
+
+@pytest.fixture
+def server():
+    with MediaServer() as running:
+        yield running
+
+
+def run_step(*argv: str) -> int:
+    parser = argparse.ArgumentParser()
+    step.add_arguments(parser)
+    return step.run(parser.parse_args(list(argv)))
+
+
+def record(path) -> dict:
+    return json.loads(path.read_text())
+
+
+QUICK = ["--retries", "1", "--backoff", "0.01", "--timeout", "5"]
+
+
+def test_successful_download_writes_video_and_record(server, carphone, tmp_path):
+    url = server.add("/clip.mp4", carphone.read_bytes())
+    status = tmp_path / "raw" / "abc.status.json"
+    assert run_step("--source", url, *QUICK, str(status)) == 0
+    rec = record(status)
+    assert rec["ok"] and rec["stage"] == "download" and rec["id"] == "abc"
+    assert rec["outputs"] == {"video": str(tmp_path / "raw" / "abc.mp4")}
+    assert (tmp_path / "raw" / "abc.mp4").read_bytes() == carphone.read_bytes()
+    stats = rec["stats"]
+    assert stats["bytes"] == carphone.stat().st_size
+    assert (stats["frames"], stats["width"], stats["height"], stats["attempts"]) == (
+        120,
+        176,
+        144,
+        1,
+    )
+    assert stats["fps"] == pytest.approx(29.97, abs=0.01)
+    assert stats["seconds"] == pytest.approx(4.004, abs=0.01)
+
+
+def test_404_makes_a_not_ok_record_and_exit_0(server, tmp_path):
+    status = tmp_path / "abc.status.json"
+    assert run_step("--source", server.url("/gone.mp4"), *QUICK, str(status)) == 0
+    rec = record(status)
+    assert not rec["ok"] and "HTTP 404" in rec["reason"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["abc.status.json"]
+
+
+def test_start_end_and_base_are_passed_on(carphone, tmp_path):
+    status = tmp_path / "raw" / "clip1.status.json"
+    argv = ["--source", carphone.name, "--base", str(carphone.parent), "--start", "0.5"]
+    assert run_step(*argv, "--end", "1.5", str(status)) == 0
+    assert record(status)["stats"]["frames"] == 30
+
+
+def test_sha256_mismatch_is_recorded(carphone, tmp_path):
+    status = tmp_path / "abc.status.json"
+    assert run_step("--source", str(carphone), "--sha256", "ab" * 32, str(status)) == 0
+    assert "sha256 mismatch: expected " + "ab" * 32 in record(status)["reason"]
+    assert not (tmp_path / "abc.mp4").exists()
+
+
+def test_summary_lists_what_is_missing_and_why(server, carphone, tmp_path):
+    good = server.add("/good.mp4", carphone.read_bytes())
+    html = server.add("/login.mp4", b"<html>log in</html>", content_type="text/html")
+    sources = {"a": good, "b": server.url("/gone.mp4"), "c": html}
+    for video_id, source in sources.items():
+        run_step("--source", source, *QUICK, str(tmp_path / f"{video_id}.status.json"))
+    records = collect(sorted(tmp_path.glob("*.status.json")))
+    table = summary_table(records)
+    assert table["id"].tolist() == ["b", "c", "a"]
+    assert table["category"].tolist() == ["not found", "not a video", ""]
