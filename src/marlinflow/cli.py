@@ -16,6 +16,7 @@ VERBS = {
     "sample": "marlinflow.sample",
     "manifest": "marlinflow.datasets",
     "download": "marlinflow.download.step",
+    "parse": "marlinflow.face.parsing_step",
     "summary": "marlinflow.status",
 }
 

@@ -1,0 +1,140 @@
+"""Draw per-frame face-part label maps (FaRL-LaPa labels) for one video's face track.
+
+``marlinflow parse IN OUT_STATUS``: IN is the track stage's record (``faces/<id>.status.json``,
+whose outputs name the face clip ``video`` and the landmarks ``track``) or a track JSON with its
+clip ``<id>.mp4`` beside it. Writes ``<id>.npz`` beside OUT_STATUS, then the record, whose
+outputs are ``labels`` (the npz) and ``video`` (the face clip, passed on: pretraining reads both).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from marlinflow.errors import InputError
+from marlinflow.face.parsing import label_coverage, rasterize_parts
+from marlinflow.face.store import FaceTrack, save_parsing
+from marlinflow.status import StageRecord, is_status_path, run_stage, sibling
+from marlinflow.video.io import VideoInfo, iter_frames, probe
+
+log = logging.getLogger(__name__)
+BACKENDS = ("landmarks", "farl")
+
+
+def parse_video(
+    source: str | Path,
+    out_status: str | Path,
+    backend: str = "landmarks",
+    weights: str | Path | None = None,
+    device: str = "cpu",
+) -> StageRecord:
+    """Parse one face track into ``<id>.npz`` beside ``out_status`` and write the stage record.
+
+    A missing or unreadable FaRL weights file raises :class:`InputError` before any record is
+    written: it is a setup problem, not a property of the video.
+    """
+    if backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+    farl = None
+    if backend == "farl":
+        from marlinflow.face.parsing_farl import FarlParser
+
+        farl = FarlParser(weights, device)
+    out_npz = sibling(out_status, ".npz")
+
+    def work(inputs: dict[str, str]) -> tuple[dict[str, str], dict[str, Any]]:
+        track_path, video_path = _track_and_clip(source, inputs)
+        return _parse(track_path, video_path, out_npz, farl)
+
+    upstream = source if is_status_path(source) else None
+    return run_stage("parse", upstream, out_status, work)
+
+
+def _track_and_clip(source: str | Path, inputs: dict[str, str]) -> tuple[Path, Path]:
+    if not is_status_path(source):
+        return Path(source), Path(source).with_suffix(".mp4")
+    missing = {"track", "video"} - set(inputs)
+    if missing:
+        raise InputError(source, f"track record names no {sorted(missing)} output")
+    return Path(inputs["track"]), Path(inputs["video"])
+
+
+def _parse(track_path: Path, video_path: Path, out_npz: Path, farl) -> tuple[dict, dict]:
+    track = FaceTrack.load(track_path)
+    info = probe(video_path)
+    _check_pair(track, track_path, info)
+    # a frame counts as a face only with usable landmarks: the rest is drawn as background
+    track.present = track.present & np.isfinite(track.landmarks).all(axis=(1, 2))
+    if farl is None:
+        labels = rasterize_parts(track.landmarks, info.width, track.present)
+    else:
+        labels = _run_farl(farl, video_path, track)
+    save_parsing(out_npz, labels, track.present)
+    stats = {
+        "backend": "landmarks" if farl is None else "farl",
+        "frames": len(track),
+        "size": info.width,
+        "face_fraction": round(float(np.mean(track.present)) if len(track) else 0.0, 4),
+        "bytes_per_frame": round(out_npz.stat().st_size / max(len(track), 1), 1),
+        "label_coverage": label_coverage(labels, track.present),
+    }
+    return {"labels": str(out_npz), "video": str(video_path)}, stats
+
+
+def _check_pair(track: FaceTrack, track_path: Path, info: VideoInfo) -> None:
+    if info.width != info.height:
+        raise InputError(info.path, f"face clip is {info.width}x{info.height}, not square")
+    if info.n_frames != len(track):
+        raise InputError(
+            track_path,
+            f"{len(track)} frames of landmarks for {info.n_frames} frames of {info.path}",
+        )
+
+
+def _run_farl(farl, video_path: Path, track: FaceTrack) -> np.ndarray:
+    """Stream the clip through the network a batch at a time (memory bounded by the batch)."""
+    parts, batch, done = [], [], 0
+    for frame in iter_frames(video_path):
+        batch.append(frame)
+        if len(batch) == farl.batch:
+            parts.append(_farl_batch(farl, batch, track, done, video_path))
+            done, batch = done + len(batch), []
+    if batch:
+        parts.append(_farl_batch(farl, batch, track, done, video_path))
+    labels = np.concatenate(parts) if parts else np.zeros((0, 1, 1), np.uint8)
+    if len(labels) != len(track):
+        raise InputError(video_path, f"decodes to {len(labels)} frames, not {len(track)}")
+    return labels
+
+
+def _farl_batch(farl, frames: list, track: FaceTrack, start: int, video: Path) -> np.ndarray:
+    rows = slice(start, start + len(frames))
+    if rows.stop > len(track):  # the header's frame count was checked; the decoder has the say
+        raise InputError(video, f"decodes to more frames than its {len(track)} of landmarks")
+    return farl(np.stack(frames), track.landmarks[rows], track.present[rows])
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("source", metavar="IN", help="track stage record or track JSON")
+    parser.add_argument("out_status", metavar="OUT_STATUS", help="<dir>/<id>.status.json to write")
+    parser.add_argument(
+        "--backend", choices=BACKENDS, default="landmarks",
+        help="draw parts from landmarks (fast, default) or run the FaRL-LaPa network",
+    )  # fmt: skip
+    parser.add_argument("--weights", default=None, help="FaRL-LaPa TorchScript file (farl)")
+    parser.add_argument("--device", default="cpu", help="torch device for farl (cpu, cuda)")
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        record = parse_video(args.source, args.out_status, args.backend, args.weights, args.device)
+    except InputError as err:
+        print(f"marlinflow parse: {err}", file=sys.stderr)
+        return 2
+    log.info("parse %s: ok=%s %s", record.id, record.ok, record.reason)
+    return 0
