@@ -18,6 +18,8 @@ VERBS = {
     "download": "marlinflow.download.step",
     "parse": "marlinflow.face.parsing_step",
     "summary": "marlinflow.status",
+    "extract": "marlinflow.features",
+    "export-weights": "marlinflow.checkpoints",
 }
 
 

@@ -1,0 +1,306 @@
+"""Extract MARLIN features from face clips and face videos, with ours or the released weights.
+
+``Marlin`` is the public API (``from marlinflow import Marlin``). Differences from the official
+``marlin_pytorch`` package, each deliberate (reference: marlin.md §4.1–4.2, §7.1):
+
+- ``extract_features`` follows the caller's grad mode; the official one runs under ``no_grad``
+  whenever the module is in eval mode, which silently freezes a fine-tuned backbone.
+- Video windows come from ``plan_windows``, a pure function: the last full window is kept and a
+  short video keeps the same temporal sampling, padded by repeating its last frame.
+  ``official_compat=True`` reproduces the official windows instead.
+- Videos of another size than the model's input are resized rather than refused.
+- Released weights are cached in a user cache folder, not in the working directory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import urllib.request
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from marlinflow.atomic import atomic_path
+from marlinflow.checkpoints import export_official, load_model
+from marlinflow.errors import InputError
+from marlinflow.models import RELEASED, MarlinModel, ModelSize, get_size
+from marlinflow.video.io import probe, read_frames
+
+RELEASE_URL = "https://github.com/ControlNet/MARLIN/releases/download/model_v1"
+CACHE_ENV = "MARLINFLOW_CACHE"  # folder for downloaded weights
+URL_ENV = "MARLINFLOW_WEIGHTS_URL"  # a mirror of the release folder
+
+# A video path -> its aligned face frames (N, S, S, 3) uint8 RGB, one face per frame, or the
+# path of a video of them.
+FaceCropper = Callable[[Path], "np.ndarray | str | Path"]
+# The cropper ``crop_face=True`` uses when none is passed; the face package installs its tracker.
+default_face_cropper: FaceCropper | None = None
+
+
+def plan_windows(
+    n_frames: int,
+    clip_frames: int = 16,
+    sample_rate: int = 2,
+    hop: int | None = None,
+    official_compat: bool = False,
+) -> list[np.ndarray]:
+    """Frame indices of each clip cut from a video of ``n_frames`` frames.
+
+    A window takes every ``sample_rate``-th frame, ``clip_frames`` of them; windows start every
+    ``hop`` frames (default ``clip_frames * sample_rate``: back to back, as in the official
+    package's stride 16 at sample rate 2). Every window that fits is kept; frames after the
+    last one are left out. A video too short for one window gives one window with the same
+    sampling, padded by repeating the last frame.
+
+    ``official_compat=True`` gives the official windows: the last full window is dropped when
+    (n_frames - clip_frames·sample_rate) is a multiple of the hop; a video of at most
+    clip_frames·sample_rate frames gives its first ``clip_frames`` consecutive frames (padded
+    by repeating the last one when shorter).
+    """
+    if n_frames < 1 or clip_frames < 1 or sample_rate < 1:
+        raise ValueError(f"bad window plan: {n_frames=}, {clip_frames=}, {sample_rate=}")
+    hop = clip_frames * sample_rate if hop is None else hop
+    if hop < 1:
+        raise ValueError(f"hop must be at least 1 frame, got {hop}")
+    offsets = np.arange(clip_frames) * sample_rate  # (clip_frames,)
+    if official_compat:
+        return _official_windows(n_frames, clip_frames, sample_rate, hop, offsets)
+    last_start = n_frames - 1 - int(offsets[-1])
+    if last_start < 0:
+        return [np.minimum(offsets, n_frames - 1)]
+    return [start + offsets for start in range(0, last_start + 1, hop)]
+
+
+def _official_windows(n_frames, clip_frames, sample_rate, hop, offsets) -> list[np.ndarray]:
+    if hop % sample_rate:  # the official hop is stride · sample_rate
+        raise ValueError(f"official windows need a hop that is a multiple of {sample_rate}")
+    span = clip_frames * sample_rate
+    if n_frames <= span:
+        return [np.minimum(np.arange(clip_frames), n_frames - 1)]
+    return [start + offsets for start in range(0, n_frames - span, hop)]
+
+
+def resize_frames(frames: np.ndarray, img_size: int) -> np.ndarray:
+    """(n, H, W, 3) uint8 -> (n, S, S, 3), resized only when H or W differs from S."""
+    if frames.shape[1:3] == (img_size, img_size):
+        return frames
+    import cv2
+
+    shrink = frames.shape[1] > img_size or frames.shape[2] > img_size
+    interpolation = cv2.INTER_AREA if shrink else cv2.INTER_LINEAR
+    size = (img_size, img_size)
+    return np.stack([cv2.resize(frame, size, interpolation=interpolation) for frame in frames])
+
+
+def frames_to_clips(frames: np.ndarray, clip_frames: int) -> torch.Tensor:
+    """(b·T, S, S, 3) uint8 RGB -> (b, 3, T, S, S) float in [0, 1]; no mean/std normalisation."""
+    clips = torch.from_numpy(np.ascontiguousarray(frames)).unflatten(0, (-1, clip_frames))
+    return clips.permute(0, 4, 1, 2, 3).float() / 255.0  # (b, T, S, S, 3) -> (b, 3, T, S, S)
+
+
+FrameReader = Callable[[np.ndarray], np.ndarray]  # frame indices -> (n, H, W, 3) uint8
+
+
+def read_clips(read: FrameReader, windows: list[np.ndarray], img_size: int) -> torch.Tensor:
+    """The clips (b, 3, T, S, S) of ``windows``, decoding and resizing each frame once."""
+    indices = np.concatenate(windows)
+    unique, position = np.unique(indices, return_inverse=True)
+    frames = resize_frames(read(unique), img_size)[position]  # (b·T, S, S, 3)
+    return frames_to_clips(frames, len(windows[0]))
+
+
+def frame_reader(
+    path: Path, crop_face: bool, cropper: FaceCropper | None
+) -> tuple[FrameReader, int]:
+    """How to read frames of ``path`` and how many there are: decoded from the file, or the
+    aligned faces that ``cropper`` makes of it when ``crop_face``. A cropper may return the
+    faces as an array or, to keep memory bounded, the path of an aligned face video."""
+    if crop_face:
+        cropper = cropper or default_face_cropper
+        if cropper is None:
+            raise ValueError("crop_face=True needs face_cropper=<video path -> aligned faces>")
+        faces = cropper(path)
+        if not isinstance(faces, str | Path):
+            return _array_reader(path, np.asarray(faces))
+        path = Path(faces)
+    n_frames = probe(path).n_frames
+    return (lambda indices: read_frames(path, indices.tolist())), n_frames
+
+
+def _array_reader(path: Path, faces: np.ndarray) -> tuple[FrameReader, int]:
+    if faces.ndim != 4 or len(faces) == 0 or faces.shape[-1] != 3:
+        raise InputError(path, f"the face cropper gave no face frames (shape {faces.shape})")
+    return (lambda indices: faces[indices]), len(faces)
+
+
+def cache_dir() -> Path:
+    """Where released weights are kept: $MARLINFLOW_CACHE, else the user's cache folder."""
+    if os.environ.get(CACHE_ENV):
+        return Path(os.environ[CACHE_ENV])
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "marlinflow"
+
+
+def release_file(name: str, full: bool = False) -> str:
+    """The released file name of ``name`` (marlin_vit_<small|base|large>_ytf, or the size)."""
+    name = name if name in RELEASED else f"marlin_vit_{name}_ytf"
+    if name not in RELEASED:
+        raise KeyError(f"no released weights called {name!r}; released: {', '.join(RELEASED)}")
+    return f"{name}.{'full' if full else 'encoder'}.pt"
+
+
+def _stream_to(response, path: Path) -> None:
+    with path.open("wb") as out:
+        shutil.copyfileobj(response, out, length=1 << 20)  # streamed: the files reach 1.4 GB
+
+
+def fetch_release(file_name: str, folder: Path) -> Path:
+    """The cached copy of a released file, downloading it first if it is not there."""
+    target = folder / file_name
+    if target.is_file():
+        return target
+    url = f"{os.environ.get(URL_ENV, RELEASE_URL).rstrip('/')}/{file_name}"
+    try:
+        with urllib.request.urlopen(url, timeout=60) as response, atomic_path(target) as tmp:
+            _stream_to(response, tmp)
+    except OSError as err:  # URLError, HTTPError, timeouts and refused connections
+        raise InputError(
+            target,
+            f"weights not in the cache and the download failed ({err}). Download {url} and "
+            f"put it at {target}, or set {CACHE_ENV} to a folder that holds {file_name}",
+        ) from err
+    return target
+
+
+class Marlin(MarlinModel):
+    """A MARLIN model for feature extraction and fine-tuning (an ``nn.Module``).
+
+    Its state dict has the official layout; build it with ``from_file`` or ``from_online``.
+    """
+
+    @classmethod
+    def from_file(
+        cls,
+        path: str | Path,
+        size: ModelSize | str | Mapping | None = None,
+        full: bool | None = None,
+        trusted: bool = False,
+    ) -> Marlin:
+        """Weights from a released ``.pt``, one of ours, or a Lightning ``.ckpt``, loaded
+        strictly. The size is read from the weights' shapes unless given; ``full=None`` keeps
+        the decoder if the file has one."""
+        return load_model(path, size, full, model_class=cls, trusted=trusted)
+
+    @classmethod
+    def from_online(cls, name: str, full: bool = False, cache: str | Path | None = None) -> Marlin:
+        """The released weights ``name`` (marlin_vit_{small,base,large}_ytf), downloaded once
+        into ``cache`` (default ``cache_dir()``)."""
+        file_name = release_file(name, full)
+        path = fetch_release(file_name, Path(cache) if cache else cache_dir())
+        try:
+            return cls.from_file(path, size=get_size(file_name.split(".")[0]), full=full)
+        except InputError as err:  # e.g. an interrupted or altered copy in the cache
+            raise InputError(path, f"{err.reason}; delete it to download it again") from err
+
+    def save(self, path: str | Path, full: bool | None = None) -> Path:
+        """Write the weights in the released layout (``full=False``: the encoder only)."""
+        return export_official(self, path, full)
+
+    def extract_features(self, clip: torch.Tensor, keep_seq: bool = False) -> torch.Tensor:
+        """Clip (B, 3, T, H, W) in [0, 1] -> (B, D) pooled, or (B, N, D) with ``keep_seq``.
+
+        Runs in the caller's grad mode: wrap in ``torch.no_grad()`` to extract, leave it out
+        to fine-tune, whether the module is in train or eval mode.
+        """
+        return self.encoder.extract_features(clip, keep_seq)
+
+    def extract_video(
+        self,
+        path: str | Path,
+        sample_rate: int = 2,
+        hop: int | None = None,
+        reduction: str = "none",
+        keep_seq: bool = False,
+        batch_size: int = 4,
+        official_compat: bool = False,
+        crop_face: bool = False,
+        face_cropper: FaceCropper | None = None,
+    ) -> torch.Tensor:
+        """Features of a face video, one row per window of ``plan_windows``.
+
+        Returns (n_windows, D), or (n_windows, N, D) with ``keep_seq``; ``reduction`` "mean" or
+        "max" reduces over windows. The video is read as pre-cropped faces, resized to the
+        model's input if needed. With ``crop_face``, ``face_cropper`` (or the module's
+        ``default_face_cropper``) turns the video into aligned face frames first. The official
+        ``stride=S`` is ``hop=S * sample_rate`` here. Runs under ``torch.inference_mode``.
+        """
+        if reduction not in ("none", "mean", "max"):
+            raise ValueError(f"reduction must be none, mean or max, not {reduction!r}")
+        read, n_frames = frame_reader(Path(path), crop_face, face_cropper)
+        windows = plan_windows(n_frames, self.size.n_frames, sample_rate, hop, official_compat)
+        features = self.features_of_windows(read, windows, keep_seq, batch_size)
+        if reduction == "mean":
+            return features.mean(dim=0)
+        return features.amax(dim=0) if reduction == "max" else features
+
+    @torch.inference_mode()
+    def features_of_windows(
+        self, read: FrameReader, windows: list[np.ndarray], keep_seq: bool, batch_size: int
+    ) -> torch.Tensor:
+        """(n_windows, D), or (n_windows, N, D) with ``keep_seq``; ``batch_size`` clips at once."""
+        device = next(self.parameters()).device
+        features = []
+        for first in range(0, len(windows), batch_size):
+            clips = read_clips(read, windows[first : first + batch_size], self.size.img_size)
+            features.append(self.extract_features(clips.to(device), keep_seq))
+        return torch.cat(features)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("videos", nargs="+", type=Path, help="face videos (pre-cropped faces)")
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--weights", type=Path, help="a .pt or .ckpt weights file")
+    source.add_argument("--model", help="released weights, e.g. marlin_vit_base_ytf (downloaded)")
+    parser.add_argument("--out", type=Path, required=True, help="folder for <video stem>.npy")
+    parser.add_argument("--sample-rate", type=int, default=2, help="take every n-th frame")
+    parser.add_argument(
+        "--hop", type=int, help="frames between window starts (default: clip frames × sample rate)"
+    )
+    parser.add_argument("--official-compat", action="store_true", help="official windowing")
+    parser.add_argument("--keep-seq", action="store_true", help="per-token features")
+    parser.add_argument("--reduction", choices=("none", "mean", "max"), default="none")
+    parser.add_argument("--batch-size", type=int, default=4, help="windows per forward pass")
+    parser.add_argument("--device", default="cpu", help="torch device, e.g. cuda")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Write each video's features to ``<out>/<stem>.npy``; a video that cannot be read is
+    reported and skipped, and the exit status is 1 if any was."""
+    try:
+        if args.weights:
+            model = Marlin.from_file(args.weights, full=False)
+        else:
+            model = Marlin.from_online(args.model)
+    except InputError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    model = model.to(args.device).eval()
+    failed = 0
+    for video in args.videos:
+        try:
+            features = model.extract_video(
+                video, args.sample_rate, args.hop, args.reduction, args.keep_seq,
+                args.batch_size, args.official_compat,
+            )  # fmt: skip
+        except InputError as err:
+            print(f"skipped: {err}", file=sys.stderr)
+            failed += 1
+            continue
+        with atomic_path(args.out / f"{video.stem}.npy") as tmp:
+            np.save(tmp, features.cpu().numpy().astype(np.float32))
+    return 1 if failed else 0

@@ -1,0 +1,199 @@
+"""Weights in the official layout: strict loading, export, Lightning files, VideoMAE init."""
+
+from __future__ import annotations
+
+import argparse
+import collections
+
+import pytest
+import torch
+
+from marlinflow import Marlin, checkpoints
+from marlinflow.checkpoints import export_official, init_from_videomae, load_model, videomae_key
+from marlinflow.errors import InputError
+from marlinflow.models import MarlinModel, PatchCritic, get_size, resolve_size
+
+
+def test_official_encoder_file_loads_strictly(tmp_path):
+    original = MarlinModel(get_size("small"))
+    path = export_official(original, tmp_path / "marlin_vit_small_ytf.encoder.pt", full=False)
+    state = torch.load(path, weights_only=True)
+    assert len(state) == 161 and all(key.startswith("encoder.") for key in state)
+    loaded = Marlin.from_file(path)
+    assert loaded.size == get_size("small") and not loaded.has_decoder
+    for key, value in loaded.state_dict().items():
+        assert torch.equal(value, state[key]), key
+
+
+def test_exported_weights_give_identical_features(tmp_path):
+    original = MarlinModel(get_size("mini"), with_decoder=False).eval()
+    loaded = Marlin.from_file(export_official(original, tmp_path / "mini.encoder.pt")).eval()
+    clip = torch.rand(2, *get_size("mini").clip_shape)
+    with torch.no_grad():
+        expected = original.encoder.extract_features(clip, keep_seq=True)
+        assert torch.equal(loaded.extract_features(clip, keep_seq=True), expected)
+
+
+def test_full_file_round_trip_and_encoder_only_view(tmp_path):
+    original = MarlinModel(get_size("tiny"))
+    path = export_official(original, tmp_path / "tiny.full.pt")
+    assert len(torch.load(path, weights_only=True)) == 77
+    full = Marlin.from_file(path)
+    assert full.has_decoder
+    for key, value in original.state_dict().items():
+        assert torch.equal(full.state_dict()[key], value), key
+    assert not Marlin.from_file(path, full=False).has_decoder
+    encoder_path = full.save(tmp_path / "tiny.encoder.pt", full=False)
+    with pytest.raises(InputError, match="encoder weights only"):
+        Marlin.from_file(encoder_path, full=True)
+
+
+def lightning_checkpoint(model: MarlinModel, critic: PatchCritic, hparams: dict) -> dict:
+    state = {f"model.{key}": value for key, value in model.state_dict().items()}
+    state.update({f"critic.{key}": value for key, value in critic.state_dict().items()})
+    return {"epoch": 3, "global_step": 12, "state_dict": state, "hyper_parameters": hparams}
+
+
+def test_our_lightning_checkpoint_drops_the_critic(tmp_path):
+    size = resolve_size({"name": "tiny", "n_frames": 16})
+    model = MarlinModel(size)
+    ckpt = lightning_checkpoint(
+        model, PatchCritic(size), {"size": {"name": "tiny", "n_frames": 16}}
+    )
+    torch.save(ckpt, tmp_path / "last.ckpt")
+    loaded = load_model(tmp_path / "last.ckpt")
+    assert loaded.size == size
+    assert torch.equal(loaded.decoder.head.weight, model.decoder.head.weight)
+    # without the recorded size, the clip length is read from the position table
+    ckpt["hyper_parameters"] = {}
+    torch.save(ckpt, tmp_path / "bare.ckpt")
+    assert load_model(tmp_path / "bare.ckpt", full=False).size.n_frames == 16
+
+
+def test_checkpoint_written_by_lightning(tmp_path):
+    import pytorch_lightning as pl
+
+    from marlinflow.pretrain.module import MarlinPretrain
+
+    module = MarlinPretrain({"name": "tiny", "n_frames": 16})
+    trainer = pl.Trainer(logger=False, enable_checkpointing=False, accelerator="cpu")
+    trainer.strategy.connect(module)
+    trainer.save_checkpoint(tmp_path / "last.ckpt")
+    loaded = load_model(tmp_path / "last.ckpt")  # weights_only: no trusted=True needed
+    assert loaded.size == module.size and loaded.has_decoder
+    for key, value in module.model.state_dict().items():
+        assert torch.equal(loaded.state_dict()[key], value), key
+
+    parser = argparse.ArgumentParser()
+    checkpoints.add_arguments(parser)
+    args = parser.parse_args([str(tmp_path / "last.ckpt"), str(tmp_path / "encoder.pt")])
+    assert checkpoints.run(args) == 0
+    assert len(torch.load(tmp_path / "encoder.pt", weights_only=True)) == 57
+    args = parser.parse_args([str(tmp_path / "missing.ckpt"), str(tmp_path / "x.pt")])
+    assert checkpoints.run(args) == 1 and not (tmp_path / "x.pt").exists()
+
+
+def test_official_lightning_layout_with_discriminator(tmp_path):
+    model = MarlinModel(get_size("tiny"))
+    state = collections.OrderedDict(model.state_dict())
+    state["discriminator.layers.0.weight"] = torch.zeros(3, 3)
+    torch.save({"state_dict": state}, tmp_path / "official.ckpt")
+    assert load_model(tmp_path / "official.ckpt").has_decoder
+    # the Hugging Face port keeps the same weights under a "marlin." prefix
+    torch.save({f"marlin.{key}": value for key, value in state.items()}, tmp_path / "hf.bin")
+    assert load_model(tmp_path / "hf.bin").size == get_size("tiny")
+
+
+def write_bytes(path, data: bytes):
+    path.write_bytes(data)
+    return path
+
+
+class NotATensor:
+    pass
+
+
+def test_bad_files_raise_input_error_naming_the_file(tmp_path):
+    tiny = MarlinModel(get_size("tiny"), with_decoder=False).state_dict()
+    torch.save([1, 2, 3], tmp_path / "list.pt")
+    torch.save({"weight": torch.zeros(2)}, tmp_path / "foreign.pt")
+    torch.save({"state_dict": [1, 2]}, tmp_path / "odd.ckpt")
+    torch.save({"obj": NotATensor()}, tmp_path / "pickled.pt")
+    torch.save(tiny, tmp_path / "tiny.pt")
+    cases = {
+        tmp_path / "missing.pt": "no such checkpoint file",
+        write_bytes(tmp_path / "empty.pt", b""): "not a readable PyTorch checkpoint",
+        write_bytes(tmp_path / "junk.pt", b"\x00garbage" * 50): "not a readable PyTorch",
+        tmp_path / "list.pt": "not a state dict",
+        tmp_path / "foreign.pt": "no MARLIN encoder weights",
+        tmp_path / "odd.ckpt": "holds no state dict",
+        tmp_path / "pickled.pt": "trusted=True",
+    }
+    for path, reason in cases.items():
+        with pytest.raises(InputError, match=reason) as caught:
+            load_model(path)
+        assert caught.value.path == str(path)
+    with pytest.raises(InputError, match="do not fit model size 'small'") as caught:
+        load_model(tmp_path / "tiny.pt", size="small")
+    assert "shape: encoder.patch_embedding.projection.weight (96, 3, 2, 8, 8)" in str(caught.value)
+    assert "missing: encoder.blocks.4" in caught.value.reason
+
+
+def test_truncated_official_file(tmp_path):
+    path = export_official(MarlinModel(get_size("tiny")), tmp_path / "tiny.full.pt")
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(InputError, match="not a readable PyTorch checkpoint"):
+        Marlin.from_file(path)
+
+
+def test_unknown_architecture_asks_for_the_size(tmp_path):
+    state = MarlinModel(resolve_size({"name": "tiny", "enc_dim": 120, "enc_heads": 4})).state_dict()
+    torch.save(state, tmp_path / "wide.pt")
+    with pytest.raises(InputError, match="match no registered model size"):
+        load_model(tmp_path / "wide.pt")
+    size = resolve_size({"name": "tiny", "enc_dim": 120, "enc_heads": 4})
+    assert load_model(tmp_path / "wide.pt", size=size).size.enc_dim == 120
+
+
+VIDEOMAE_NAMES = {  # MARLIN name -> VideoMAE pretraining name (marlin.md §1.9)
+    "encoder.patch_embedding.projection.weight": "encoder.patch_embed.proj.weight",
+    "encoder.blocks.3.mlp.layers.0.linear.bias": "encoder.blocks.3.mlp.fc1.bias",
+    "decoder.blocks.0.mlp.layers.1.linear.weight": "decoder.blocks.0.mlp.fc2.weight",
+    "enc_dec_proj.weight": "encoder_to_decoder.weight",
+    "decoder.mask_token": "mask_token",
+    "encoder.blocks.0.attn.q_bias": "encoder.blocks.0.attn.q_bias",
+}
+
+
+def test_videomae_key_renaming():
+    for marlin_name, videomae_name in VIDEOMAE_NAMES.items():
+        assert videomae_key(videomae_name) == marlin_name
+
+
+def to_videomae(key: str) -> str:
+    key = key.replace("mlp.layers.0.linear.", "mlp.fc1.").replace(
+        "mlp.layers.1.linear.", "mlp.fc2."
+    )
+    key = key.replace("patch_embedding.projection.", "patch_embed.proj.")
+    key = key.replace("enc_dec_proj.", "encoder_to_decoder.")
+    return "mask_token" if key == "decoder.mask_token" else key
+
+
+def test_init_from_videomae_checkpoint(tmp_path):
+    source = MarlinModel(get_size("tiny"))
+    state = {
+        to_videomae(key): value
+        for key, value in source.state_dict().items()
+        if not key.endswith("pos_embedding.emb")  # VideoMAE keeps its tables out of the state dict
+    }
+    state["encoder.head.weight"] = torch.zeros(1)  # an extra key to be reported
+    torch.save({"model": state}, tmp_path / "videomae.pth")
+    target = MarlinModel(get_size("tiny"))
+    report = init_from_videomae(target, tmp_path / "videomae.pth")
+    assert sorted(report.missing) == ["decoder.pos_embedding.emb", "encoder.pos_embedding.emb"]
+    assert report.unexpected == ["encoder.head.weight"]
+    for key, value in source.state_dict().items():
+        assert torch.equal(target.state_dict()[key], value), key
+    with pytest.raises(InputError, match="VideoMAE weights do not fit size 'mini'"):
+        init_from_videomae(MarlinModel(get_size("mini")), tmp_path / "videomae.pth")

@@ -1,0 +1,232 @@
+"""Feature extraction: window plans, video features, released-weight download, grad mode."""
+
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+import pytest
+import torch
+
+import marlinflow
+from marlinflow import features as features_module
+from marlinflow.checkpoints import export_official
+from marlinflow.errors import InputError, VideoError
+from marlinflow.features import (
+    CACHE_ENV,
+    URL_ENV,
+    Marlin,
+    fetch_release,
+    plan_windows,
+    read_clips,
+    release_file,
+    resize_frames,
+)
+from marlinflow.models import MarlinModel, get_size, resolve_size
+from marlinflow.video.io import iter_frames, read_frames
+
+
+def official_count(n_frames: int, clip_frames=16, sample_rate=2, stride=16) -> int:
+    """The official package's window count (marlin.md §4.2)."""
+    span = clip_frames * sample_rate
+    return 1 if n_frames <= span else len(range(0, n_frames - span, stride * sample_rate))
+
+
+CASES = {15: 1, 16: 1, 27: 1, 32: 1, 64: 2, 143: 4}  # frames -> windows with the fixes
+
+
+@pytest.mark.parametrize("n_frames", CASES)
+def test_plan_windows_counts(n_frames):
+    ours = plan_windows(n_frames)
+    compat = plan_windows(n_frames, official_compat=True)
+    assert len(ours) == CASES[n_frames]
+    assert len(compat) == official_count(n_frames)
+    for window in ours + compat:
+        assert window.shape == (16,) and window.min() >= 0 and window.max() < n_frames
+
+
+def test_plan_windows_keeps_the_last_full_window():
+    first, last = plan_windows(64)
+    assert np.array_equal(first, np.arange(0, 32, 2))
+    assert np.array_equal(last, np.arange(32, 64, 2))
+    assert len(plan_windows(64, official_compat=True)) == 1
+    assert len(plan_windows(62)) == 1 and len(plan_windows(63)) == 2  # frame 62 ends window 2
+
+
+def test_short_videos_keep_the_sampling_and_pad_with_the_last_frame():
+    assert plan_windows(15)[0].tolist() == [0, 2, 4, 6, 8, 10, 12, 14] + [14] * 8
+    assert plan_windows(27)[0].tolist() == list(range(0, 27, 2)) + [26, 26]
+    assert plan_windows(1)[0].tolist() == [0] * 16
+    # the official package pads when N <= 16 and takes consecutive frames when 16 < N <= 32
+    assert plan_windows(15, official_compat=True)[0].tolist() == list(range(15)) + [14]
+    assert plan_windows(27, official_compat=True)[0].tolist() == list(range(16))
+
+
+def test_official_compat_reproduces_the_reference_outputs_row_counts():
+    # marlin.md §5: the reference .npy files of the samples have one row per 16-frame hop
+    reference_rows = {143: 7, 104: 5, 216: 12, 15: 1, 27: 1, 300: 17, 195: 11, 240: 13, 570: 34}
+    for n_frames, rows in reference_rows.items():
+        assert len(plan_windows(n_frames, hop=16, official_compat=True)) == rows
+    windows = plan_windows(143, hop=16, official_compat=True)
+    assert windows[1].tolist() == list(range(16, 48, 2))
+
+
+def test_plan_windows_rejects_nonsense():
+    with pytest.raises(ValueError):
+        plan_windows(0)
+    with pytest.raises(ValueError):
+        plan_windows(100, hop=0)
+    with pytest.raises(ValueError, match="multiple of 2"):
+        plan_windows(100, hop=15, official_compat=True)
+
+
+@pytest.fixture(scope="module")
+def tiny16() -> Marlin:
+    """A tiny model that takes the official clip length (16 frames) at 64x64."""
+    torch.manual_seed(0)
+    return Marlin(resolve_size({"name": "tiny", "n_frames": 16}), with_decoder=False).eval()
+
+
+def test_extract_video_matches_clip_features(tiny16, carphone):
+    features = tiny16.extract_video(carphone, batch_size=3)  # 120 frames, 176x144
+    assert features.shape == (3, 96) and not features.requires_grad
+    windows = plan_windows(120)
+    clip = read_frames(carphone, windows[2].tolist())  # (16, 144, 176, 3)
+    tensor = torch.from_numpy(resize_frames(clip, 64)).permute(3, 0, 1, 2)[None].float() / 255
+    with torch.no_grad():
+        assert torch.allclose(features[2], tiny16.extract_features(tensor)[0], atol=1e-5)
+
+
+def test_extract_video_reductions_and_sequences(tiny16, carphone):
+    per_window = tiny16.extract_video(carphone)
+    assert torch.allclose(tiny16.extract_video(carphone, reduction="mean"), per_window.mean(0))
+    assert torch.equal(tiny16.extract_video(carphone, reduction="max"), per_window.amax(0))
+    assert tiny16.extract_video(carphone, keep_seq=True, hop=40).shape == (3, 512, 96)
+    with pytest.raises(ValueError, match="reduction"):
+        tiny16.extract_video(carphone, reduction="median")
+
+
+def test_read_clips_decodes_each_frame_once_in_window_order(carphone):
+    requested = []
+
+    def read(indices):
+        requested.append(indices.tolist())
+        return read_frames(carphone, indices.tolist())
+
+    windows = plan_windows(120, hop=8)[:2]  # overlapping windows share frames
+    clips = read_clips(read, windows, 64)
+    assert clips.shape == (2, 3, 16, 64, 64)
+    assert requested == [sorted(set(np.concatenate(windows).tolist()))]
+    assert torch.equal(clips[1, :, 0], clips[0, :, 4])  # frame 8 in both windows
+
+
+def centre_faces(path):
+    """A stand-in for the face tracker: the centre square of each decoded frame."""
+    return np.stack([frame[:, 16:160] for frame in iter_frames(path)])  # (N, 144, 144, 3)
+
+
+def test_face_cropper_hook(tiny16, carphone):
+    features = tiny16.extract_video(carphone, crop_face=True, face_cropper=centre_faces)
+    assert features.shape == (3, 96)
+    assert not torch.allclose(features, tiny16.extract_video(carphone), atol=1e-3)
+    # a cropper may hand back the path of the aligned video instead of its frames
+    from_path = tiny16.extract_video(carphone, crop_face=True, face_cropper=lambda path: path)
+    assert torch.allclose(from_path, tiny16.extract_video(carphone), atol=1e-6)
+    with pytest.raises(ValueError, match="face_cropper"):
+        tiny16.extract_video(carphone, crop_face=True)
+    with pytest.raises(InputError, match="no face frames"):
+        tiny16.extract_video(carphone, crop_face=True, face_cropper=lambda path: np.zeros(0))
+
+
+def test_bad_video_raises_video_error(tiny16, tmp_path):
+    (tmp_path / "broken.mp4").write_bytes(b"not a video at all" * 20)
+    with pytest.raises(VideoError, match="broken.mp4"):
+        tiny16.extract_video(tmp_path / "broken.mp4")
+
+
+def test_sample_face_crop_window_counts(tiny16, samples_dir):
+    cropped = samples_dir / "cropped01.mp4"  # 143 frames of 224x224
+    assert tiny16.extract_video(cropped, batch_size=8).shape == (4, 96)
+    official = tiny16.extract_video(cropped, hop=16, official_compat=True, batch_size=8)
+    assert official.shape == (7, 96)  # the rows of the official reference output
+
+
+@pytest.mark.parametrize("mode", ["train", "eval"])
+def test_extract_features_trains_in_both_modes(mode):
+    model = Marlin(get_size("tiny"), with_decoder=False).train(mode == "train")
+    clip = torch.rand(2, *get_size("tiny").clip_shape)
+    (model.extract_features(clip) @ torch.randn(96)).sum().backward()
+    grad = model.encoder.patch_embedding.projection.weight.grad
+    assert grad is not None and grad.abs().sum() > 0
+    with torch.no_grad():
+        assert not model.extract_features(clip).requires_grad
+
+
+def test_from_online_offline_says_what_to_download(tmp_path, monkeypatch):
+    monkeypatch.setenv(URL_ENV, "http://127.0.0.1:9/model_v1")  # nothing listens on port 9
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path / "cache"))
+    with pytest.raises(InputError) as caught:
+        Marlin.from_online("marlin_vit_small_ytf")
+    message = str(caught.value)
+    assert "http://127.0.0.1:9/model_v1/marlin_vit_small_ytf.encoder.pt" in message
+    assert str(tmp_path / "cache" / "marlin_vit_small_ytf.encoder.pt") in message
+    assert not (tmp_path / "cache" / "marlin_vit_small_ytf.encoder.pt").exists()
+
+
+def test_from_online_uses_the_cached_file(tmp_path, monkeypatch):
+    monkeypatch.setenv(URL_ENV, "http://127.0.0.1:9/model_v1")
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path))
+    original = MarlinModel(get_size("small"), with_decoder=False)
+    export_official(original, tmp_path / release_file("small"))
+    loaded = Marlin.from_online("small")
+    assert torch.equal(loaded.encoder.norm.weight, original.encoder.norm.weight)
+    with pytest.raises(KeyError, match="marlin_vit_base_ytf"):
+        release_file("huge")
+
+
+def test_package_exports_marlin():
+    assert marlinflow.Marlin is Marlin
+
+
+def test_extract_features_command(tiny16, carphone, tmp_path):
+    weights = tiny16.save(tmp_path / "tiny16.encoder.pt")
+    (tmp_path / "broken.mp4").write_bytes(b"\x00" * 100)
+    parser = argparse.ArgumentParser()
+    features_module.add_arguments(parser)
+    videos = [str(carphone), str(tmp_path / "broken.mp4")]
+    args = parser.parse_args([*videos, "--weights", str(weights), "--out", str(tmp_path / "out")])
+    assert features_module.run(args) == 1  # the broken video is skipped, the other written
+    written = np.load(tmp_path / "out" / f"{carphone.stem}.npy")
+    assert written.dtype == np.float32
+    assert np.allclose(written, tiny16.extract_video(carphone).numpy(), atol=1e-6)
+    assert not (tmp_path / "out" / "broken.npy").exists()
+
+
+@pytest.fixture
+def weights_server(tmp_path):
+    """A real HTTP server on localhost serving the files of a folder."""
+    import functools
+    import http.server
+    import threading
+
+    served = tmp_path / "served"
+    served.mkdir()
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(served))
+    handler.log_message = lambda *args: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield served, f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+def test_fetch_release_downloads_once_into_the_cache(weights_server, tmp_path, monkeypatch):
+    served, url = weights_server
+    export_official(MarlinModel(get_size("tiny")), served / "tiny.full.pt")
+    monkeypatch.setenv(URL_ENV, url)
+    cached = fetch_release("tiny.full.pt", tmp_path / "cache")
+    assert cached.read_bytes() == (served / "tiny.full.pt").read_bytes()
+    (served / "tiny.full.pt").unlink()  # a second call must not need the server
+    assert fetch_release("tiny.full.pt", tmp_path / "cache") == cached
+    with pytest.raises(InputError, match="HTTP Error 404"):
+        fetch_release("absent.pt", tmp_path / "cache")
+    assert sorted(path.name for path in (tmp_path / "cache").iterdir()) == ["tiny.full.pt"]
