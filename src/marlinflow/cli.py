@@ -20,6 +20,7 @@ VERBS = {
     "summary": "marlinflow.status",
     "extract": "marlinflow.features",
     "export-weights": "marlinflow.checkpoints",
+    "wandb-report": "marlinflow.report.wandb_report",
 }
 
 

@@ -7,6 +7,7 @@ from snakemake.exceptions import WorkflowError
 from marlinflow.config import cli_options, validate_config
 from marlinflow.datasets import build_manifest, source_root
 from marlinflow.errors import InputError
+from marlinflow.tracking import start_pipeline
 
 try:
     validate_config(config, "config")
@@ -15,6 +16,8 @@ except InputError as err:
     raise WorkflowError(str(err)) from None
 
 DATASET = config["dataset"]["name"]
+# One W&B group for every job of this invocation, passed to them in the environment.
+TRACKING = start_pipeline(config["tracking"], DATASET)
 IDS = list(MANIFEST.index)
 RAW = f"data/raw/{DATASET}"
 RESULTS = f"results/{DATASET}"

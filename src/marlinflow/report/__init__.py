@@ -1,0 +1,1 @@
+"""Reports: the local HTML report, its tables and figures, and the W&B Report."""

@@ -1,0 +1,201 @@
+"""Build the W&B Report of a pipeline run: results, loss curves, downstream metrics, skipped videos.
+
+The report is made from the same plain data as the local report: the steps' run records
+(``run.json``, see :mod:`marlinflow.tracking`), the results table and the stage summaries. Its
+panels show the W&B runs of the groups those records belong to (a step that was up to date in
+this invocation keeps the group of the invocation that ran it). Building needs no server; saving
+happens only when tracking is online.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import wandb_workspaces.reports.v2 as wr
+from wandb_workspaces import expr
+
+from marlinflow.atomic import write_json
+from marlinflow.errors import InputError
+from marlinflow.tracking import TrackingSettings, resolve_mode
+
+LOSS_JOB_TYPES = ("pretrain",)
+# Rules whose runs end in downstream metrics (their run summaries).
+DOWNSTREAM_PREFIXES = ("finetune", "probe", "linear_probe", "evaluate", "downstream")
+MAX_TABLE_ROWS = 200
+SKIPPED_COLUMNS = ["id", "stage", "reason"]
+
+
+@dataclass
+class ReportInputs:
+    group: str  # this invocation's group: the report's name
+    runs: list[dict[str, Any]]  # run.json records
+    results: pd.DataFrame = field(default_factory=pd.DataFrame)  # the results table
+    skipped: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=SKIPPED_COLUMNS))
+    dataset: str = ""
+
+
+def markdown_table(table: pd.DataFrame, max_rows: int = MAX_TABLE_ROWS) -> str:
+    """A Markdown table (numbers to 4 significant digits); rows past ``max_rows`` are counted."""
+
+    def cell(value: Any) -> str:
+        if isinstance(value, float):
+            return "" if math.isnan(value) else f"{value:.4g}"
+        return str(value).replace("|", "\\|").replace("\n", " ")
+
+    head = "| " + " | ".join(cell(c) for c in table.columns) + " |"
+    rule = "|" + "---|" * len(table.columns)
+    rows = ["| " + " | ".join(cell(v) for v in row) + " |" for row in table.head(max_rows).values]
+    more = [f"\n*... and {len(table) - max_rows} more rows*"] if len(table) > max_rows else []
+    return "\n".join([head, rule, *rows, *more])
+
+
+def is_downstream(job_type: str) -> bool:
+    return job_type.startswith(DOWNSTREAM_PREFIXES)
+
+
+def runset(project: str, entity: str, runs: list[dict[str, Any]], name: str) -> wr.Runset:
+    """The W&B runs of these records: their groups and job types."""
+    groups = sorted({r["group"] for r in runs})
+    job_types = sorted({r["job_type"] for r in runs})
+    filters = expr.And(expr.Metric("Group").isin(groups), expr.Metric("JobType").isin(job_types))
+    return wr.Runset(entity=entity, project=project, name=name, filters=filters)
+
+
+def loss_panels(runs: list[dict[str, Any]]) -> list[wr.LinePlot]:
+    """One plot per loss, its train and validation curves together (``train/x``, ``val/x``)."""
+    keys = sorted({k for r in runs for k in r.get("logged_keys", []) if "loss" in k})
+    by_name: dict[str, list[str]] = {}
+    for key in keys:
+        by_name.setdefault(key.split("/")[-1], []).append(key)
+    return [wr.LinePlot(title=name, x="Step", y=ys) for name, ys in by_name.items()]
+
+
+def metric_panels(runs: list[dict[str, Any]]) -> list[wr.BarPlot]:
+    """One bar plot per numeric summary value of the downstream runs."""
+    keys = sorted(
+        {k for r in runs for k, v in r.get("summary", {}).items() if isinstance(v, (int, float))}
+    )
+    return [wr.BarPlot(title=key, metrics=[key], orientation="v") for key in keys]
+
+
+def panel_section(title, runs, panels, project, entity, empty: str) -> list:
+    if not runs or not panels:
+        return [wr.H1(title), wr.P(empty)]
+    grid = wr.PanelGrid(runsets=[runset(project, entity, runs, title)], panels=panels)
+    return [wr.H1(title), grid]
+
+
+def results_section(results: pd.DataFrame) -> list:
+    if results.empty:
+        return [wr.H1("Results"), wr.P("No results yet in this run.")]
+    return [wr.H1("Results"), wr.MarkdownBlock(text=markdown_table(results))]
+
+
+def skipped_section(skipped: pd.DataFrame) -> list:
+    if skipped.empty:
+        return [wr.H1("Skipped videos"), wr.P("Every video was usable.")]
+    counts = skipped["stage"].value_counts().sort_index()
+    by_stage = ", ".join(f"{stage}: {n}" for stage, n in counts.items())
+    videos = "1 video" if len(skipped) == 1 else f"{len(skipped)} videos"
+    intro = wr.P(f"{videos} could not be used ({by_stage}).")
+    return [wr.H1("Skipped videos"), intro, wr.MarkdownBlock(text=markdown_table(skipped))]
+
+
+def build_report(inputs: ReportInputs, project: str = "marlinflow", entity: str = "") -> wr.Report:
+    """The report object (nothing is sent anywhere)."""
+    pretrain = [r for r in inputs.runs if r["job_type"] in LOSS_JOB_TYPES]
+    downstream = [r for r in inputs.runs if is_downstream(r["job_type"])]
+    groups = sorted({r["group"] for r in inputs.runs} | {inputs.group})
+    about = f"Data set {inputs.dataset or 'unnamed'}; W&B groups: {', '.join(groups)}."
+    blocks = [
+        wr.TableOfContents(),
+        *results_section(inputs.results),
+        *panel_section("Pretraining", pretrain, loss_panels(pretrain), project, entity,
+                       "No pretraining run in this pipeline run."),
+        *panel_section("Downstream", downstream, metric_panels(downstream), project, entity,
+                       "No downstream evaluation in this pipeline run."),
+        *skipped_section(inputs.skipped),
+    ]  # fmt: skip
+    title = f"MARLIN pipeline run {inputs.group}"[:128]  # W&B's title limit
+    return wr.Report(project=project, entity=entity, title=title, description=about, blocks=blocks)
+
+
+def outline(report: wr.Report) -> list[dict[str, Any]]:
+    """A plain description of the blocks (kept beside the report, and read by the tests)."""
+    items = []
+    for block in report.blocks:
+        item: dict[str, Any] = {"block": type(block).__name__}
+        if isinstance(block, wr.PanelGrid):
+            item["filters"] = [str(rs.filters) for rs in block.runsets]
+            item["panels"] = [{"panel": type(p).__name__, "title": p.title} for p in block.panels]
+        elif hasattr(block, "text"):
+            item["text"] = str(block.text)
+        items.append(item)
+    return items
+
+
+def save_report(report: wr.Report, settings: TrackingSettings) -> str | None:
+    """Save to W&B when tracking is online; returns the report's address (None otherwise)."""
+    if resolve_mode(settings.mode) != "online":
+        return None
+    import wandb
+
+    entity = report.entity or wandb.Api().default_entity
+    report.entity = entity
+    for block in report.blocks:
+        for rs in getattr(block, "runsets", []):
+            rs.entity = rs.entity or entity
+    report.save()
+    return report.url
+
+
+def read_records(paths: Iterable[str | Path]) -> list[dict[str, Any]]:
+    records = []
+    for path in paths:
+        try:
+            records.append(json.loads(Path(path).read_text()))
+        except (OSError, ValueError) as err:
+            raise InputError(path, f"not a readable run record ({err})") from err
+    return records
+
+
+def read_skipped(summaries: Iterable[str | Path]) -> pd.DataFrame:
+    """The unusable videos of stage summaries (TSVs with id, stage, ok, reason), each once: at
+    the first stage, in the order given, where it failed (later stages only say it was skipped)."""
+    tables = [pd.read_csv(p, sep="\t", dtype={"id": str}) for p in summaries]
+    if not tables:
+        return pd.DataFrame(columns=SKIPPED_COLUMNS)
+    table = pd.concat(tables, ignore_index=True)
+    failed = table.loc[~table["ok"].astype(bool), SKIPPED_COLUMNS]
+    return failed.drop_duplicates("id", keep="first").reset_index(drop=True)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--runs", nargs="*", type=Path, default=[], help="run records (run.json)")
+    parser.add_argument("--results", type=Path, help="results table (TSV)")
+    parser.add_argument("--summaries", nargs="*", type=Path, default=[],
+                        help="stage summaries (TSV): their unusable videos are listed")  # fmt: skip
+    parser.add_argument("--dataset", default="", help="data set name, for the description")
+    parser.add_argument("--group", help="this run's group (default: the workflow's)")
+    parser.add_argument("--out", type=Path, required=True, help="outline of the report (JSON)")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Build the pipeline run's W&B Report; save it when tracking is online."""
+    settings = TrackingSettings.from_env()
+    runs = read_records(args.runs)
+    group = args.group or settings.group or (runs[-1]["group"] if runs else "unnamed")
+    results = pd.read_csv(args.results, sep="\t") if args.results else pd.DataFrame()
+    inputs = ReportInputs(group, runs, results, read_skipped(args.summaries), args.dataset)
+    report = build_report(inputs, settings.project, settings.entity or "")
+    url = save_report(report, settings)
+    write_json(args.out, {"title": report.title, "url": url, "blocks": outline(report)})
+    print(f"{args.out}: W&B report {'saved at ' + url if url else 'built (tracking not online)'}")
+    return 0
