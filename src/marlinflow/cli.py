@@ -21,6 +21,9 @@ VERBS = {
     "extract": "marlinflow.features",
     "export-weights": "marlinflow.checkpoints",
     "wandb-report": "marlinflow.report.wandb_report",
+    "task": "marlinflow.downstream.cli_task",
+    "probe": "marlinflow.downstream.cli_probe",
+    "finetune": "marlinflow.downstream.cli_finetune",
 }
 
 

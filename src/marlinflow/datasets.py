@@ -133,30 +133,23 @@ def youtube_faces(cfg: dict[str, Any]) -> pd.DataFrame:
 
 
 def celebv_hq(cfg: dict[str, Any]) -> pd.DataFrame:
-    """YouTube clips with start/end times and the 40 appearance / 35 action / emotion labels."""
+    """YouTube clips with their start/end times; the labels are read by the downstream tasks
+    (:mod:`marlinflow.downstream.adapters`) from the same file."""
     info_path = require_root("celebv_hq", cfg["root"]) / "celebvhq_info.json"
     try:
         clips = json.loads(info_path.read_text())["clips"]
-    except (ValueError, KeyError) as err:
-        raise InputError(info_path, f"not CelebV-HQ metadata ({err})") from err
-    rows = []
-    for clip_id in sorted(clips):
-        clip = clips[clip_id]
-        attributes, emotion = clip["attributes"], clip["attributes"].get("emotion", {})
-        labels = emotion.get("labels", "") if isinstance(emotion, dict) else emotion
-        rows.append(
+        return pd.DataFrame(
             {
                 "id": clip_id,
-                "source": clip["ytb_id"],
+                "source": clips[clip_id]["ytb_id"],
                 "split": split_of(clip_id, seed=cfg["seed"]),
-                "start": clip["duration"]["start_sec"],
-                "end": clip["duration"]["end_sec"],
-                "appearance": "".join(str(int(v)) for v in attributes["appearance"]),
-                "action": "".join(str(int(v)) for v in attributes["action"]),
-                "emotion": labels if isinstance(labels, str) else ",".join(map(str, labels)),
+                "start": clips[clip_id]["duration"]["start_sec"],
+                "end": clips[clip_id]["duration"]["end_sec"],
             }
+            for clip_id in sorted(clips)
         )
-    return pd.DataFrame(rows)
+    except (ValueError, KeyError, TypeError) as err:
+        raise InputError(info_path, f"not CelebV-HQ metadata ({err})") from err
 
 
 def voxceleb2(cfg: dict[str, Any]) -> pd.DataFrame:

@@ -1,0 +1,205 @@
+"""Full fine-tuning: the encoder and a Linear head trained end to end on face clips.
+
+Each training epoch reads one random clip per video (``clip_frames`` frames, every
+``sample_rate``-th, at a random start); validation and test average the probabilities of
+``test_clips`` clips spread evenly over each video. The official code tests on one random clip
+(marlin.md §3.4, §7.1-9). Short videos are padded by repeating their last frame (the official
+short-clip branch crashes). The encoder's features follow the grad mode, so the backbone trains
+whether the module is in train or eval mode (the frozen-backbone trap of issue #36).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from marlinflow.downstream.probe import check_status
+from marlinflow.downstream.results import RunResult, Scored, make_result
+from marlinflow.downstream.splits import low_label
+from marlinflow.downstream.tasks import Task
+from marlinflow.downstream.training import (
+    TrainConfig,
+    fit,
+    target_tensor,
+    to_scores,
+    torch_threads,
+)
+from marlinflow.errors import InputError
+from marlinflow.features import read_clips
+from marlinflow.models import MarlinEncoder
+from marlinflow.video.io import probe, read_frames
+
+
+@dataclass
+class FinetuneConfig:
+    train: TrainConfig = field(default_factory=TrainConfig)  # official: batch 32, Adam 1e-4
+    sample_rate: int = 2
+    test_clips: int = 4  # clips averaged per video at val and test time
+    n_bootstrap: int = 1000
+    fraction: float | None = None
+    k_per_class: int | None = None
+    device: str = "cpu"
+    threads: int | None = None  # torch threads while training (None: torch's default)
+    workers: int = 0  # clip-reading processes (torch DataLoader workers)
+    bf16: bool = False  # bfloat16 autocast (use on GPU; the official runs are fp32)
+
+
+class ClipClassifier(nn.Module):
+    """Encoder -> pooled feature (B, D) -> Linear -> logits (B, n_outputs).
+
+    With ``bf16`` the forward pass runs under bfloat16 autocast (weights stay fp32); the logits
+    are returned as fp32 so the loss and the metrics are computed in full precision.
+    """
+
+    def __init__(self, encoder: MarlinEncoder, n_outputs: int, bf16: bool = False):
+        super().__init__()
+        self.encoder = encoder
+        self.head = nn.Linear(encoder.size.enc_dim, n_outputs)
+        self.bf16 = bf16
+
+    def forward(self, clips: torch.Tensor) -> torch.Tensor:
+        with torch.autocast(clips.device.type, torch.bfloat16, enabled=self.bf16):
+            logits = self.head(self.encoder.extract_features(clips))  # (B, 3, T, S, S) -> (B, n)
+        return logits.float()
+
+
+class FaceClips:
+    """The aligned face clip ``<faces_dir>/<id>.mp4`` of each video, and clips cut from it."""
+
+    def __init__(self, faces_dir: str | Path, encoder: MarlinEncoder, sample_rate: int):
+        self.faces_dir = Path(faces_dir)
+        self.size = encoder.size
+        self.offsets = np.arange(self.size.n_frames) * sample_rate  # (T,) frame offsets
+        self.n_frames: dict[str, int] = {}
+
+    def add(self, video_id: str, status_dir: str | Path | None = None) -> None:
+        """Probe one video; InputError if it is unusable. Its last frame is read once, so a
+        truncated file (header count above the frames decodable) is skipped here rather than
+        failing a training step."""
+        check_status(status_dir, video_id)
+        path = self.path(video_id)
+        if not path.is_file():
+            raise InputError(path, "no face clip")
+        n_frames = probe(path).n_frames
+        read_frames(path, [n_frames - 1])
+        self.n_frames[video_id] = n_frames
+
+    def path(self, video_id: str) -> Path:
+        return self.faces_dir / f"{video_id}.mp4"
+
+    def window(self, video_id: str, start: int) -> np.ndarray:
+        return np.minimum(start + self.offsets, self.n_frames[video_id] - 1)
+
+    def random_clip(self, video_id: str, rng: np.random.Generator) -> torch.Tensor:
+        last_start = max(0, self.n_frames[video_id] - 1 - int(self.offsets[-1]))
+        return self.read(video_id, [self.window(video_id, int(rng.integers(0, last_start + 1)))])[0]
+
+    def spread_clips(self, video_id: str, n_clips: int) -> torch.Tensor:
+        """(k, 3, T, S, S): up to ``n_clips`` clips with evenly spread starts."""
+        last_start = max(0, self.n_frames[video_id] - 1 - int(self.offsets[-1]))
+        starts = np.unique(np.linspace(0, last_start, n_clips).round().astype(int))
+        return self.read(video_id, [self.window(video_id, s) for s in starts])
+
+    def read(self, video_id: str, windows: list[np.ndarray]) -> torch.Tensor:
+        path = self.path(video_id)
+        return read_clips(lambda idx: read_frames(path, idx.tolist()), windows, self.size.img_size)
+
+
+def _usable(clips: FaceClips, ids: list[str], status_dir) -> tuple[list[str], list[dict]]:
+    kept, skipped = [], []
+    for video_id in ids:
+        try:
+            clips.add(video_id, status_dir)
+            kept.append(video_id)
+        except InputError as err:
+            skipped.append({"id": video_id, "reason": str(err)})
+    return kept, skipped
+
+
+class _EpochClips(torch.utils.data.Dataset):
+    """One random clip per training video; the clip of row i in epoch e depends only on
+    (seed, e, i), so results do not change with the number of loader workers."""
+
+    def __init__(self, clips: FaceClips, ids: list[str], targets: torch.Tensor, seed: int):
+        self.clips, self.ids, self.targets, self.seed = clips, ids, targets, seed
+        self.epoch = 0
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def __getitem__(self, row: int) -> tuple[torch.Tensor, torch.Tensor]:
+        rng = np.random.default_rng([self.seed, self.epoch, row])
+        return self.clips.random_clip(self.ids[row], rng), self.targets[row]
+
+
+def _train_batches(clips: FaceClips, ids, targets: torch.Tensor, cfg: FinetuneConfig):
+    dataset = _EpochClips(clips, ids, targets, cfg.train.seed)
+    batch_size = cfg.train.batch_size if cfg.train.batch_size > 0 else len(ids)
+
+    def epoch_batches(epoch: int):
+        dataset.epoch = epoch
+        order = np.random.default_rng([cfg.train.seed, epoch]).permutation(len(ids)).tolist()
+        loader = torch.utils.data.DataLoader(
+            dataset, batch_size, sampler=order, num_workers=cfg.workers
+        )
+        for batch, batch_targets in loader:
+            yield batch.to(cfg.device), batch_targets.to(cfg.device)
+
+    return epoch_batches
+
+
+def predict(model: ClipClassifier, clips: FaceClips, ids, kind: str, cfg: FinetuneConfig):
+    """Scores (as ``to_scores`` makes them) averaged over each video's spread clips."""
+    scores = []
+    for video_id in ids:
+        logits = model(clips.spread_clips(video_id, cfg.test_clips).to(cfg.device))
+        scores.append(to_scores(kind, logits).mean(axis=0))
+    return np.stack(scores) if scores else np.zeros((0,))
+
+
+def run_finetune(
+    task: Task,
+    faces_dir: str | Path,
+    encoder: MarlinEncoder,
+    cfg: FinetuneConfig,
+    model_name: str = "marlin",
+    status_dir: str | Path | None = None,
+) -> RunResult:
+    """Fine-tune ``encoder`` (changed in place) with a new head; select on val, test on test."""
+    if cfg.fraction is not None or cfg.k_per_class is not None:
+        task = low_label(task, cfg.fraction, cfg.k_per_class, cfg.train.seed)
+    clips = FaceClips(faces_dir, encoder, cfg.sample_rate)
+    data, skipped = {}, list(task.excluded)
+    for split in ("train", "val", "test"):
+        rows = task.split(split)
+        ids, missing = _usable(clips, rows["id"].tolist(), status_dir)
+        skipped += missing
+        data[split] = (ids, task.targets(rows.set_index("id").loc[ids].reset_index()))
+    if not data["train"][0] or not data["test"][0]:
+        raise InputError(faces_dir, f"task {task.name!r}: no usable train or test clips")
+    with torch_threads(cfg.threads):
+        return _train_and_test(task, clips, encoder, data, skipped, cfg, model_name)
+
+
+def _train_and_test(task, clips, encoder, data, skipped, cfg, model_name) -> RunResult:
+    torch.manual_seed(cfg.train.seed)
+    model = ClipClassifier(encoder, task.n_outputs, cfg.bf16).to(cfg.device)
+    (train_ids, train_targets), (val_ids, val_targets) = data["train"], data["val"]
+    fitted = fit(
+        model, _train_batches(clips, train_ids, target_tensor(task.kind, train_targets), cfg),
+        lambda: predict(model, clips, val_ids, task.kind, cfg), val_targets, task.kind, cfg.train,
+    )  # fmt: skip
+    model.eval()
+    with torch.no_grad():
+        val, test = (
+            Scored(data[s][0], predict(model, clips, data[s][0], task.kind, cfg), data[s][1])
+            for s in ("val", "test")
+        )
+    return make_result(
+        task, "finetune", model_name, len(train_ids), val, test, fitted, skipped, cfg,
+        cfg.n_bootstrap,
+    )  # fmt: skip

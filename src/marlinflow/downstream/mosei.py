@@ -1,0 +1,155 @@
+"""CMU-MOSEI tasks: six emotions (multi-label) and sentiment (binary, 7-class or regression).
+
+Labels come from the CMU-MultimodalSDK's ``CMU_MOSEI_Labels.csd``: an HDF5 file whose one root
+group holds ``data/<video id>/features`` (segments × 7: sentiment in [-3, 3], then happy, sad,
+anger, surprise, disgust, fear intensities in [0, 3]) and ``data/<video id>/intervals``
+(segments × 2, seconds). Reading it needs ``h5py``; without it, export the same numbers to a CSV
+with columns ``video,start,end,sentiment,happy,sad,anger,surprise,disgust,fear`` (one row per
+segment). Splits are the SDK's standard folds (``standard_train_fold`` / ``standard_valid_fold``
+/ ``standard_test_fold`` in ``cmu_mosei_std_folds.py``), read without importing the SDK.
+
+Rows are segments: id ``<video>__<k>`` (k counts the video's segments in time order) with the
+``video``, ``start`` and ``end`` columns a manifest needs to cut the segment's clip. An emotion
+is present when its intensity is above 0 (the SDK's binarisation).
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from marlinflow.datasets import safe_id
+from marlinflow.downstream.tasks import Task
+from marlinflow.errors import InputError
+
+EMOTIONS = ("happy", "sad", "anger", "surprise", "disgust", "fear")
+COLUMNS = ("video", "start", "end", "sentiment", *EMOTIONS)
+FOLDS = {"standard_train_fold": "train", "standard_valid_fold": "val", "standard_test_fold": "test"}
+SENTIMENT_7 = ("-3", "-2", "-1", "0", "1", "2", "3")
+
+
+def read_labels(path: str | Path) -> pd.DataFrame:
+    """One row per segment (COLUMNS) from the SDK's ``.csd`` or from a CSV export of it."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(path, "CMU-MOSEI labels not found")
+    table = _read_csd(path) if path.suffix == ".csd" else _read_csv(path)
+    return table.sort_values(["video", "start"], kind="stable").reset_index(drop=True)
+
+
+def _read_csd(path: Path) -> pd.DataFrame:
+    try:
+        import h5py
+    except ImportError as err:
+        raise InputError(
+            path, f"reading .csd needs h5py (pip install h5py), or export a CSV of {COLUMNS}"
+        ) from err
+    rows = []
+    with h5py.File(path, "r") as handle:
+        data = handle[next(iter(handle.keys()))]["data"]
+        for video in data:
+            features, intervals = data[video]["features"][()], data[video]["intervals"][()]
+            if features.ndim != 2 or features.shape[1] != 7 or len(intervals) != len(features):
+                raise InputError(path, f"video {video!r}: expected segments × 7 labels")
+            rows += [
+                [video, *span, *values] for span, values in zip(intervals, features, strict=True)
+            ]
+    return pd.DataFrame(rows, columns=list(COLUMNS))
+
+
+def _read_csv(path: Path) -> pd.DataFrame:
+    table = pd.read_csv(path, dtype={"video": str})
+    missing = [c for c in COLUMNS if c not in table.columns]
+    if missing:
+        raise InputError(path, f"missing column(s) {missing}; expected {list(COLUMNS)}")
+    numbers = table[list(COLUMNS[1:])].apply(pd.to_numeric, errors="coerce")
+    for line in np.flatnonzero(numbers.isna().any(axis=1).to_numpy()):
+        raise InputError(path, f"row {line + 2}: a label or time is not a number")
+    return pd.concat([table[["video"]], numbers], axis=1)
+
+
+def read_folds(path: str | Path) -> dict[str, str]:
+    """Video id -> split from the SDK's ``cmu_mosei_std_folds.py`` (parsed, not imported)."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(path, "CMU-MOSEI folds file not found")
+    try:
+        module = ast.parse(path.read_text())
+    except SyntaxError as err:
+        raise InputError(path, f"not a Python folds file ({err})") from err
+    folds = {}
+    for node in module.body:
+        if isinstance(node, ast.Assign) and len(node.targets) == 1:
+            name = getattr(node.targets[0], "id", None)
+            if name in FOLDS:
+                folds |= dict.fromkeys(ast.literal_eval(node.value), FOLDS[name])
+    if not folds:
+        raise InputError(path, f"none of {list(FOLDS)} assigned in the file")
+    return folds
+
+
+def mosei_task(labels: pd.DataFrame, folds: dict[str, str], target: str) -> Task:
+    """``target``: ``emotion`` (6 multi-label), ``sentiment2`` (negative < 0 vs non-negative),
+    ``sentiment7`` (the SDK's rounding to -3..3) or ``sentiment`` (regression)."""
+    table = labels.copy()
+    table["id"] = [
+        safe_id(video, str(k))
+        for video, k in zip(table["video"], table.groupby("video").cumcount(), strict=True)
+    ]
+    excluded = [
+        {"id": i, "reason": f"video {v!r} is in no standard fold"}
+        for i, v in zip(table["id"], table["video"], strict=True)
+        if v not in folds
+    ]
+    table = table[table["video"].isin(folds)].copy()
+    table["split"] = table["video"].map(folds)
+    keep = ["id", "split", "video", "start", "end"]
+    if target == "emotion":
+        for name in EMOTIONS:
+            table[name] = (table[name] > 0).astype(int)
+        return Task(
+            "cmu_mosei_emotion",
+            "multilabel",
+            list(EMOTIONS),
+            table[keep + list(EMOTIONS)],
+            excluded,
+        )
+    table["label"] = _sentiment(table["sentiment"].to_numpy(), target)
+    kind = {"sentiment2": "binary", "sentiment7": "multiclass", "sentiment": "regression"}[target]
+    classes = list(SENTIMENT_7) if kind == "multiclass" else []
+    return Task(f"cmu_mosei_{target}", kind, classes, table[[*keep, "label"]], excluded)
+
+
+def _sentiment(scores: np.ndarray, target: str) -> list:
+    if target == "sentiment2":
+        return (scores >= 0).astype(int).tolist()
+    if target == "sentiment7":
+        return [sentiment_class(s) for s in scores]
+    if target == "sentiment":
+        return scores.astype(float).tolist()
+    raise ValueError(f"target must be emotion, sentiment2, sentiment7 or sentiment, not {target!r}")
+
+
+def sentiment_class(score: float) -> str:
+    """The SDK's 7-class rounding: (-inf,-2)->-3, [-2,-1)->-2, [-1,0)->-1, 0, (0,1]->1,
+    (1,2]->2, (2,inf)->3."""
+    magnitude = min(3, int(np.ceil(abs(score))))  # both sides: intervals closed towards 0
+    return str(int(np.sign(score)) * magnitude)
+
+
+def segment_manifest(task: Task, videos: str = "Raw/Videos/Full/Combined") -> pd.DataFrame:
+    """Manifest rows (id, source, split, start, end) that cut each segment of a CMU-MOSEI task
+    from its full video; ``source`` is relative to the data set's root."""
+    table = task.table
+    return pd.DataFrame(
+        {
+            "id": table["id"],
+            "source": [f"{videos}/{video}.mp4" for video in table["video"]],
+            "split": table["split"],
+            "start": table["start"].astype(float),
+            "end": table["end"].astype(float),
+        }
+    )

@@ -1,0 +1,151 @@
+"""The training loop shared by the linear probe and fine-tuning, with the official settings.
+
+Official (marlin.md §3.3): one Linear head; BCE-with-logits for multi-label; Adam, lr 1e-4,
+betas (0.5, 0.9), no weight decay; ReduceLROnPlateau on the training loss (factor 0.5,
+patience 7, min lr 1e-8); stop once every learning rate is at most 1e-6 or at ``max_epochs``;
+keep the epoch with the best validation metric (max val AUC there; ``metrics.SELECTION`` here).
+Our additions: cross-entropy for multi-class, L1 for regression, and an optional
+``early_stop`` (epochs without a better validation metric) for quick runs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import logging
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch import nn
+
+from marlinflow.downstream.metrics import SELECTION, compute, is_better
+
+log = logging.getLogger(__name__)
+
+Batches = Callable[[int], Iterable[tuple[torch.Tensor, torch.Tensor]]]  # epoch -> (x, y) batches
+
+
+@dataclass
+class TrainConfig:
+    lr: float = 1e-4
+    betas: tuple[float, float] = (0.5, 0.9)
+    weight_decay: float = 0.0
+    batch_size: int = 32  # 0: the whole training split in one batch
+    max_epochs: int = 2000
+    plateau_factor: float = 0.5
+    plateau_patience: int = 7
+    min_lr: float = 1e-8
+    stop_lr: float = 1e-6
+    early_stop: int | None = None  # epochs without a better val metric; None: official
+    seed: int = 0
+
+
+@dataclass
+class FitResult:
+    best_epoch: int
+    best_score: float | None
+    epochs: int
+    history: list[dict] = field(default_factory=list)
+
+
+@contextlib.contextmanager
+def torch_threads(n_threads: int | None) -> Iterator[None]:
+    """Run the block with ``n_threads`` intra-op threads (None: leave as is). A linear head's
+    matrices are tiny; with more threads than free cores, OpenMP's spinning makes each step
+    ten times slower on a busy machine, so the probe trains on one thread."""
+    before = torch.get_num_threads()
+    if n_threads:
+        torch.set_num_threads(n_threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def loss_function(kind: str) -> nn.Module:
+    if kind in ("multilabel", "binary"):
+        return nn.BCEWithLogitsLoss()
+    return nn.CrossEntropyLoss() if kind == "multiclass" else nn.L1Loss()
+
+
+def target_tensor(kind: str, targets: np.ndarray) -> torch.Tensor:
+    """Targets as the loss wants them: (n, C) or (n, 1) floats, or (n,) class indices."""
+    if kind == "multiclass":
+        return torch.tensor(targets, dtype=torch.long)
+    tensor = torch.tensor(targets, dtype=torch.float32)
+    return tensor if kind == "multilabel" else tensor.reshape(-1, 1)
+
+
+def to_scores(kind: str, logits: torch.Tensor) -> np.ndarray:
+    """Head outputs -> probabilities (sigmoid / softmax), or values for regression."""
+    logits = logits.detach().float().cpu()
+    if kind == "multilabel":
+        return torch.sigmoid(logits).numpy()
+    if kind == "multiclass":
+        return torch.softmax(logits, dim=1).numpy()
+    flat = logits.reshape(-1)
+    return (torch.sigmoid(flat) if kind == "binary" else flat).numpy()
+
+
+def fit(
+    model: nn.Module,
+    train_batches: Batches,
+    validate: Callable[[], np.ndarray],
+    val_targets: np.ndarray,
+    kind: str,
+    cfg: TrainConfig,
+) -> FitResult:
+    """Train ``model`` in place and leave it at its best epoch; ``validate`` returns the val
+    scores (as ``to_scores`` makes them), in the order of ``val_targets``."""
+    optimiser = torch.optim.Adam(
+        [p for p in model.parameters() if p.requires_grad],
+        lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay,
+    )  # fmt: skip
+    plateau = torch.optim.lr_scheduler.ReduceLROnPlateau(
+        optimiser, factor=cfg.plateau_factor, patience=cfg.plateau_patience, min_lr=cfg.min_lr
+    )
+    loss_fn, result = loss_function(kind), FitResult(0, None, 0)
+    best_state = copy.deepcopy(model.state_dict())
+    for epoch in range(cfg.max_epochs):
+        train_loss = _train_epoch(model, train_batches(epoch), loss_fn, optimiser)
+        plateau.step(train_loss)
+        score = _validate(model, validate, val_targets, kind)
+        result.history.append({"epoch": epoch, "train_loss": train_loss, "val": score})
+        result.epochs = epoch + 1
+        if len(val_targets) == 0 or is_better(kind, score, result.best_score):
+            result.best_epoch, result.best_score = epoch, score
+            best_state = copy.deepcopy(model.state_dict())
+        if _should_stop(optimiser, cfg, epoch - result.best_epoch):
+            break
+    model.load_state_dict(best_state)
+    log.info("best epoch %d of %d (val %s)", result.best_epoch, result.epochs, result.best_score)
+    return result
+
+
+def _train_epoch(model, batches, loss_fn, optimiser) -> float:
+    model.train()
+    total, count = 0.0, 0
+    for inputs, targets in batches:
+        optimiser.zero_grad()
+        loss = loss_fn(model(inputs), targets)
+        loss.backward()
+        optimiser.step()
+        total, count = total + float(loss.detach()) * len(targets), count + len(targets)
+    return total / max(count, 1)
+
+
+def _validate(model, validate, val_targets, kind) -> float:
+    if len(val_targets) == 0:
+        return float("nan")
+    model.eval()
+    with torch.no_grad():
+        scores = validate()
+    return compute(kind, scores, val_targets)[SELECTION[kind]]
+
+
+def _should_stop(optimiser, cfg: TrainConfig, epochs_since_best: int) -> bool:
+    if all(group["lr"] <= cfg.stop_lr for group in optimiser.param_groups):
+        return True
+    return cfg.early_stop is not None and epochs_since_best >= cfg.early_stop

@@ -1,0 +1,142 @@
+"""The linear probe on cached (n_windows, D) features: learning, chance, skipping, the verb."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+import numpy as np
+import pandas as pd
+
+from marlinflow.downstream import cli_probe
+from marlinflow.downstream.probe import ProbeConfig, load_features, run_probe
+from marlinflow.downstream.tasks import Task
+from marlinflow.downstream.training import TrainConfig
+from marlinflow.status import StageRecord
+
+WIDTH = 24
+SPLITS = ["train", "train", "train", "val", "test"]
+
+
+def write_features(folder, n: int, seed: int = 0, signal: float = 1.5) -> pd.DataFrame:
+    """Videos of 1-4 windows whose first 3 feature dims shift with their 3 binary labels."""
+    rng = np.random.default_rng(seed)
+    folder.mkdir(exist_ok=True)
+    rows = []
+    for i in range(n):
+        labels = rng.integers(0, 2, 3)
+        windows = rng.normal(size=(int(rng.integers(1, 5)), WIDTH)).astype(np.float32)
+        windows[:, :3] += signal * (2 * labels - 1)
+        np.save(folder / f"v{i:03d}.npy", windows)
+        rows.append(
+            {"id": f"v{i:03d}", "split": SPLITS[i % 5], **dict(zip("abc", labels, strict=True))}
+        )
+    return pd.DataFrame(rows)
+
+
+def quick(seed: int = 0, **changes) -> ProbeConfig:
+    train = TrainConfig(lr=1e-2, max_epochs=60, early_stop=15, seed=seed)
+    return ProbeConfig(train=train, n_bootstrap=100, **changes)
+
+
+def test_probe_learns_a_separable_multilabel_problem(tmp_path):
+    table = write_features(tmp_path / "f", 250)
+    result = run_probe(Task("syn", "multilabel", list("abc"), table), tmp_path / "f", quick())
+    assert result.metrics["auc_micro"]["value"] > 0.95
+    assert result.metrics["acc_micro"]["value"] > 0.85
+    assert result.counts == {"n_train": 150, "n_val": 50, "n_test": 50}
+    assert set(result.predictions["split"]) == {"val", "test"}
+
+
+def test_probe_on_shuffled_labels_is_at_chance(tmp_path):
+    table = write_features(tmp_path / "f", 500)
+    shuffled = table.copy()
+    shuffled[list("abc")] = table[list("abc")].sample(frac=1, random_state=0).to_numpy()
+    result = run_probe(Task("syn", "multilabel", list("abc"), shuffled), tmp_path / "f", quick())
+    assert 0.35 < result.metrics["auc_micro"]["value"] < 0.65
+
+
+def test_multiclass_and_regression_probes(tmp_path):
+    table = write_features(tmp_path / "f", 200)
+    classes = table.assign(label=np.where(table["a"] == 1, "up", "down"))
+    task = Task("mc", "multiclass", ["down", "up"], classes[["id", "split", "label"]])
+    assert run_probe(task, tmp_path / "f", quick()).metrics["war"]["value"] > 0.8
+    values = table.assign(label=table["a"] * 2.0 - 1.0)[["id", "split", "label"]]
+    result = run_probe(Task("r", "regression", [], values), tmp_path / "f", quick())
+    assert result.metrics["corr"]["value"] > 0.8
+
+
+def test_unusable_videos_are_dropped_with_reasons(tmp_path):
+    folder = tmp_path / "f"
+    table = write_features(folder, 12)
+    np.save(folder / "v000.npy", np.zeros((0, WIDTH), np.float32))  # zero windows
+    np.save(folder / "v001.npy", np.full((2, WIDTH), np.nan, np.float32))
+    np.save(folder / "v002.npy", np.zeros((2, WIDTH + 1), np.float32))
+    (folder / "v003.npy").unlink()
+    status = tmp_path / "faces"
+    StageRecord("v005", "track", False, "no face in any frame").save(status / "v005.status.json")
+    for video_id in table["id"].drop(5):
+        StageRecord(video_id, "track", True).save(status / f"{video_id}.status.json")
+    ids, features, skipped = load_features(folder, table["id"].tolist(), status)
+    reasons = {item["id"]: item["reason"] for item in skipped}
+    assert features.shape == (7, WIDTH) and "v000" not in ids
+    assert "no windows" in reasons["v000"] and "NaN" in reasons["v001"]
+    assert "width 25" in reasons["v002"] and "no features file" in reasons["v003"]
+    assert "no face in any frame" in reasons["v005"]
+
+
+def test_same_seed_same_result_other_seed_differs(tmp_path):
+    table = write_features(tmp_path / "f", 100, signal=0.5)
+    task = Task("syn", "multilabel", list("abc"), table)
+    first = run_probe(task, tmp_path / "f", quick(seed=1)).predictions
+    assert first.equals(run_probe(task, tmp_path / "f", quick(seed=1)).predictions)
+    assert not first.equals(run_probe(task, tmp_path / "f", quick(seed=2)).predictions)
+
+
+def test_probe_verb_writes_metrics_and_predictions(tmp_path):
+    table = write_features(tmp_path / "f", 100)
+    np.save(tmp_path / "f" / "v004.npy", np.zeros((0, WIDTH), np.float32))
+    Task("syn", "multilabel", list("abc"), table).save(tmp_path / "syn.tsv")
+    parser = argparse.ArgumentParser()
+    cli_probe.add_arguments(parser)
+    args = parser.parse_args(
+        [str(tmp_path / "f"), str(tmp_path / "syn.tsv"), "--out", str(tmp_path / "out"),
+         "--seeds", "0", "1", "--lr", "0.01", "--max-epochs", "30", "--bootstrap", "50",
+         "--k-per-class", "10"]
+    )  # fmt: skip
+    assert cli_probe.run(args) == 0
+    document = json.loads((tmp_path / "out" / "metrics.json").read_text())
+    assert document["protocol"] == "linear_probe" and document["seeds"] == [0, 1]
+    assert set(document["summary"]["auc_micro"]) == {"mean", "std", "n"}
+    run = document["runs"][0]
+    assert run["metrics"]["auc_micro"]["low"] <= run["metrics"]["auc_micro"]["value"]
+    assert run["counts"]["n_train"] <= 30
+    assert set(run["per_output"]) == {"a", "b", "c"}
+    assert run["skipped"][0]["id"] == "v004" and "no windows" in run["skipped"][0]["reason"]
+    predictions = pd.read_csv(tmp_path / "out" / "predictions.csv")
+    assert set(predictions["seed"]) == {0, 1} and "score_a" in predictions
+
+
+def test_probe_verb_reports_a_bad_task_file(tmp_path, capsys):
+    parser = argparse.ArgumentParser()
+    cli_probe.add_arguments(parser)
+    args = parser.parse_args([str(tmp_path), str(tmp_path / "none.tsv"), "--out", str(tmp_path)])
+    assert cli_probe.run(args) == 1
+    assert "none.tsv: task table not found" in capsys.readouterr().err
+
+
+def test_defaults_are_the_official_settings():
+    official = TrainConfig()
+    assert (official.lr, official.betas, official.weight_decay) == (1e-4, (0.5, 0.9), 0.0)
+    assert (official.plateau_factor, official.plateau_patience, official.min_lr) == (0.5, 7, 1e-8)
+    assert (official.stop_lr, official.batch_size, official.early_stop) == (1e-6, 32, None)
+
+
+def test_training_stops_once_the_learning_rate_reaches_the_floor(tmp_path):
+    table = write_features(tmp_path / "f", 50)
+    task = Task("syn", "multilabel", list("abc"), table)
+    floor = ProbeConfig(train=TrainConfig(lr=1e-4, stop_lr=1e-4, max_epochs=50), n_bootstrap=10)
+    assert run_probe(task, tmp_path / "f", floor).epochs == 1
+    patient = ProbeConfig(train=TrainConfig(max_epochs=50, early_stop=3), n_bootstrap=10)
+    result = run_probe(task, tmp_path / "f", patient)
+    assert result.epochs <= 50 and result.epochs - 1 - result.best_epoch <= 3
