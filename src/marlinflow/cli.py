@@ -18,6 +18,7 @@ VERBS = {
     "download": "marlinflow.download.step",
     "parse": "marlinflow.face.parsing_step",
     "summary": "marlinflow.status",
+    "pretrain": "marlinflow.pretrain.command",
     "extract": "marlinflow.features",
     "export-weights": "marlinflow.checkpoints",
     "wandb-report": "marlinflow.report.wandb_report",

@@ -1,0 +1,138 @@
+"""Training speed: pretraining clips/s of one model size, ours against the official procedure.
+
+Both run through ``pytorch_lightning.Trainer.fit`` on the same in-memory batches (random clips,
+Fasking masks from a synthetic face map), with the same optimiser settings; the time of each
+iteration is taken between the batch-start and batch-end hooks, after warm-up iterations, in
+rounds that alternate the two implementations so that other load on the machine hits both.
+
+    python bench/bench_train.py --size small --batch 2 \
+        [--official-src DIR]   # a checkout of ControlNet/MARLIN (kept outside this repository)
+
+Prints one markdown table row per implementation: what, machine, numbers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import statistics
+import sys
+import time
+import types
+from pathlib import Path
+
+import numpy as np
+import pytorch_lightning as pl
+import torch
+from torch.utils.data import DataLoader
+
+from marlinflow.masking import fasking
+from marlinflow.models import ModelSize, get_size
+from marlinflow.pretrain.module import MarlinPretrain
+from marlinflow.pretrain.synthetic import face_label_map
+
+
+class IterationTimer(pl.Callback):
+    def __init__(self):
+        self.seconds: list[float] = []
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+        self.started = time.perf_counter()
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+        self.seconds.append(time.perf_counter() - self.started)
+
+
+def make_batches(
+    size: ModelSize, batch: int, n_batches: int
+) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """Random clips with Fasking masks of a face map that drifts over the clip."""
+    rng = np.random.default_rng(0)
+    labels = np.stack([face_label_map(224, 0.01 * k) for k in range(size.grid[0])])
+    present = np.ones(size.grid[0], dtype=bool)
+    out = []
+    for _ in range(n_batches):
+        masks = [fasking(labels, present, size.grid, 0.9, rng) for _ in range(batch)]
+        out.append((torch.rand(batch, *size.clip_shape), torch.from_numpy(np.stack(masks))))
+    return out
+
+
+def time_fit(module: pl.LightningModule, batches: list, warmup: int) -> list[float]:
+    timer = IterationTimer()
+    trainer = pl.Trainer(max_epochs=1, accelerator="cpu", logger=False, enable_checkpointing=False,
+                         enable_progress_bar=False, enable_model_summary=False, callbacks=[timer],
+                         num_sanity_val_steps=0)  # fmt: skip
+    trainer.fit(module, DataLoader(batches, batch_size=None))
+    return timer.seconds[warmup:]
+
+
+def ours(size: ModelSize, batches: list, warmup: int) -> list[float]:
+    as_dicts = [{"video": video, "visible": visible} for video, visible in batches]
+    return time_fit(MarlinPretrain(size.name), as_dicts, warmup)
+
+
+def official(size: ModelSize, batches: list, warmup: int, src: Path) -> list[float]:
+    """The official LightningModule at the YAML's settings (d_steps 1, adv 0.01, gp 0)."""
+    # Register the official package folders without running their __init__ files, which import
+    # video-reading dependencies that training does not use.
+    for name, folder in (("marlin_pytorch", "src/marlin_pytorch"), ("marlin_pytorch.model", "src/marlin_pytorch/model")):  # fmt: skip
+        package = types.ModuleType(name)
+        package.__path__ = [str(src / folder)]
+        sys.modules[name] = package
+    if str(src) not in sys.path:
+        sys.path.insert(0, str(src))
+    from model.marlin import Marlin
+
+    module = Marlin(img_size=size.img_size, patch_size=size.patch_size, n_frames=size.n_frames,
+                    encoder_embed_dim=size.enc_dim, encoder_depth=size.enc_depth,
+                    encoder_num_heads=size.enc_heads, decoder_embed_dim=size.dec_dim,
+                    decoder_depth=size.dec_depth, decoder_num_heads=size.dec_heads,
+                    qkv_bias=True, tubelet_size=size.tubelet, optimizer_betas=(0.9, 0.95),
+                    iter_per_epoch=len(batches), max_epochs=1, warmup_epochs=0, d_steps=1,
+                    g_steps=1, adv_weight=0.01, gp_weight=0.0)  # fmt: skip
+    return time_fit(module, batches, warmup)
+
+
+def machine() -> str:
+    model = platform.processor() or platform.machine()
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.is_file():
+        names = [line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines()
+                 if line.startswith("model name")]  # fmt: skip
+        model = names[0] if names else model
+    return f"{model}, {torch.get_num_threads()} torch threads, torch {torch.__version__}"
+
+
+def row(what: str, size: ModelSize, batch: int, seconds: list[float]) -> str:
+    """clips/s at the fastest iteration (the least disturbed by other load) and the median."""
+    best, median = min(seconds), statistics.median(seconds)
+    return (f"| pretrain step, {what}: {size.name} {size.n_frames}×{size.img_size}², batch {batch} "
+            f"| {machine()} | {batch / best:.3f} clips/s at the fastest iteration ({best:.2f} s), "
+            f"{batch / median:.3f} at the median ({median:.2f} s); {len(seconds)} iterations "
+            f"after warm-up |")  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size", default="small")
+    parser.add_argument("--batch", type=int, default=2)
+    parser.add_argument("--warmup", type=int, default=1, help="untimed iterations per round")
+    parser.add_argument("--iters", type=int, default=3, help="timed iterations per round")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds, alternating implementations")
+    parser.add_argument("--official-src", type=Path, help="a ControlNet/MARLIN checkout")
+    args = parser.parse_args()
+    size = get_size(args.size)
+    batches = make_batches(size, args.batch, args.warmup + args.iters)
+    timings: dict[str, list[float]] = {"ours": [], "official": []}
+    for _ in range(args.rounds):  # alternate, so that changing machine load hits both alike
+        pl.seed_everything(0, verbose=False)
+        timings["ours"] += ours(size, batches, args.warmup)
+        if args.official_src:
+            timings["official"] += official(size, batches, args.warmup, args.official_src)
+    print(row("marlinflow (1 forward/iteration)", size, args.batch, timings["ours"]))
+    if args.official_src:
+        print(row("official MARLIN procedure (2 forwards)", size, args.batch, timings["official"]))
+
+
+if __name__ == "__main__":
+    main()

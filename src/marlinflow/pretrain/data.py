@@ -1,0 +1,233 @@
+"""Pretraining data: random clips of face videos with their Fasking masks.
+
+The index is built from the parse step's stage records (``parsing/<id>.status.json``): each ok
+record's ``outputs`` names the face clip (``video``, aligned square frames, one per source frame)
+and its parsing file (``labels``). Records that are not ok are skipped.
+
+Every clip is a pure function of a key (stream, epoch, slot, video): the sampler hands out keys,
+the dataset derives its RNG from (seed, stream, epoch, slot). So a resumed run, a run with more
+workers and a DDP run all see exactly the same clips and masks. The validation stream uses the
+same keys every epoch, hence a fixed validation set.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytorch_lightning as pl
+import torch
+import torch.nn.functional as F
+from torch.utils.data import DataLoader, Dataset, Sampler
+
+from marlinflow.errors import InputError
+from marlinflow.face.store import load_parsing
+from marlinflow.masking import make_mask
+from marlinflow.models import ModelSize
+from marlinflow.status import STATUS_SUFFIX, StageRecord
+from marlinflow.video.io import read_frames
+
+log = logging.getLogger(__name__)
+TRAIN, VAL = 0, 1  # RNG streams
+Key = tuple[int, int, int, int]  # (stream, epoch, slot, video index)
+
+
+@dataclass(frozen=True)
+class ClipSource:
+    video_id: str
+    video: Path
+    labels: Path
+
+
+@dataclass(frozen=True)
+class MaskSpec:
+    strategy: str = "fasking"
+    ratio: float = 0.9
+    balanced: bool = False
+
+
+def _record_paths(entry: str | Path) -> list[Path]:
+    entry = Path(entry)
+    if entry.is_dir():
+        return sorted(entry.glob(f"*{STATUS_SUFFIX}"))
+    if entry.suffix == ".txt":
+        lines = entry.read_text().splitlines()
+        return [Path(line.strip()) for line in lines if line.strip()]
+    return [entry]
+
+
+def read_index(entries: Sequence[str | Path]) -> list[ClipSource]:
+    """Usable clips from parse-stage records: each entry a record, a folder of them, or a .txt
+    list of record paths. Not-ok records are skipped; ok ones must name ``video`` and ``labels``."""
+    sources = []
+    for path in (p for entry in entries for p in _record_paths(entry)):
+        record = StageRecord.load(path)
+        if not record.ok:
+            continue
+        missing = {"video", "labels"} - set(record.outputs)
+        if missing:
+            raise InputError(path, f"stage record lacks outputs {sorted(missing)}")
+        sources.append(
+            ClipSource(record.id, Path(record.outputs["video"]), Path(record.outputs["labels"]))
+        )
+    return sorted(sources, key=lambda source: source.video_id)
+
+
+def split_sources(
+    sources: list[ClipSource], val_fraction: float, seed: int
+) -> tuple[list[ClipSource], list[ClipSource]]:
+    """A fixed validation subset (at least one video when there are two or more).
+
+    With a single video there is nothing to hold out; it serves both sets.
+    """
+    if len(sources) < 2 or val_fraction <= 0:
+        return sources, sources if val_fraction > 0 else []
+    n_val = max(1, round(len(sources) * val_fraction))
+    order = np.random.default_rng([seed, VAL]).permutation(len(sources))
+    val = set(order[:n_val].tolist())
+    train = [s for i, s in enumerate(sources) if i not in val]
+    return train, [s for i, s in enumerate(sources) if i in val]
+
+
+def clip_indices(
+    n_available: int, n_frames: int, stride: int, rng: np.random.Generator
+) -> list[int]:
+    """``n_frames`` indices at ``stride`` from a uniform start; short videos repeat the last frame."""
+    span = (n_frames - 1) * stride + 1
+    start = int(rng.integers(0, n_available - span + 1)) if n_available >= span else 0
+    return [min(start + i * stride, n_available - 1) for i in range(n_frames)]
+
+
+class PretrainClips(Dataset):
+    """Clip (3, T, H, W) float in [0, 1] and visible mask (N,) bool for a key from the sampler."""
+
+    def __init__(self, sources: list[ClipSource], size: ModelSize, mask: MaskSpec, stride: int = 2,
+                 seed: int = 0):  # fmt: skip
+        if not sources:
+            raise ValueError("no usable videos to pretrain on")
+        self.sources, self.size, self.mask, self.stride, self.seed = (
+            sources,
+            size,
+            mask,
+            stride,
+            seed,
+        )
+
+    def __len__(self) -> int:
+        return len(self.sources)
+
+    def __getitem__(self, key: Key) -> dict[str, torch.Tensor]:
+        stream, epoch, slot, video = key
+        for attempt in range(len(self.sources)):
+            source = self.sources[(video + attempt) % len(self.sources)]
+            rng = np.random.default_rng([self.seed, stream, epoch, slot])
+            try:
+                return self.load(source, rng)
+            except InputError as err:  # one broken clip must not end a long run
+                log.warning("skipping a broken clip: %s", err)
+        raise InputError(self.sources[video].video, "no readable clip left in the index")
+
+    def load(self, source: ClipSource, rng: np.random.Generator) -> dict[str, torch.Tensor]:
+        """Read one random clip of ``source`` and make its mask; InputError names the bad file."""
+        labels, present = load_parsing(source.labels)
+        if len(labels) == 0:
+            raise InputError(source.labels, "parsing file has no frames")
+        indices = clip_indices(len(labels), self.size.n_frames, self.stride, rng)
+        frames = read_frames(source.video, indices)  # (T, H, W, 3) uint8
+        firsts = indices[:: self.size.tubelet]  # the first frame of each tubelet
+        visible = make_mask(self.mask.strategy, self.size.grid, self.mask.ratio, rng,
+                            labels[firsts], present[firsts], self.mask.balanced)  # fmt: skip
+        return {"video": self.to_clip(frames), "visible": torch.from_numpy(visible)}
+
+    def to_clip(self, frames: np.ndarray) -> torch.Tensor:
+        """(T, H, W, 3) uint8 -> (3, T, S, S) float in [0, 1], resized to the model's img_size."""
+        clip = torch.from_numpy(frames).permute(0, 3, 1, 2).float().div_(255)  # (T, 3, H, W)
+        side = self.size.img_size
+        if clip.shape[-2:] != (side, side):
+            clip = F.interpolate(clip, size=(side, side), mode="bilinear", antialias=True)
+            clip = clip.clamp_(0, 1)
+        return clip.permute(1, 0, 2, 3).contiguous()
+
+
+class KeySampler(Sampler[Key]):
+    """Keys of one epoch for one rank.
+
+    Training: ``n_clips`` slots per epoch over shuffled passes through the videos (a video can
+    appear several times when n_clips exceeds the video count); rank r takes slots r, r + world,
+    ... so the first global batch of B is the same clips whatever the number of processes.
+    Validation (``fixed``): the same keys every epoch.
+    """
+
+    def __init__(self, n_videos: int, n_clips: int, seed: int, fixed: bool = False,
+                 rank: int = 0, world: int = 1):  # fmt: skip
+        self.n_videos, self.seed, self.fixed = n_videos, seed, fixed
+        self.n_clips = n_clips - n_clips % world  # equal lengths on every rank
+        self.rank, self.world, self.epoch = rank, world, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def videos(self, epoch: int) -> np.ndarray:
+        if self.fixed:
+            return np.arange(self.n_clips) % self.n_videos
+        rng = np.random.default_rng([self.seed, TRAIN, epoch])
+        passes = -(-self.n_clips // self.n_videos)
+        return np.concatenate([rng.permutation(self.n_videos) for _ in range(passes)])
+
+    def __iter__(self) -> Iterator[Key]:
+        stream, epoch = (VAL, 0) if self.fixed else (TRAIN, self.epoch)
+        videos = self.videos(epoch)
+        for slot in range(self.rank, self.n_clips, self.world):
+            yield (stream, epoch, slot, int(videos[slot]))
+
+    def __len__(self) -> int:
+        return self.n_clips // self.world
+
+
+class PretrainData(pl.LightningDataModule):
+    """Train and fixed validation loaders over the parse records in ``index``."""
+
+    def __init__(self, index: Sequence[str | Path], size: ModelSize, batch_size: int,
+                 mask: MaskSpec = MaskSpec(), stride: int = 2, seed: int = 0, workers: int = 0,
+                 clips_per_epoch: int | None = None, val_fraction: float = 0.05,
+                 val_clips: int | None = None):  # fmt: skip
+        super().__init__()
+        self.index, self.size, self.batch_size, self.mask = list(index), size, batch_size, mask
+        self.stride, self.seed, self.workers = stride, seed, workers
+        self.clips_per_epoch, self.val_fraction, self.val_clips = (
+            clips_per_epoch,
+            val_fraction,
+            val_clips,
+        )
+        self.train_set: PretrainClips | None = None
+        self.val_set: PretrainClips | None = None
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.train_set is not None:
+            return
+        train, val = split_sources(read_index(self.index), self.val_fraction, self.seed)
+        self.train_set = PretrainClips(train, self.size, self.mask, self.stride, self.seed)
+        self.val_set = (
+            PretrainClips(val, self.size, self.mask, self.stride, self.seed) if val else None
+        )
+
+    def _world(self) -> tuple[int, int]:
+        trainer = self.trainer
+        return (trainer.global_rank, trainer.world_size) if trainer is not None else (0, 1)
+
+    def _loader(self, dataset: PretrainClips, n_clips: int, fixed: bool) -> DataLoader:
+        sampler = KeySampler(len(dataset), n_clips, self.seed, fixed, *self._world())
+        return DataLoader(dataset, batch_size=self.batch_size, sampler=sampler, drop_last=not fixed,
+                          num_workers=self.workers, persistent_workers=False)  # fmt: skip
+
+    def train_dataloader(self) -> DataLoader:
+        n_clips = self.clips_per_epoch or len(self.train_set)
+        return self._loader(self.train_set, n_clips, fixed=False)
+
+    def val_dataloader(self) -> DataLoader | list:
+        if self.val_set is None:
+            return []
+        return self._loader(self.val_set, self.val_clips or len(self.val_set), fixed=True)

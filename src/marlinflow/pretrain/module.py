@@ -1,0 +1,194 @@
+"""MARLIN pretraining as a LightningModule: masked reconstruction plus a WGAN patch critic.
+
+Each iteration runs the autoencoder forward ONCE, then a critic step on the detached prediction,
+then a generator step on the same prediction. The official code runs a second forward for the
+generator step; the autoencoder's weights do not change during the critic step, so that second
+forward recomputes exactly the same prediction (reference: marlin.md §1.8). Detaching for the
+critic also means no critic gradient ever reaches the autoencoder (the official code computes
+them and throws them away).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import pytorch_lightning as pl
+import torch
+import torch.nn.functional as F
+
+from marlinflow.models import MarlinModel, PatchCritic, resolve_size
+from marlinflow.pretrain.schedule import LrSchedule, scaled_lr
+from marlinflow.pretrain.visual import log_reconstruction
+
+
+def normalise_patches(patches: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
+    """Per-patch zero mean, unit variance (MAE's norm_pix_loss), (..., P) -> (..., P)."""
+    mean = patches.mean(dim=-1, keepdim=True)
+    var = patches.var(dim=-1, keepdim=True, unbiased=False)
+    return (patches - mean) / (var + eps).sqrt()
+
+
+def critic_loss(critic: torch.nn.Module, fake: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
+    """WGAN critic loss: mean D(fake) - mean D(real); patches (B, M, P)."""
+    return critic(fake).mean() - critic(real).mean()
+
+
+def gradient_penalty(
+    critic: torch.nn.Module, fake: torch.Tensor, real: torch.Tensor
+) -> torch.Tensor:
+    """WGAN-GP on points between real and fake, one mixing weight per sample (B, 1, 1).
+
+    The critic scores each patch on its own, so the penalty asks for unit gradient norm per patch.
+    (The official, unused, version draws one weight for the whole batch.)
+    """
+    alpha = torch.rand(real.shape[0], 1, 1, device=real.device, dtype=real.dtype)
+    mixed = (alpha * real + (1 - alpha) * fake).requires_grad_(True)  # (B, M, P)
+    (grad,) = torch.autograd.grad(critic(mixed).sum(), mixed, create_graph=True)
+    return ((grad.norm(dim=-1) - 1) ** 2).mean()
+
+
+class MarlinPretrain(pl.LightningModule):
+    """Holds ``model`` (MarlinModel) and ``critic`` (PatchCritic); checkpoints rely on the names."""
+
+    def __init__(self, size: str | dict = "small", adv_weight: float = 0.01, gp_weight: float = 0.0,
+                 norm_targets: bool = False, base_lr: float = 1.5e-4, min_lr: float = 1e-5,
+                 warmup_epochs: float = 40, lr_schedule: str = "cosine",
+                 betas: tuple[float, float] = (0.9, 0.95), weight_decay: float = 0.0,
+                 max_iters: int | None = None, reconstructions: bool = True):  # fmt: skip
+        super().__init__()
+        self.save_hyperparameters()
+        self.size = resolve_size(size)
+        self.model = MarlinModel(self.size)
+        self.critic = PatchCritic(self.size)
+        self.automatic_optimization = False
+        self.schedule: LrSchedule | None = None
+        self.step_metrics: dict[str, float] = {}
+        self._last_step_end: float | None = None
+
+    # -- one iteration -------------------------------------------------------------------------
+
+    def autocast(self) -> torch.autocast:
+        """bf16 autocast on GPU (weights and losses stay fp32); plain fp32 elsewhere."""
+        on_gpu = self.device.type == "cuda"
+        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=on_gpu)
+
+    def forward_pass(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Prediction and target of the masked tubelets, both (B, M, P) float32."""
+        video, visible = batch["video"], batch["visible"]
+        with self.autocast():
+            pred = self.model(video, visible)
+        target = self.model.targets(video, visible)
+        if self.hparams.norm_targets:
+            target = normalise_patches(target)
+        return pred.float(), target
+
+    def critic_step(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """One critic update; ``pred`` is detached, so the autoencoder gets no gradient."""
+        _, opt_d = self.optimizers()
+        fake = pred.detach()
+        loss = critic_loss(self.critic, fake, target)
+        if self.hparams.gp_weight > 0:
+            loss = loss + self.hparams.gp_weight * gradient_penalty(self.critic, fake, target)
+        opt_d.zero_grad(set_to_none=True)
+        self.manual_backward(loss)
+        opt_d.step()
+        return loss.detach()
+
+    def generator_step(self, pred: torch.Tensor, target: torch.Tensor) -> dict[str, torch.Tensor]:
+        """One autoencoder update: MSE + adv_weight × (-mean critic score of the prediction)."""
+        opt_g, _ = self.optimizers()
+        self.toggle_optimizer(opt_g)  # the critic's weights take no gradient here
+        rec = F.mse_loss(pred, target)
+        adv = -self.critic(pred).mean()
+        loss = rec + self.hparams.adv_weight * adv
+        opt_g.zero_grad(set_to_none=True)
+        self.manual_backward(loss)
+        opt_g.step()
+        self.untoggle_optimizer(opt_g)
+        return {"loss_rec": rec.detach(), "loss_adv": adv.detach(), "loss_gen": loss.detach()}
+
+    def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
+        lr = self.apply_lr(batch_idx, len(batch["video"]))
+        pred, target = self.forward_pass(batch)
+        d_loss = self.critic_step(pred, target)
+        losses = self.generator_step(pred, target)
+        self.record_step({**losses, "loss_critic": d_loss}, lr, len(batch["video"]))
+
+    # -- learning rate -------------------------------------------------------------------------
+
+    def build_schedule(self, batch_size: int) -> LrSchedule:
+        """The run's schedule, known once the loader's length and the batch size are."""
+        trainer = self.trainer
+        global_batch = batch_size * trainer.world_size
+        iters = int(trainer.num_training_batches)
+        total = self.hparams.max_iters or trainer.max_epochs * iters
+        return LrSchedule(
+            peak=scaled_lr(self.hparams.base_lr, global_batch),
+            floor=scaled_lr(self.hparams.min_lr, global_batch),
+            warmup_epochs=self.hparams.warmup_epochs,
+            epochs=trainer.max_epochs if trainer.max_epochs > 0 else -(-total // iters),
+            iters_per_epoch=iters,
+            total_iters=total,
+            kind=self.hparams.lr_schedule,
+        )
+
+    def apply_lr(self, batch_idx: int, batch_size: int) -> float:
+        """Set both optimisers' lr for this iteration (the schedule is a function of position,
+        so a resumed run continues it exactly)."""
+        if self.schedule is None:
+            self.schedule = self.build_schedule(batch_size)
+        lr = self.schedule.lr(self.current_epoch, batch_idx)
+        for optimizer in self.optimizers():
+            for group in optimizer.optimizer.param_groups:
+                group["lr"] = lr
+        return lr
+
+    def configure_optimizers(self) -> list[torch.optim.Optimizer]:
+        kwargs = {"lr": 0.0, "betas": tuple(self.hparams.betas), "eps": 1e-8,
+                  "weight_decay": self.hparams.weight_decay}  # fmt: skip
+        trainable = [p for p in self.model.parameters() if p.requires_grad]
+        return [
+            torch.optim.AdamW(trainable, **kwargs),
+            torch.optim.AdamW(self.critic.parameters(), **kwargs),
+        ]
+
+    # -- logging -------------------------------------------------------------------------------
+
+    def record_step(self, losses: dict[str, torch.Tensor], lr: float, batch: int) -> None:
+        """Log this iteration; ``step_metrics`` holds the losses averaged over all processes."""
+        now = time.perf_counter()
+        values = torch.stack(list(losses.values())).float()
+        values = self.trainer.strategy.reduce(values, reduce_op="mean")
+        metrics: dict[str, Any] = {
+            f"train/{k}": float(v) for k, v in zip(losses, values, strict=True)
+        }
+        metrics["lr"] = lr
+        if self._last_step_end is not None:
+            metrics["clips_per_s"] = batch * self.trainer.world_size / (now - self._last_step_end)
+        self._last_step_end = now
+        self.step_metrics = metrics
+        self.log_dict(metrics, on_step=True, on_epoch=False, rank_zero_only=True)
+
+    def on_train_epoch_start(self) -> None:
+        self._last_step_end = None  # the loader's start-up is not a training step
+
+    def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
+        pred, target = self.forward_pass(batch)
+        rec = F.mse_loss(pred, target)
+        d_loss = critic_loss(self.critic, pred, target)
+        adv = -self.critic(pred).mean()
+        logs = {"val/loss_rec": rec, "val/loss_critic": d_loss, "val/loss_adv": adv}
+        self.log_dict(logs, on_epoch=True, sync_dist=True, batch_size=len(pred))
+        if batch_idx == 0 and self.hparams.reconstructions and self.global_rank == 0:
+            self.save_reconstruction(batch)
+
+    def save_reconstruction(self, batch: dict[str, torch.Tensor]) -> None:
+        video, visible = batch["video"][:1], batch["visible"][:1]
+        with self.autocast():
+            recon = self.model.reconstruct(video, visible)
+        folder = Path(self.trainer.default_root_dir) / "reconstructions"
+        path = folder / f"epoch_{self.current_epoch:04d}.png"
+        log_reconstruction(path, video[0], visible[0], recon[0].float(), self.size,
+                           self.loggers, self.global_step)  # fmt: skip

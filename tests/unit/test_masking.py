@@ -1,0 +1,140 @@
+"""Statistics of the token masks: exact counts, where Fasking puts visible tokens, tubes, balance."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from marlinflow import masking
+from marlinflow.face.store import PART_LABELS
+from marlinflow.pretrain.synthetic import face_label_map
+
+OFFICIAL = (8, 14, 14)  # 16 frames of 224² in 2×16×16 tubelets
+TINY = (4, 8, 8)
+
+
+def face_maps(t: int, side: int = 224) -> tuple[np.ndarray, np.ndarray]:
+    labels = np.stack([face_label_map(side, shift=0.02 * k) for k in range(t)])
+    return labels, np.ones(t, dtype=bool)
+
+
+@pytest.mark.parametrize("strategy", masking.STRATEGIES)
+@pytest.mark.parametrize("grid", [OFFICIAL, TINY])
+@pytest.mark.parametrize("balanced", [False, True])
+def test_exact_visible_count(strategy, grid, balanced):
+    labels, present = face_maps(grid[0])
+    rng = np.random.default_rng(0)
+    for ratio in (0.9, 0.75, 0.5):
+        mask = masking.make_mask(strategy, grid, ratio, rng, labels, present, balanced)
+        assert mask.shape == (int(np.prod(grid)),) and mask.dtype == bool
+        assert mask.sum() == masking.visible_count(mask.size, ratio)
+
+
+def test_official_budget_is_156_of_1568():
+    assert masking.visible_count(1568, 0.9) == 156
+    assert masking.visible_count(200, 0.9) == 20  # float noise in 1 - 0.9 must not lose one
+
+
+def test_label_presence_any_pixel_rule():
+    labels = np.zeros((224, 224), dtype=np.uint8)
+    labels[17, 33] = PART_LABELS["nose"]  # one pixel in patch (1, 2) of the 14×14 grid
+    presence = masking.label_presence(labels, (14, 14))
+    assert presence.shape == (masking.N_LABELS, 14, 14)
+    assert np.argwhere(presence[PART_LABELS["nose"]]).tolist() == [[1, 2]]
+    assert presence[0].sum() == 196  # background touches every patch
+    # Any map size onto any grid: 224 px onto the tiny model's 8×8 grid (28 px per patch).
+    assert np.argwhere(masking.label_presence(labels, (8, 8))[6]).tolist() == [[0, 1]]
+
+
+def test_fasking_visible_tokens_touch_background():
+    labels, present = face_maps(8)
+    touches_bg = np.stack([masking.label_presence(m, (14, 14))[0] for m in labels]).reshape(-1)
+    rng = np.random.default_rng(1)
+    for _ in range(20):
+        mask = masking.fasking(labels, present, OFFICIAL, 0.9, rng)
+        assert touches_bg[mask].all()
+
+
+def part_share(mask: np.ndarray, labels: np.ndarray, grid) -> float:
+    """Fraction of visible tokens whose patch touches a facial part (not skin/background)."""
+    parts = [v for k, v in PART_LABELS.items() if k not in ("background", "skin")]
+    touches = np.stack([masking.label_presence(m, grid[1:])[parts].any(0) for m in labels])
+    return touches.reshape(-1)[mask].mean()
+
+
+def test_fasking_opp_prefers_parts():
+    labels, present = face_maps(8)
+    rng = np.random.default_rng(2)
+    opp = np.mean([part_share(masking.fasking_opp(labels, present, OFFICIAL, 0.9, rng),
+                              labels, OFFICIAL) for _ in range(10)])  # fmt: skip
+    fwd = np.mean([part_share(masking.fasking(labels, present, OFFICIAL, 0.9, rng),
+                              labels, OFFICIAL) for _ in range(10)])  # fmt: skip
+    assert opp > 0.9 and opp > fwd + 0.3
+
+
+def test_no_face_tubelet_falls_back_to_all_candidates():
+    labels, present = face_maps(8)
+    present[3] = False
+    cands = masking.fasking_candidates(labels, present, OFFICIAL, 0.9, np.random.default_rng())
+    assert cands[3].all()  # no face: every patch is a candidate (random masking there)
+    assert not cands[2].all() and not cands[4].all()  # face: only background-touching patches
+
+
+def test_fasking_stops_after_the_label_that_reaches_the_fraction():
+    labels = np.full((1, 224, 224), PART_LABELS["skin"], dtype=np.uint8)
+    labels[0, :32, :] = PART_LABELS["background"]  # 2 rows of 14 patches = 14% ≥ 10%
+    cands = masking.fasking_candidates(labels, np.ones(1, bool), (1, 14, 14), 0.9,
+                                       np.random.default_rng())  # fmt: skip
+    assert cands.sum() == 28 and cands[0, :2].all()
+
+
+def test_tube_repeats_across_time():
+    rng = np.random.default_rng(3)
+    for grid in (OFFICIAL, TINY):
+        mask = masking.tube(grid, 0.9, rng).reshape(grid)
+        cells = mask.any(axis=0)
+        assert cells.sum() == np.ceil(grid[1] * grid[2] * 0.1 - 1e-6)  # 20 of 196
+        assert mask.sum(axis=(1, 2)).min() >= cells.sum() - 4  # 160 pruned to 156: nearly full
+
+
+def test_frame_keeps_whole_tubelets():
+    mask = masking.frame(OFFICIAL, 0.9, np.random.default_rng(4)).reshape(OFFICIAL)
+    assert (mask.sum(axis=(1, 2)) > 0).sum() == 1
+
+
+def test_balanced_spreads_evenly():
+    labels, present = face_maps(8)
+    rng = np.random.default_rng(5)
+    spread_global, spread_balanced = [], []
+    for _ in range(20):
+        glob = masking.fasking(labels, present, OFFICIAL, 0.9, rng).reshape(OFFICIAL)
+        bal = masking.fasking(labels, present, OFFICIAL, 0.9, rng, balanced=True).reshape(OFFICIAL)
+        counts = bal.sum(axis=(1, 2))
+        assert counts.max() - counts.min() <= 1  # 156 / 8 -> 19 or 20 each
+        spread_global.append(np.ptp(glob.sum(axis=(1, 2))))
+        spread_balanced.append(np.ptp(counts))
+    assert np.mean(spread_global) > np.mean(spread_balanced) + 2
+
+
+def test_reproducible_with_a_seed():
+    labels, present = face_maps(8)
+    for strategy in masking.STRATEGIES:
+        first = masking.make_mask(
+            strategy, OFFICIAL, 0.9, np.random.default_rng(7), labels, present
+        )
+        again = masking.make_mask(
+            strategy, OFFICIAL, 0.9, np.random.default_rng(7), labels, present
+        )
+        other = masking.make_mask(
+            strategy, OFFICIAL, 0.9, np.random.default_rng(8), labels, present
+        )
+        assert np.array_equal(first, again) and not np.array_equal(first, other)
+
+
+def test_bad_arguments():
+    with pytest.raises(ValueError, match="unknown mask strategy"):
+        masking.make_mask("checkerboard", OFFICIAL, 0.9, np.random.default_rng())
+    with pytest.raises(ValueError, match="needs parsing labels"):
+        masking.make_mask("fasking", OFFICIAL, 0.9, np.random.default_rng())
+    with pytest.raises(ValueError, match="mask ratio"):
+        masking.visible_count(100, 1.0)

@@ -1,0 +1,163 @@
+"""Pretraining data: the index from parse records, clip sampling, masks, keys and broken clips."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pytest
+import torch
+
+from marlinflow.errors import InputError
+from marlinflow.face.store import load_parsing
+from marlinflow.masking import label_presence, visible_count
+from marlinflow.models import get_size
+from marlinflow.pretrain.data import (
+    KeySampler,
+    MaskSpec,
+    PretrainClips,
+    PretrainData,
+    clip_indices,
+    read_index,
+    split_sources,
+)
+from marlinflow.pretrain.synthetic import write_clip
+from marlinflow.status import StageRecord
+from marlinflow.video.io import read_frames
+
+TINY = get_size("tiny")  # 8 frames of 64², 4×8×8 tokens
+
+
+@pytest.fixture(scope="module")
+def records(tmp_path_factory):
+    root = tmp_path_factory.mktemp("parsed")
+    paths = [write_clip(root, "long", n_frames=40), write_clip(root, "short", n_frames=6),
+             write_clip(root, "wide", n_frames=20, side=96, no_face=range(20))]  # fmt: skip
+    bad = root / "parsing" / "gone.status.json"
+    StageRecord("gone", "parse", False, "no face found").save(bad)
+    return root, paths
+
+
+def test_index_from_records_skips_unusable(records):
+    root, paths = records
+    sources = read_index([root / "parsing"])
+    assert [s.video_id for s in sources] == ["long", "short", "wide"]
+    assert sources[0].video.name == "long.mp4" and sources[0].labels.name == "long.npz"
+    listing = root / "list.txt"
+    listing.write_text("\n".join(map(str, paths[:2])) + "\n")
+    assert [s.video_id for s in read_index([listing])] == ["long", "short"]
+
+
+def test_index_record_without_outputs_names_the_file(tmp_path):
+    path = tmp_path / "x.status.json"
+    StageRecord("x", "parse", True, outputs={"labels": "x.npz"}).save(path)
+    with pytest.raises(InputError, match=r"x\.status\.json.*lacks outputs \['video'\]"):
+        read_index([path])
+
+
+def test_validation_split_is_fixed_and_disjoint(records):
+    sources = read_index([records[0] / "parsing"]) * 4  # 12 entries
+    train, val = split_sources(sources, 0.25, seed=3)
+    again = split_sources(sources, 0.25, seed=3)
+    assert (train, val) == again and len(val) == 3 and len(train) == 9
+    single = sources[:1]
+    assert split_sources(single, 0.05, 0) == (single, single)  # nothing to hold out
+
+
+def test_clip_indices_stride_and_short_videos():
+    rng = np.random.default_rng(0)
+    for _ in range(50):
+        idx = clip_indices(40, 8, 2, rng)
+        assert np.all(np.diff(idx) == 2) and 0 <= idx[0] <= 40 - 15 and idx[-1] < 40
+    assert clip_indices(6, 8, 2, rng) == [0, 2, 4, 5, 5, 5, 5, 5]  # repeat the last frame
+    starts = {clip_indices(40, 8, 2, rng)[0] for _ in range(300)}
+    assert starts == set(range(26))  # every start in [0, n - span] is drawn
+
+
+def dataset(records, strategy="fasking") -> PretrainClips:
+    return PretrainClips(read_index([records[0] / "parsing"]), TINY, MaskSpec(strategy), seed=7)
+
+
+def test_item_is_the_clip_and_its_mask(records):
+    clips = dataset(records)
+    item = clips[(0, 2, 5, 0)]
+    video, visible = item["video"], item["visible"]
+    assert video.shape == (3, 8, 64, 64) and video.dtype == torch.float32
+    assert visible.shape == (256,) and visible.sum() == visible_count(256, 0.9)
+    # The pixels are exactly the frames at stride 2 of some start (no resize at 64²).
+    source = clips.sources[0]
+    start = next(s for s in range(26) if torch.equal(
+        video, torch.from_numpy(read_frames(source.video, range(s, s + 16, 2))).permute(3, 0, 1, 2) / 255
+    ))  # fmt: skip
+    # Fasking on a face: every visible token's patch touches background in its tubelet's map.
+    labels, _ = load_parsing(source.labels)
+    touches = np.stack([label_presence(labels[start + 4 * k], (8, 8))[0] for k in range(4)])
+    assert touches.reshape(-1)[visible.numpy()].all()
+
+
+def test_items_reproducible_by_key(records):
+    clips = dataset(records)
+    first, again = clips[(0, 1, 3, 0)], clips[(0, 1, 3, 0)]
+    other = clips[(0, 2, 3, 0)]  # another epoch: another clip and mask
+    assert torch.equal(first["video"], again["video"]) and torch.equal(
+        first["visible"], again["visible"]
+    )
+    assert not torch.equal(first["visible"], other["visible"])
+
+
+def test_resize_and_no_face_fallback(records):
+    clips = dataset(records)
+    item = clips[(0, 0, 0, 2)]  # "wide": 96² frames, no face anywhere
+    assert item["video"].shape == (3, 8, 64, 64)
+    assert item["video"].min() >= 0.0 and item["video"].max() <= 1.0
+    # No face means random masking: over many clips, visible tokens fall everywhere.
+    hits = sum(clips[(0, 0, s, 2)]["visible"].numpy().astype(int) for s in range(40))
+    assert (hits > 0).mean() > 0.9
+
+
+def test_broken_clip_is_named_then_skipped(records, tmp_path, caplog):
+    sources = read_index([records[0] / "parsing"])
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes(b"\x00not a video" * 100)
+    sources[0] = type(sources[0])("broken", broken, sources[0].labels)
+    clips = PretrainClips(sources, TINY, MaskSpec())
+    with pytest.raises(InputError, match="broken.mp4"):
+        clips.load(sources[0], np.random.default_rng(0))
+    with caplog.at_level(logging.WARNING):
+        item = clips[(0, 0, 0, 0)]  # substitutes the next video
+    assert item["video"].shape == (3, 8, 64, 64) and "broken.mp4" in caplog.text
+
+
+def test_sampler_splits_one_global_order_between_ranks():
+    single = list(KeySampler(5, 12, seed=1))
+    ranks = [list(KeySampler(5, 12, seed=1, rank=r, world=2)) for r in range(2)]
+    assert len(single) == 12 and all(len(keys) == 6 for keys in ranks)
+    # Rank batches of 2 interleave into the single process's batches of 4.
+    assert sorted(ranks[0][:2] + ranks[1][:2]) == sorted(single[:4])
+    assert sorted(ranks[0] + ranks[1]) == sorted(single)
+    counts = np.bincount([key[3] for key in single], minlength=5)
+    assert counts.max() - counts.min() <= 1  # shuffled passes over the videos
+
+
+def test_sampler_epochs_and_fixed_validation():
+    sampler = KeySampler(5, 10, seed=1)
+    first = list(sampler)
+    sampler.set_epoch(1)
+    assert list(sampler) != first and all(key[1] == 1 for key in sampler)
+    val = KeySampler(5, 10, seed=1, fixed=True)
+    before = list(val)
+    val.set_epoch(7)
+    assert list(val) == before
+
+
+def test_datamodule_batches_same_with_workers(records):
+    def first_batch(workers: int) -> dict[str, torch.Tensor]:
+        data = PretrainData([records[0] / "parsing"], TINY, batch_size=2, seed=5, workers=workers,
+                            clips_per_epoch=4, val_fraction=0.34)  # fmt: skip
+        data.setup()
+        return next(iter(data.train_dataloader()))
+
+    serial, parallel = first_batch(0), first_batch(2)
+    assert serial["video"].shape == (2, 3, 8, 64, 64) and serial["visible"].shape == (2, 256)
+    assert torch.equal(serial["video"], parallel["video"])
+    assert torch.equal(serial["visible"], parallel["visible"])

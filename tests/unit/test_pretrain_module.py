@@ -1,0 +1,132 @@
+"""The pretraining step: one forward per iteration, critic gradients kept off the autoencoder,
+the gradient penalty, target normalisation and the reconstruction grid."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import pytorch_lightning as pl
+import torch
+from torch.utils.data import DataLoader
+
+from marlinflow import masking
+from marlinflow.models import get_size
+from marlinflow.pretrain.module import MarlinPretrain, gradient_penalty, normalise_patches
+from marlinflow.pretrain.visual import reconstruction_grid
+
+TINY = get_size("tiny")
+
+
+def random_batches(n: int) -> list[dict[str, torch.Tensor]]:
+    rng = np.random.default_rng(0)
+    return [
+        {"video": torch.rand(TINY.clip_shape, generator=torch.Generator().manual_seed(i)),
+         "visible": torch.from_numpy(masking.random(TINY.grid, 0.9, rng))}
+        for i in range(n)
+    ]  # fmt: skip
+
+
+class GradientProbe(pl.Callback):
+    """Records, at each optimiser step, which networks hold gradients."""
+
+    def __init__(self):
+        self.steps: list[dict] = []
+
+    def on_before_optimizer_step(self, trainer, pl_module, optimizer):
+        critic_params = set(map(id, pl_module.critic.parameters()))
+        is_critic = any(id(p) in critic_params for g in optimizer.param_groups for p in g["params"])
+        self.steps.append({
+            "critic_step": is_critic,
+            "model_grads": [p.grad.clone() for p in pl_module.model.parameters() if p.grad is not None],
+            "critic_grads": [p.grad.clone() for p in pl_module.critic.parameters() if p.grad is not None],
+        })  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def trained():
+    """Two iterations of a tiny model, with the probes attached."""
+    pl.seed_everything(0, verbose=False)
+    module = MarlinPretrain("tiny", warmup_epochs=0.5, base_lr=0.1)
+    forwards = []
+    module.model.register_forward_hook(lambda *args: forwards.append(1))
+    probe = GradientProbe()
+    trainer = pl.Trainer(max_epochs=1, accelerator="cpu", logger=False, enable_checkpointing=False,
+                         enable_progress_bar=False, enable_model_summary=False, callbacks=[probe])  # fmt: skip
+    trainer.fit(module, DataLoader(random_batches(4), batch_size=2))
+    return module, probe, forwards
+
+
+def test_one_forward_per_iteration(trained):
+    _, probe, forwards = trained
+    assert len(forwards) == 2  # two iterations, two autoencoder forwards
+    assert [s["critic_step"] for s in probe.steps] == [True, False, True, False]  # critic first
+
+
+def test_critic_gradients_do_not_reach_the_autoencoder(trained):
+    _, probe, _ = trained
+    first_critic, first_gen = probe.steps[0], probe.steps[1]
+    assert first_critic["model_grads"] == []  # nothing flowed back through the prediction
+    assert len(first_critic["critic_grads"]) == 4 and any(
+        g.abs().sum() > 0 for g in first_critic["critic_grads"]
+    )
+    assert len(first_gen["model_grads"]) > 0
+    # The generator's backward leaves the critic's gradients as the critic step left them.
+    for before, after in zip(first_critic["critic_grads"], first_gen["critic_grads"], strict=True):
+        assert torch.equal(before, after)
+
+
+def test_learning_rate_follows_schedule(trained):
+    module, _, _ = trained
+    opt_g, opt_d = module.optimizers()
+    expected = module.schedule.lr(0, 1)
+    assert module.schedule.peak == pytest.approx(0.1 * 2 / 256)  # base × global batch / 256
+    assert opt_g.optimizer.param_groups[0]["lr"] == pytest.approx(expected)
+    assert opt_d.optimizer.param_groups[0]["lr"] == pytest.approx(expected)
+    assert opt_g.optimizer.defaults["betas"] == (0.9, 0.95)
+    assert opt_g.optimizer.defaults["weight_decay"] == 0.0
+
+
+def test_gradient_penalty_zero_for_unit_lipschitz_critic():
+    critic = torch.nn.Linear(TINY.patch_dim, 1, bias=False)
+    with torch.no_grad():
+        critic.weight.copy_(torch.nn.functional.normalize(torch.randn(1, TINY.patch_dim), dim=1))
+    fake, real = torch.rand(2, 5, TINY.patch_dim), torch.rand(2, 5, TINY.patch_dim)
+    assert gradient_penalty(critic, fake, real).item() == pytest.approx(0.0, abs=1e-10)
+    with torch.no_grad():
+        critic.weight.mul_(3.0)  # gradient norm 3 everywhere: penalty (3 - 1)² = 4
+    penalty = gradient_penalty(critic, fake, real)
+    assert penalty.item() == pytest.approx(4.0, rel=1e-5)
+    penalty.backward()
+    assert critic.weight.grad is not None and critic.weight.grad.abs().sum() > 0
+
+
+def test_normalised_targets():
+    patches = torch.rand(2, 7, 24) * 5 + 3
+    normed = normalise_patches(patches)
+    assert torch.allclose(normed.mean(-1), torch.zeros(2, 7), atol=1e-5)
+    assert torch.allclose(normed.std(-1, unbiased=False), torch.ones(2, 7), atol=1e-3)
+
+
+def test_reconstruction_grid_layout():
+    video = torch.rand(TINY.clip_shape)
+    visible = torch.from_numpy(masking.random(TINY.grid, 0.9, np.random.default_rng(0)))
+    image = reconstruction_grid(video, visible, video, TINY)
+    assert image.shape == (3 * 64, 8 * 64, 3) and image.dtype == np.uint8
+    assert np.array_equal(image[:64], image[128:])  # reconstruction == input here
+    masked_row = image[64:128].astype(int)
+    grey = np.abs(masked_row - 128).max(axis=-1) <= 1
+    assert 0.85 < grey.mean() < 0.95  # 90% of the tubelets painted grey (bar chance matches)
+
+
+@pytest.mark.gpu
+def test_bf16_autocast_on_gpu():
+    pl.seed_everything(0, verbose=False)
+    module = MarlinPretrain("tiny")
+    dtypes = []
+    module.model.decoder.register_forward_hook(lambda mod, args, out: dtypes.append(out.dtype))
+    trainer = pl.Trainer(max_epochs=1, accelerator="gpu", devices=1, logger=False,
+                         enable_checkpointing=False, enable_progress_bar=False)  # fmt: skip
+    trainer.fit(module, DataLoader(random_batches(4), batch_size=2))
+    assert dtypes == [torch.bfloat16, torch.bfloat16]  # the autoencoder ran under bf16 autocast
+    assert all(np.isfinite(value) for value in module.step_metrics.values())
+    assert next(module.model.parameters()).dtype == torch.float32  # weights stay fp32
