@@ -10,6 +10,20 @@ configfile: "config/config.yaml"
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/download.smk"
+include: "workflow/rules/track.smk"
+include: "workflow/rules/parse.smk"
+include: "workflow/rules/pretrain.smk"
+include: "workflow/rules/downstream.smk"
+
+
+# Quick bookkeeping steps run where Snakemake runs, never as cluster jobs.
+localrules:
+    all,
+    write_manifest,
+    write_pretrain_settings,
+    build_task,
+    list_usable_faces,
+    summarize_stage,
 
 
 rule all:

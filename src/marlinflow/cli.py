@@ -16,12 +16,15 @@ VERBS = {
     "sample": "marlinflow.sample",
     "manifest": "marlinflow.datasets",
     "download": "marlinflow.download.step",
+    "track": "marlinflow.face.track_step",
     "parse": "marlinflow.face.parsing_step",
+    "contact-sheet": "marlinflow.face.contact",
     "summary": "marlinflow.status",
     "pretrain": "marlinflow.pretrain.command",
     "extract": "marlinflow.features",
     "export-weights": "marlinflow.checkpoints",
     "wandb-report": "marlinflow.report.wandb_report",
+    "cluster": "marlinflow.cluster",
     "task": "marlinflow.downstream.cli_task",
     "probe": "marlinflow.downstream.cli_probe",
     "finetune": "marlinflow.downstream.cli_finetune",
@@ -40,7 +43,11 @@ def _help_line(module_name: str) -> str:
 
 
 def build_parser(verb: str | None = None) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="marlinflow", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="marlinflow",
+        description=__doc__.splitlines()[0],
+        fromfile_prefix_chars="@",  # @list.txt: arguments one per line (long lists of videos)
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
     for name, module_name in VERBS.items():

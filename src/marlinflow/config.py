@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import json
 from pathlib import Path
 from typing import Any
 
@@ -60,14 +62,25 @@ def coerce_strings(config: dict[str, Any], schema: dict[str, Any]) -> None:
 def cli_options(section: dict[str, Any]) -> list[str]:
     """A config section as a step's command options, so the rules copy no key by hand.
 
-    ``{"max_gap": 5, "smooth": True, "cut": False, "weights": None}`` ->
-    ``["--max-gap", "5", "--smooth", "--no-cut"]`` (booleans need ``BooleanOptionalAction``).
+    ``{"max_gap": 5, "smooth": True, "cut": False, "weights": None, "seeds": [0, 1]}`` ->
+    ``["--max-gap", "5", "--smooth", "--seeds", "0", "1"]``: true flags are given, false and null
+    ones left out (the commands' flags default to off).
     """
     options = []
     for key, value in section.items():
-        flag = key.replace("_", "-")
-        if isinstance(value, bool):
-            options.append(f"--{flag}" if value else f"--no-{flag}")
-        elif value is not None:
-            options += [f"--{flag}", str(value)]
+        flag = "--" + key.replace("_", "-")
+        if value is True:
+            options.append(flag)
+        elif isinstance(value, list):
+            options += [flag, *map(str, value)]
+        elif value is not None and value is not False:
+            options += [flag, str(value)]
     return options
+
+
+def model_tag(model: str | dict[str, Any]) -> str:
+    """A folder name for a model setting: the size name, plus a digest when fields are overridden."""
+    if isinstance(model, str):
+        return model
+    digest = hashlib.sha256(json.dumps(model, sort_keys=True).encode()).hexdigest()[:8]
+    return f"{model.get('name', 'custom')}-{digest}"

@@ -100,6 +100,11 @@ def run_stage(
     return record
 
 
+def usable_outputs(status_paths: list[str | Path], key: str) -> list[str]:
+    """The ``key`` output of every usable video, in the order of the records."""
+    return [r.outputs[key] for r in collect(status_paths) if r.ok]
+
+
 def collect(status_paths: list[str | Path]) -> list[StageRecord]:
     """Load the records of a set of videos (for aggregating steps and the report)."""
     return [StageRecord.load(p) for p in status_paths]

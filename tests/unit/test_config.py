@@ -1,6 +1,6 @@
 import pytest
 
-from marlinflow.config import cli_options, load_config, merge, validate_config
+from marlinflow.config import cli_options, load_config, merge, model_tag, validate_config
 from marlinflow.errors import InputError
 
 
@@ -53,5 +53,12 @@ def test_command_line_strings_are_read_as_their_type():
 
 
 def test_config_sections_become_command_options():
-    section = {"max_gap": 5, "smooth": True, "cut": False, "weights": None, "scale": 0.5}
-    assert cli_options(section) == ["--max-gap", "5", "--smooth", "--no-cut", "--scale", "0.5"]
+    section = {"max_gap": 5, "smooth": True, "cut": False, "weights": None, "seeds": [0, 1]}
+    assert cli_options(section) == ["--max-gap", "5", "--smooth", "--seeds", "0", "1"]
+
+
+def test_model_tags_name_output_folders():
+    assert model_tag("small") == "small"
+    tag = model_tag({"name": "tiny", "enc_depth": 2})
+    assert tag.startswith("tiny-") and tag == model_tag({"enc_depth": 2, "name": "tiny"})
+    assert tag != model_tag({"name": "tiny", "enc_depth": 3})

@@ -68,3 +68,17 @@ def test_a_clip_that_is_not_the_labels_size_is_refused(carphone, tmp_path):
     with pytest.raises(InputError, match="labels"):
         contact_sheet(carphone, tmp_path / "c.npz", tmp_path / "c.png")
     assert not (tmp_path / "c.png").exists()
+
+
+def test_sheet_or_notice_from_a_stage_record(tmp_path):
+    import cv2
+
+    from marlinflow import cli
+    from marlinflow.status import StageRecord
+
+    record = tmp_path / "gone.status.json"
+    StageRecord("gone", "parse", False, "skipped: track: face in only 3% of frames").save(record)
+    assert cli.main(["contact-sheet", str(record), str(tmp_path / "gone.png")]) == 0
+    notice = cv2.imread(str(tmp_path / "gone.png"))
+    assert notice is not None and notice.shape[1] == 672
+    assert (notice < 200).any()  # the reason is written on it

@@ -4,7 +4,8 @@ import shlex
 
 from snakemake.exceptions import WorkflowError
 
-from marlinflow.config import cli_options, validate_config
+from marlinflow.cluster import pretrain_resources
+from marlinflow.config import cli_options, model_tag, validate_config
 from marlinflow.datasets import build_manifest, source_root
 from marlinflow.errors import InputError
 from marlinflow.tracking import start_pipeline
@@ -20,7 +21,11 @@ DATASET = config["dataset"]["name"]
 TRACKING = start_pipeline(config["tracking"], DATASET)
 IDS = list(MANIFEST.index)
 RAW = f"data/raw/{DATASET}"
+FACES = f"data/interim/{DATASET}/faces"
+PARSING = f"data/interim/{DATASET}/parsing"
 RESULTS = f"results/{DATASET}"
+MODEL = model_tag(config["model"])
+PRETRAIN = f"{RESULTS}/pretrain/{MODEL}"
 LOGS = f"logs/{DATASET}"
 SOURCE_ROOT = source_root(config["dataset"])
 # The software of every rule: the project's own environment (used with --sdm conda).
@@ -73,9 +78,72 @@ def download_args(wildcards):
     return shlex.join(args + cli_options(config["download"]))
 
 
-def raw_records(wildcards=None):
-    return expand(f"{RAW}/{{id}}.status.json", id=IDS)
+STAGE_FOLDERS = {"download": RAW, "track": FACES, "parse": PARSING}
+
+
+def stage_records(wildcards):
+    return expand(f"{STAGE_FOLDERS[wildcards.stage]}/{{id}}.status.json", id=IDS)
+
+
+def parse_records(wildcards=None):
+    return expand(f"{PARSING}/{{id}}.status.json", id=IDS)
+
+
+TASKS = {task["name"]: task for task in config["downstream"]["tasks"]}
+# The pretrained encoder and, as the baseline, a randomly initialised one of the same size.
+ENCODERS = [MODEL] + ([f"random-{MODEL}"] if config["downstream"]["baseline"] else [])
+
+
+wildcard_constraints:
+    task="|".join(TASKS) or "no-task",
+    encoder="|".join(ENCODERS),
+
+
+def encoder_weights(wildcards):
+    if wildcards.encoder == MODEL:
+        return f"{PRETRAIN}/encoder.pt"
+    return f"{RESULTS}/baselines/{wildcards.encoder}/encoder.pt"
+
+
+def task_source(wildcards):
+    """The task's label file: under the data set's root, or the run's manifest."""
+    source = TASKS[wildcards.task]["source"]
+    if source is None:
+        if TASKS[wildcards.task]["adapter"] == "csv":
+            return f"data/manifests/{DATASET}.tsv"
+        return SOURCE_ROOT
+    return os.path.join(SOURCE_ROOT, source)
+
+
+def task_args(wildcards, input):
+    task = TASKS[wildcards.task]
+    args = [task["adapter"], input[0], "--seed", str(config["dataset"]["seed"])]
+    if task["adapter"] == "csv":
+        args += ["--task-name", task["name"], "--kind", str(task["kind"])]
+        args += ["--label-columns", *(task["label_columns"] or [])]
+    return shlex.join(args + cli_options(task["options"]))
+
+
+def downstream_options(protocol):
+    settings = {
+        **config["downstream"][protocol],
+        "seeds": config["downstream"]["seeds"],
+    }
+    return cli_options(settings)
 
 
 def final_outputs():
-    return [f"{RESULTS}/download_summary.tsv"]
+    stages = ["download", "track", "parse"]
+    outputs = [f"{RESULTS}/{stage}_summary.tsv" for stage in stages]
+    outputs += expand(
+        f"{RESULTS}/contact_sheets/{{id}}.png",
+        id=IDS[: config["report"]["contact_sheets"]],
+    )
+    outputs.append(f"{PRETRAIN}/encoder.pt")
+    for protocol in config["downstream"]["protocols"]:
+        outputs += expand(
+            f"{RESULTS}/downstream/{{task}}/{protocol}/{{encoder}}/metrics.json",
+            task=TASKS,
+            encoder=ENCODERS,
+        )
+    return outputs

@@ -43,19 +43,28 @@ rule download_video:
         f"{LOGS}/download/{{id}}.log",
     conda:
         CONDA_ENV
+    resources:
+        runtime=10,
+        mem_mb=2000,
     params:
         args=download_args,
     shell:
         "marlinflow download {params.args} {output} > {log} 2>&1"
 
 
-rule summarize_downloads:
+rule summarize_stage:
     input:
-        raw_records,
+        stage_records,
     output:
-        f"{RESULTS}/download_summary.tsv",
+        report(
+            f"{RESULTS}/{{stage}}_summary.tsv",
+            caption="../report/stage_summary.rst",
+            category="Videos",
+        ),
     log:
-        f"{LOGS}/summarize_downloads.log",
+        f"{LOGS}/summarize_{{stage}}.log",
+    wildcard_constraints:
+        stage="download|track|parse",
     conda:
         CONDA_ENV
     shell:

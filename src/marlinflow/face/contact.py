@@ -7,6 +7,8 @@ lips). Everything is RGB in memory; only the PNG writer sees BGR.
 
 from __future__ import annotations
 
+import argparse
+import textwrap
 from pathlib import Path
 
 import cv2
@@ -15,6 +17,7 @@ import numpy as np
 from marlinflow.atomic import atomic_path
 from marlinflow.errors import InputError
 from marlinflow.face.store import PART_LABELS, load_parsing
+from marlinflow.status import StageRecord
 from marlinflow.video.io import probe, read_frames
 
 # One RGB colour per label (index = label); background is never painted.
@@ -101,7 +104,39 @@ def contact_sheet(
     if crops.shape[1:3] != labels.shape[1:]:
         raise InputError(video, f"frames are {crops.shape[1:3]}, its labels {labels.shape[1:]}")
     image = sheet_image(crops, labels[indices], present[indices], indices, cols)
+    return _write_png(image, out_png)
+
+
+def _write_png(image: np.ndarray, out_png: str | Path) -> Path:
     with atomic_path(out_png) as tmp:
         if not cv2.imwrite(str(tmp), cv2.cvtColor(image, cv2.COLOR_RGB2BGR)):
             raise OSError(f"{out_png}: could not write PNG")
     return Path(out_png)
+
+
+def notice_image(video_id: str, reason: str, width: int = 672) -> np.ndarray:
+    """A sheet for a video that has none: its id and why it was dropped, wrapped to the width."""
+    lines = [video_id, *textwrap.wrap(reason, width // 9)]
+    image = np.full((40 + 24 * len(lines), width, 3), 245, np.uint8)
+    for row, line in enumerate(lines):
+        colour = (0, 0, 0) if row == 0 else (160, 0, 0)
+        cv2.putText(image, line, (12, 30 + 24 * row), cv2.FONT_HERSHEY_SIMPLEX, 0.55, colour, 1)
+    return image
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("record", type=Path, help="parse stage record (<id>.status.json)")
+    parser.add_argument("out_png", type=Path, help="PNG to write")
+    parser.add_argument("--frames", type=int, default=12, help="crops on the sheet")
+    parser.add_argument("--cols", type=int, default=6, help="crops per row")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Draw a video's contact sheet, or a notice saying why the video has none."""
+    record = StageRecord.load(args.record)
+    if record.ok:
+        outputs = record.outputs
+        contact_sheet(outputs["video"], outputs["labels"], args.out_png, args.frames, args.cols)
+    else:
+        _write_png(notice_image(record.id, record.reason), args.out_png)
+    return 0

@@ -1,0 +1,223 @@
+"""Show the SLURM job this runs in and the Lightning launch derived from it.
+
+Pretraining under SLURM: what Lightning is told, and what the pretraining rule asks SLURM for.
+
+Two launch shapes work with snakemake-executor-plugin-slurm:
+
+* One GPU on one node. The plugin runs the rule inside `srun -n1 --gpus=1`, so the training
+  process is SLURM's single task: Lightning's SLURMEnvironment fits (one task, one device). The
+  same job step also holds the job's Snakemake process, which has no handler for SIGUSR1 and
+  would end the step on a time-limit warning, so this shape asks for `--requeue` only: a
+  preempted job is put back in the queue whole and training resumes from `last.ckpt`.
+* Several GPUs or nodes. The rule is an `mpi` rule: the plugin runs its shell command in the
+  batch step, and the command starts training through `srun`, one task per GPU
+  (`pretrain_resources` gives both shapes; the rule's shell starts with `{resources.launch}`). Every task is
+  then a Lightning process with its rank from SLURM, and the time-limit warning
+  (`--signal=USR1@120`, sent to job steps only) reaches the training processes alone: Lightning
+  saves a checkpoint and requeues the job (`scontrol requeue`), whose next run has
+  SLURM_RESTART_COUNT=1 and resumes.
+
+Outside SLURM nothing changes: Lightning starts its own processes, one per visible GPU.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shlex
+import signal
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from marlinflow.atomic import write_json
+
+REQUEUE_SIGNAL = signal.SIGUSR1
+# Seconds before the time limit at which SLURM warns the job (time to write a checkpoint).
+WARNING_SECONDS = 120
+# Job names with which Lightning ignores SLURM (an interactive allocation, processes started
+# by hand).
+INTERACTIVE_NAMES = ("bash", "interactive")
+
+
+@dataclass(frozen=True)
+class SlurmAllocation:
+    """The SLURM job and job step this process runs in, from its environment."""
+
+    job_id: str
+    nodes: int
+    tasks: int
+    tasks_per_node: int | None  # set when srun started a fixed number of tasks on each node
+    gpus_on_node: int
+    restart_count: int
+    interactive: bool
+
+
+def _first_int(value: str | None) -> int | None:
+    """SLURM writes counts as `4`, or per node as `4(x2)` / `4,2`: the first number."""
+    match = re.match(r"\s*(\d+)", value or "")
+    return int(match.group(1)) if match else None
+
+
+def visible_gpus(env: Mapping[str, str]) -> int:
+    """GPUs on this node for this job: SLURM's count, else CUDA_VISIBLE_DEVICES' entries."""
+    on_node = _first_int(env.get("SLURM_GPUS_ON_NODE"))
+    if on_node is not None:
+        return on_node
+    devices = env.get("CUDA_VISIBLE_DEVICES", "").strip()
+    if not devices or devices in ("-1", "NoDevFiles"):
+        return 0
+    return len([d for d in devices.split(",") if d.strip()])
+
+
+def slurm_allocation(env: Mapping[str, str] | None = None) -> SlurmAllocation | None:
+    """The SLURM job of this process, or None outside SLURM (no SLURM_JOB_ID)."""
+    env = os.environ if env is None else env
+    job_id = env.get("SLURM_JOB_ID") or env.get("SLURM_JOBID")
+    if not job_id:
+        return None
+    return SlurmAllocation(
+        job_id=job_id,
+        nodes=_first_int(env.get("SLURM_NNODES") or env.get("SLURM_JOB_NUM_NODES")) or 1,
+        tasks=_first_int(env.get("SLURM_NTASKS")) or 1,
+        tasks_per_node=_first_int(env.get("SLURM_NTASKS_PER_NODE")),
+        gpus_on_node=visible_gpus(env),
+        restart_count=_first_int(env.get("SLURM_RESTART_COUNT")) or 0,
+        interactive=env.get("SLURM_JOB_NAME") in INTERACTIVE_NAMES,
+    )
+
+
+@dataclass(frozen=True)
+class LightningLaunch:
+    """Trainer settings for where the process runs.
+
+    slurm_managed: SLURM started one process per device (Lightning's SLURMEnvironment, with
+    requeue on REQUEUE_SIGNAL); otherwise Lightning starts the processes itself.
+    """
+
+    num_nodes: int
+    devices: int
+    accelerator: str
+    slurm_managed: bool
+    in_slurm: bool
+
+    def plugins(self) -> list:
+        """The cluster environment to hand to the Trainer (none outside SLURM)."""
+        from lightning_fabric.plugins.environments import LightningEnvironment, SLURMEnvironment
+
+        if self.slurm_managed:
+            return [SLURMEnvironment(auto_requeue=True, requeue_signal=REQUEUE_SIGNAL)]
+        # Inside SLURM with one task for several devices, Lightning would take SLURM's single
+        # task for the whole world: make it launch its own processes instead.
+        return [LightningEnvironment()] if self.in_slurm else []
+
+    def trainer_kwargs(self) -> dict:
+        return {
+            "num_nodes": self.num_nodes,
+            "devices": self.devices,
+            "accelerator": self.accelerator,
+            "plugins": self.plugins(),
+        }
+
+
+def lightning_launch(env: Mapping[str, str] | None = None) -> LightningLaunch:
+    """Derive num_nodes, devices and who starts the processes from the environment."""
+    env = os.environ if env is None else env
+    job = slurm_allocation(env)
+    gpus = visible_gpus(env)
+    accelerator = "gpu" if gpus else "cpu"
+    if job is None or job.interactive or "SLURM_NTASKS" not in env:
+        return LightningLaunch(1, max(gpus, 1), accelerator, False, job is not None)
+    if job.tasks > 1:
+        if job.tasks_per_node is None:
+            raise ValueError(
+                f"SLURM job {job.job_id} runs {job.tasks} tasks without --ntasks-per-node; "
+                "start training with srun --ntasks-per-node=<GPUs per node>"
+            )
+        return LightningLaunch(job.nodes, job.tasks_per_node, accelerator, True, True)
+    if gpus <= 1:  # one task, one device: SLURM's task is the whole world
+        return LightningLaunch(1, 1, accelerator, True, True)
+    return LightningLaunch(1, gpus, accelerator, False, True)
+
+
+def srun_prefix(gpus_per_node: int, nodes: int = 1) -> str:
+    """The launch of a multi-GPU training command inside the job: one task per GPU."""
+    args = ["srun", f"--nodes={nodes}", f"--ntasks-per-node={max(gpus_per_node, 1)}"]
+    # One failing rank ends the step instead of leaving the others waiting in a collective.
+    args.append("--kill-on-bad-exit=1")
+    return shlex.join(args)
+
+
+def preemption_sbatch_args(
+    gpus_per_node: int, nodes: int = 1, warning_s: int = WARNING_SECONDS
+) -> str:
+    """sbatch options for a requeueable training job (the rule's `slurm_extra`)."""
+    if gpus_per_node * nodes <= 1:
+        return "--requeue"
+    # No "B:": the warning goes to the job steps (the srun'd training processes), not to the
+    # batch shell that runs the job's Snakemake.
+    return f"--requeue --signal={REQUEUE_SIGNAL.name.removeprefix('SIG')}@{warning_s}"
+
+
+def pretrain_resources(gpus_per_node: int, nodes: int = 1) -> dict:
+    """Snakemake `resources:` for the pretraining rule on SLURM.
+
+    The rule's shell starts with `{resources.launch}` in both shapes: `env` (a no-op) where the
+    executor's own srun step is the one training task, the srun launch for several GPUs (then
+    the rule is an `mpi` rule, which the executor runs in the batch step without its srun).
+    """
+    resources = {"slurm_extra": preemption_sbatch_args(gpus_per_node, nodes)}
+    if gpus_per_node * nodes <= 1:
+        return {**resources, "gpu": max(gpus_per_node, 0), "launch": "env"}
+    launch = srun_prefix(gpus_per_node, nodes)
+    resources.update(gres=f"gpu:{gpus_per_node}", nodes=nodes, mpi=launch, launch=launch)
+    if gpus_per_node > 1:
+        resources["tasks_per_node"] = gpus_per_node
+    else:  # the plugin accepts tasks_per_node only above 1
+        resources["tasks"] = nodes
+    return resources
+
+
+def resume_checkpoint(run_dir: str | Path, last: str = "last.ckpt") -> Path | None:
+    """The newest checkpoint to resume from: `last.ckpt`, or the one Lightning wrote on the
+    requeue signal (`hpc_ckpt_<n>.ckpt`, which it reads by itself only when no path is given)."""
+    candidates = [p for p in Path(run_dir).glob("hpc_ckpt_*.ckpt") if p.is_file()]
+    if (Path(run_dir) / last).is_file():
+        candidates.append(Path(run_dir) / last)
+    return max(candidates, key=lambda p: p.stat().st_mtime_ns, default=None)
+
+
+def describe(env: Mapping[str, str] | None = None) -> dict:
+    """The SLURM job and the derived Lightning launch, as plain data (for logs and checks)."""
+    env = os.environ if env is None else env
+    job = slurm_allocation(env)
+    try:
+        launch = asdict(lightning_launch(env))
+    except ValueError as err:  # a launch Lightning would refuse: say why
+        launch = {"error": str(err)}
+    return {
+        "slurm": None if job is None else asdict(job),
+        "lightning": launch,
+        "cuda_visible_devices": env.get("CUDA_VISIBLE_DEVICES"),
+        "rank": _first_int(env.get("SLURM_PROCID")),
+    }
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--out", type=Path, help="write the JSON here instead of printing it")
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.out:
+        write_json(args.out, describe())
+    else:
+        print(json.dumps(describe(), indent=2))
+    return 0
+
+
+if __name__ == "__main__":  # `python -m marlinflow.cluster`, where the CLI is not installed
+    _parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_arguments(_parser)
+    raise SystemExit(run(_parser.parse_args()))

@@ -1,0 +1,21 @@
+# Face tracking: each downloaded video -> an aligned face clip + per-frame boxes and landmarks.
+
+
+rule track_video:
+    input:
+        f"{RAW}/{{id}}.status.json",
+    output:
+        f"{FACES}/{{id}}.status.json",
+    log:
+        f"{LOGS}/track/{{id}}.log",
+    group:
+        "preprocess"
+    conda:
+        CONDA_ENV
+    resources:
+        runtime=30,
+        mem_mb=4000,
+    params:
+        options=lambda wildcards: shlex.join(cli_options(config["track"])),
+    shell:
+        "marlinflow track {input} {output} {params.options} > {log} 2>&1"
