@@ -34,7 +34,8 @@ def atomic_path(path: str | Path, suffix: str | None = None) -> Iterator[Path]:
         tmp.unlink(missing_ok=True)
 
 
-def write_json(path: str | Path, data: Any) -> None:
-    """Write ``data`` as indented JSON, atomically."""
-    with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(data, indent=2, sort_keys=False) + "\n")
+def write_json(path: str | Path, data: Any, indent: int | None = 2) -> None:
+    """Write ``data`` as JSON, atomically (``indent=None``: compact, for large records)."""
+    with atomic_path(path) as tmp, open(tmp, "w") as f:
+        json.dump(data, f, indent=indent)
+        f.write("\n")

@@ -156,6 +156,10 @@ def rasterize_parts(
 def label_coverage(labels: np.ndarray, present: np.ndarray) -> dict[str, float]:
     """Fraction of the pixels of frames with a face that each part covers."""
     with_face = labels[np.asarray(present, bool)]
-    counts = np.bincount(with_face.ravel(), minlength=len(PART_LABELS))
+    return coverage_of_counts(np.bincount(with_face.ravel(), minlength=len(PART_LABELS)))
+
+
+def coverage_of_counts(counts: np.ndarray) -> dict[str, float]:
+    """Each part's share of the pixel counts per label (of frames with a face)."""
     total = max(int(counts.sum()), 1)
     return {name: round(float(counts[i]) / total, 5) for name, i in PART_LABELS.items()}

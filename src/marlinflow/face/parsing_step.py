@@ -17,8 +17,8 @@ from typing import Any
 import numpy as np
 
 from marlinflow.errors import InputError
-from marlinflow.face.parsing import label_coverage, rasterize_parts
-from marlinflow.face.store import FaceTrack, save_parsing
+from marlinflow.face.parsing import coverage_of_counts, rasterize_parts
+from marlinflow.face.store import CHUNK_FRAMES, PART_LABELS, FaceTrack, ParsingWriter
 from marlinflow.status import StageRecord, is_status_path, run_stage, sibling
 from marlinflow.video.io import VideoInfo, iter_frames, probe
 
@@ -70,18 +70,18 @@ def _parse(track_path: Path, video_path: Path, out_npz: Path, farl) -> tuple[dic
     _check_pair(track, track_path, info)
     # a frame counts as a face only with usable landmarks: the rest is drawn as background
     track.present = track.present & np.isfinite(track.landmarks).all(axis=(1, 2))
-    if farl is None:
-        labels = rasterize_parts(track.landmarks, info.width, track.present)
-    else:
-        labels = _run_farl(farl, video_path, track)
-    save_parsing(out_npz, labels, track.present)
+    counts = np.zeros(len(PART_LABELS), np.int64)
+    with ParsingWriter(out_npz) as writer:
+        for labels, present in _label_chunks(track, info, video_path, farl):
+            writer.add(labels, present)
+            counts += np.bincount(labels[present].ravel(), minlength=len(PART_LABELS))
     stats = {
         "backend": "landmarks" if farl is None else "farl",
         "frames": len(track),
         "size": info.width,
         "face_fraction": round(float(np.mean(track.present)) if len(track) else 0.0, 4),
         "bytes_per_frame": round(out_npz.stat().st_size / max(len(track), 1), 1),
-        "label_coverage": label_coverage(labels, track.present),
+        "label_coverage": coverage_of_counts(counts),
     }
     return {"labels": str(out_npz), "video": str(video_path)}, stats
 
@@ -96,20 +96,31 @@ def _check_pair(track: FaceTrack, track_path: Path, info: VideoInfo) -> None:
         )
 
 
-def _run_farl(farl, video_path: Path, track: FaceTrack) -> np.ndarray:
-    """Stream the clip through the network a batch at a time (memory bounded by the batch)."""
-    parts, batch, done = [], [], 0
+def _label_chunks(track: FaceTrack, info: VideoInfo, video_path: Path, farl):
+    """(labels, present) a chunk of frames at a time: memory bounded by a chunk, not the video."""
+    if farl is None:
+        for start in range(0, len(track), CHUNK_FRAMES):
+            rows = slice(start, start + CHUNK_FRAMES)
+            present = track.present[rows]
+            yield rasterize_parts(track.landmarks[rows], info.width, present), present
+        return
+    batch, done = [], 0
     for frame in iter_frames(video_path):
         batch.append(frame)
         if len(batch) == farl.batch:
-            parts.append(_farl_batch(farl, batch, track, done, video_path))
+            yield (
+                _farl_batch(farl, batch, track, done, video_path),
+                track.present[done : done + len(batch)],
+            )
             done, batch = done + len(batch), []
     if batch:
-        parts.append(_farl_batch(farl, batch, track, done, video_path))
-    labels = np.concatenate(parts) if parts else np.zeros((0, 1, 1), np.uint8)
-    if len(labels) != len(track):
-        raise InputError(video_path, f"decodes to {len(labels)} frames, not {len(track)}")
-    return labels
+        yield (
+            _farl_batch(farl, batch, track, done, video_path),
+            track.present[done : done + len(batch)],
+        )
+        done += len(batch)
+    if done != len(track):
+        raise InputError(video_path, f"decodes to {done} frames, not {len(track)}")
 
 
 def _farl_batch(farl, frames: list, track: FaceTrack, start: int, video: Path) -> np.ndarray:

@@ -1,19 +1,25 @@
 """Read videos: probe their geometry, stream their frames, or fetch chosen frames by index.
 
-Frames are RGB ``uint8`` arrays of shape (H, W, 3). decord gives exact random access; PyAV
-streams anything ffmpeg can read.
+A "video" is a file ffmpeg can read (mp4, webm, mkv, avi, ...) or a folder of frame images
+(``0.1.jpg, 0.2.jpg, ...``, ordered by the numbers in their names). Frames are always RGB
+``uint8`` arrays of shape (H, W, 3), whatever the source's pixel format (grayscale included),
+turned upright by the file's rotation metadata. decord gives exact random access; PyAV streams.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import contextlib
+import threading
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from queue import Empty, Queue
 
 import av
 import numpy as np
 
 from marlinflow.errors import VideoError
+from marlinflow.video import folder
 
 
 @dataclass(frozen=True)
@@ -46,14 +52,20 @@ def _open(path: str | Path) -> av.container.InputContainer:
 
 
 def probe(path: str | Path) -> VideoInfo:
-    """Geometry and frame count of a video, counting decoded frames when the header lacks them."""
+    """Geometry (upright) and frame count of a video, counting frames when the header lacks them."""
+    if Path(path).is_dir():
+        return folder.probe_folder(path)
     with _open(path) as container:
         stream = container.streams.video[0]
         fps = float(stream.average_rate or stream.guessed_rate or 0)
         n_frames = stream.frames
-        if not n_frames:  # webm/mkv and some streams do not record it
-            n_frames = sum(1 for _ in _decode(container, path))
         width, height = stream.codec_context.width, stream.codec_context.height
+        first = next(_decode(container, path), None)
+    if first is not None and int(round(first.rotation / 90)) % 2:
+        width, height = height, width
+    if not n_frames:  # webm/mkv and some streams do not record it
+        with _open(path) as container:
+            n_frames = sum(1 for _ in _decode(container, path))
     if n_frames == 0:
         raise VideoError(path, "video has no frames")
     return VideoInfo(str(path), int(n_frames), fps, int(width), int(height))
@@ -66,16 +78,50 @@ def _decode(container: av.container.InputContainer, path: str | Path) -> Iterato
         raise VideoError(path, f"corrupt or truncated video ({err})") from err
 
 
+def _upright_rgb(frame: av.VideoFrame) -> np.ndarray:
+    rgb = frame.to_ndarray(format="rgb24")  # any pixel format (gray, yuv, odd sizes) -> (H, W, 3)
+    quarter_turns = int(round(frame.rotation / 90)) % 4
+    return np.ascontiguousarray(np.rot90(rgb, quarter_turns)) if quarter_turns else rgb
+
+
 def iter_frames(path: str | Path) -> Iterator[np.ndarray]:
-    """Stream all frames of a video; memory stays at one frame whatever the video's length."""
+    """Stream all frames of a video; memory stays at one frame whatever the video's length.
+
+    A file that decodes to fewer frames than its header promises is reported as truncated.
+    """
+    if Path(path).is_dir():
+        yield from folder.iter_folder(path)
+        return
+    with _open(path) as container:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        expected, decoded = stream.frames, 0
+        for frame in _decode(container, path):
+            decoded += 1
+            yield _upright_rgb(frame)
+    if decoded == 0:
+        raise VideoError(path, "video has no decodable frames")
+    if expected and decoded < expected - max(2, expected // 100):
+        raise VideoError(path, f"truncated: decoded {decoded} of {expected} frames")
+
+
+def iter_timed_frames(path: str | Path) -> Iterator[tuple[float, np.ndarray]]:
+    """Stream (presentation time in seconds, frame); the times show variable frame rate as is."""
+    if Path(path).is_dir():
+        fps = folder.probe_folder(path).fps
+        for index, frame in enumerate(folder.iter_folder(path)):
+            yield index / fps, frame
+        return
     with _open(path) as container:
         container.streams.video[0].thread_type = "AUTO"
         for frame in _decode(container, path):
-            yield frame.to_ndarray(format="rgb24")
+            yield float(frame.time or 0.0), _upright_rgb(frame)
 
 
 def read_frames(path: str | Path, indices: Sequence[int]) -> np.ndarray:
-    """Frames at ``indices`` as (n, H, W, 3) uint8, with exact seeking (decord)."""
+    """Frames at ``indices`` as (n, H, W, 3) uint8, with exact seeking (decord, upright)."""
+    if Path(path).is_dir():
+        return folder.read_folder_frames(path, indices)
     import decord
 
     try:
@@ -85,4 +131,38 @@ def read_frames(path: str | Path, indices: Sequence[int]) -> np.ndarray:
     indices = list(indices)
     if indices and (min(indices) < 0 or max(indices) >= len(reader)):
         raise VideoError(path, f"frame index out of range 0..{len(reader) - 1}")
-    return reader.get_batch(indices).asnumpy()
+    frames = reader.get_batch(indices).asnumpy()
+    if frames.shape[-1] != 3:  # decord keeps one channel for some gray sources
+        frames = np.repeat(frames[..., :1], 3, axis=-1)
+    return frames
+
+
+def prefetch(frames: Iterable[np.ndarray], depth: int = 8) -> Iterator[np.ndarray]:
+    """Decode ahead in a background thread, at most ``depth`` frames, so decoding overlaps with
+    the consumer's work on another core. Errors of the producer are raised in the consumer."""
+    queue: Queue = Queue(maxsize=depth)
+    done = object()
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for frame in frames:
+                if stop.is_set():
+                    return
+                queue.put(frame)
+            queue.put(done)
+        except BaseException as err:  # handed over to the consumer
+            queue.put(err)
+
+    worker = threading.Thread(target=produce, daemon=True)
+    worker.start()
+    try:
+        while (item := queue.get()) is not done:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        while worker.is_alive():  # unblock a producer waiting on a full queue
+            with contextlib.suppress(Empty):
+                queue.get(timeout=0.05)

@@ -1,0 +1,217 @@
+"""Track the main face of one video and write its aligned 224x224 clip and its face track.
+
+Two streaming passes over the video keep memory independent of its length: the first follows
+faces and keeps only their geometry (about 600 bytes per face per frame); the second decodes
+again, crops every frame and encodes it. Between them the main face is chosen over the whole
+video, gaps are bridged and the track is smoothed, which a single causal pass could not do.
+
+Output: one crop per source frame, so frame i of the clip is frame i of the source. Frames with
+no face hold the last crop window and are marked absent in the track.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm import tqdm
+
+from marlinflow.errors import InputError, VideoError
+from marlinflow.face import align, timeline
+from marlinflow.face.detect import DETECT_SIZE, FaceDetector, make_detector
+from marlinflow.face.identity import IdentityCheck
+from marlinflow.face.store import FaceTrack
+from marlinflow.face.track import CUT_THRESHOLD, follow_faces
+from marlinflow.video.io import VideoInfo, iter_frames, iter_timed_frames, prefetch, probe
+from marlinflow.video.writer import write_video
+
+PROGRESS_MIN_FRAMES = 1000  # show a progress bar for videos longer than this
+RIGID_POINTS = slice(27, 48)  # nose bridge and eyes: they move with the head, not the expression
+
+
+@dataclass
+class TrackConfig:
+    backend: str = "dlib"
+    detect_interval: int = 10  # frames between detections while a face is followed
+    detect_size: int = DETECT_SIZE  # short side of the frame the detector sees, in pixels
+    crop_mode: str = "similarity"  # or "official" (MARLIN's square-box rule)
+    margin: float = 0.0  # similarity mode: the crop side grows by this share (0.2: 20% wider)
+    size: int = align.CROP_SIZE
+    min_face_fraction: float = 0.5  # fewer frames with a face than this: the video is dropped
+    min_frames: int = 16  # shorter videos are dropped (one MARLIN clip is 16 frames)
+    smoothing: float = 0.5  # seconds: Savitzky-Golay window of the crop window (0: none)
+    max_gap: float = 0.5  # seconds without a face that are bridged by interpolation
+    cut_threshold: float = CUT_THRESHOLD
+
+    def __post_init__(self) -> None:
+        if self.size % 2 or self.size < 32:
+            raise ValueError(f"crop size must be even and >= 32 (H.264 4:2:0), got {self.size}")
+        if self.crop_mode not in align.MODES:
+            raise ValueError(f"crop_mode must be one of {align.MODES}, got {self.crop_mode!r}")
+        if self.detect_interval < 1:
+            raise ValueError(f"detect_interval must be >= 1, got {self.detect_interval}")
+
+
+def _frames(seconds: float, fps: float) -> int:
+    return max(0, int(round(seconds * (fps or 25.0))))
+
+
+def locate_face(
+    source: str | Path, config: TrackConfig, detector: FaceDetector, info: VideoInfo
+) -> tuple[timeline.Timeline, dict[str, Any], list[float]]:
+    """First pass: the main face's per-frame geometry in source pixels, smoothed; the counts of
+    tracks and cuts; the frames' presentation times (seconds)."""
+    times: list[float] = []
+    frames = _progress(_noting_times(source, times), info, "find faces")
+    tracks, cuts, n_frames = follow_faces(
+        frames, detector, config.detect_interval, config.cut_threshold
+    )
+    chains = timeline.link_tracks(tracks, cuts, _frames(config.max_gap, info.fps))
+    same_person = IdentityCheck(source) if len(chains) > 1 else None
+    main = timeline.choose_main(chains, config.min_frames, same_person)
+    line = timeline.build_timeline(main, n_frames)
+    # landmarks: a fifth of the crop's window (expressions move faster than heads), >= 5 frames
+    window = max(5, _frames(config.smoothing / 5, info.fps) * 2 + 1) if config.smoothing else 1
+    line.landmarks = timeline.smooth(line.landmarks, line.segments, window).astype(np.float32)
+    counts = {"tracks_found": len(tracks), "tracks_kept": len(main), "cuts": len(cuts)}
+    return line, counts, times
+
+
+def _progress(frames: Iterator[np.ndarray], info: VideoInfo, what: str) -> Iterator[np.ndarray]:
+    """A progress bar on stderr for long videos."""
+    return tqdm(
+        frames,
+        total=info.n_frames,
+        desc=f"{what} {Path(info.path).name}",
+        disable=info.n_frames < PROGRESS_MIN_FRAMES,
+        leave=False,
+    )
+
+
+def _noting_times(source: str | Path, times: list[float]) -> Iterator[np.ndarray]:
+    for frame_time, frame in prefetch(iter_timed_frames(source)):
+        times.append(frame_time)
+        yield frame
+
+
+def timing_meta(times: list[float], fps: float) -> dict[str, Any]:
+    """Whether the source has a variable frame rate, and then each frame's time: the clip is
+    written at a constant rate, one crop per source frame, so only this keeps the real times."""
+    steps = np.diff(times)
+    variable = bool(len(steps) > 1 and np.abs(steps - np.median(steps)).max() > 0.5 / (fps or 25))
+    return {
+        "variable_frame_rate": variable,
+        **({"frame_times": np.round(times, 4).tolist()} if variable else {}),
+    }
+
+
+def crop_windows(line: timeline.Timeline, config: TrackConfig, fps: float) -> np.ndarray:
+    """(N, 4) crop windows, smoothed per segment and held over frames without a face."""
+    windows = align.windows_for(config.crop_mode, line.boxes, line.landmarks, config.margin)
+    windows[:, 3] = np.unwrap(windows[:, 3])
+    windows = timeline.smooth(windows, line.segments, _frames(config.smoothing, fps) | 1)
+    return timeline.hold_windows(windows, line.present)
+
+
+def crop_landmarks(line: timeline.Timeline, windows: np.ndarray, config: TrackConfig) -> np.ndarray:
+    """(N, 68, 2) landmarks in crop pixels (zero where no face)."""
+    out = np.zeros_like(line.landmarks)
+    for i in np.flatnonzero(line.present):
+        matrix = align.crop_matrix(windows[i], config.crop_mode, config.size)
+        out[i] = align.to_crop_coords(line.landmarks[i], matrix)
+    return out
+
+
+def jitter(windows: np.ndarray, landmarks: np.ndarray, line: timeline.Timeline, size: int) -> dict:
+    """Shake of the crop and of the face inside it, in crop pixels per frame.
+
+    Both are mean second differences over time (acceleration), so steady motion costs nothing:
+    ``crop_jitter_px`` of the window centre, ``face_jitter_px`` of the rigid landmarks.
+    """
+    crop, face = [], []
+    for start, end in timeline.segment_runs(line.segments):
+        if end - start < 3:
+            continue
+        scale = size / (2 * windows[start + 1 : end - 1, 2:3])  # crop pixels per source pixel
+        crop.append(np.linalg.norm(np.diff(windows[start:end, :2], 2, axis=0) * scale, axis=1))
+        rigid = landmarks[start:end, RIGID_POINTS]
+        face.append(np.linalg.norm(np.diff(rigid, 2, axis=0), axis=2).mean(axis=1))
+    return {"crop_jitter_px": _mean(crop), "face_jitter_px": _mean(face)}
+
+
+def _mean(parts: list[np.ndarray]) -> float | None:
+    return round(float(np.concatenate(parts).mean()), 3) if parts else None
+
+
+def track_video(
+    source: str | Path,
+    out_video: str | Path,
+    out_track: str | Path,
+    config: TrackConfig | None = None,
+    detector: FaceDetector | None = None,
+) -> dict[str, Any]:
+    """Write the aligned clip and the face track of ``source``; returns the stage's stats.
+
+    Raises :class:`InputError` for videos that cannot be used (unreadable, too short, no face).
+    """
+    config = config or TrackConfig()
+    started = time.perf_counter()
+    info = probe(source)
+    if info.n_frames < config.min_frames:
+        raise InputError(source, f"too short: {info.n_frames} frames < {config.min_frames}")
+    detector = detector or make_detector(config.backend, config.detect_size)
+    line, counts, times = locate_face(source, config, detector, info)
+    _check_face_fraction(source, line, config)
+    windows = crop_windows(line, config, info.fps)
+    written = write_clip(source, out_video, windows, config, info)
+    landmarks = crop_landmarks(line, windows, config)
+    meta = {"backend": detector.name, **timing_meta(times, info.fps)}
+    _save_track(out_track, line, landmarks, info, config, meta)
+    stats = {"frames": written, "face_fraction": round(line.face_fraction, 4), **counts}
+    stats.update(jitter(windows, landmarks, line, config.size))
+    stats["fps"] = round(written / (time.perf_counter() - started), 1)
+    return stats
+
+
+def _check_face_fraction(source: str | Path, line: timeline.Timeline, config: TrackConfig) -> None:
+    if line.face_fraction < config.min_face_fraction or not line.present.any():
+        raise InputError(
+            source,
+            f"no face in enough frames: {line.face_fraction:.0%} "
+            f"< {config.min_face_fraction:.0%} (min_face_fraction)",
+        )
+
+
+def write_clip(
+    source: str | Path,
+    out_video: str | Path,
+    windows: np.ndarray,
+    config: TrackConfig,
+    info: VideoInfo,
+) -> int:
+    """Second pass: crop every frame with its window and encode the clip; returns its length."""
+    frames = _progress(prefetch(iter_frames(source)), info, "crop")
+    crops = (
+        align.crop_frame(frame, window, config.crop_mode, config.size)
+        for frame, window in zip(frames, windows, strict=False)
+    )
+    written = write_video(out_video, crops, info.fps)
+    if written != len(windows):  # the decoder gave another count the second time
+        Path(out_video).unlink(missing_ok=True)
+        raise VideoError(source, f"decoded {len(windows)} frames, then {written}")
+    return written
+
+
+def _save_track(path, line, landmarks, info: VideoInfo, config: TrackConfig, extra: dict) -> None:
+    meta = {
+        "source": {"name": Path(info.path).name, "width": info.width, "height": info.height},
+        "fps": info.fps,
+        "n_frames": len(line.present),
+        **{k: v for k, v in asdict(config).items() if k != "backend"},
+        **extra,
+    }
+    FaceTrack(line.present, line.boxes, landmarks, line.scores, line.segments, meta).save(path)

@@ -1,0 +1,68 @@
+import numpy as np
+import pytest
+
+from marlinflow.errors import InputError
+from marlinflow.face.store import (
+    CHUNK_FRAMES,
+    FaceTrack,
+    ParsingWriter,
+    load_parsing,
+    save_parsing,
+)
+
+
+def frames_with_ids(n, size=32):
+    """Label maps whose frame index is readable back from them."""
+    labels = np.zeros((n, size, size), np.uint8)
+    labels[:, 0, 0] = np.arange(n) % 11
+    labels[:, 1, 0] = (np.arange(n) // 11) % 11
+    labels[:, 2, 0] = (np.arange(n) // 121) % 11
+    return labels
+
+
+def test_chunked_round_trip_and_partial_reads(tmp_path):
+    n = CHUNK_FRAMES * 2 + 17
+    labels, present = frames_with_ids(n), np.arange(n) % 3 > 0
+    with ParsingWriter(tmp_path / "a.npz") as writer:  # added in pieces, as the parse step does
+        for start in range(0, n, 100):
+            writer.add(labels[start : start + 100], present[start : start + 100])
+    loaded, loaded_present = load_parsing(tmp_path / "a.npz")
+    assert np.array_equal(loaded, labels) and np.array_equal(loaded_present, present)
+    picked = [0, CHUNK_FRAMES + 5, n - 1, 3]
+    some, _ = load_parsing(tmp_path / "a.npz", frames=picked)
+    assert np.array_equal(some, labels[picked])
+    with pytest.raises(InputError, match="out of range"):
+        load_parsing(tmp_path / "a.npz", frames=[n])
+
+
+def test_storage_is_compact(tmp_path):
+    labels = np.zeros((300, 224, 224), np.uint8)
+    labels[:, 60:170, 50:175] = 1
+    labels[:, 90:100, 80:100] = 4
+    save_parsing(tmp_path / "b.npz", labels, np.ones(300, bool))
+    assert (tmp_path / "b.npz").stat().st_size / 300 < 3000
+
+
+def test_failed_write_leaves_no_file_and_bad_files_are_named(tmp_path):
+    with pytest.raises(ValueError), ParsingWriter(tmp_path / "c.npz") as writer:
+        writer.add(np.full((2, 8, 8), 99, np.uint8), np.ones(2, bool))
+    assert not (tmp_path / "c.npz").exists()
+    (tmp_path / "d.npz").write_bytes(b"not a zip")
+    with pytest.raises(InputError, match="d.npz"):
+        load_parsing(tmp_path / "d.npz")
+
+
+def test_face_track_round_trip(tmp_path):
+    n = 5
+    track = FaceTrack(
+        present=np.array([1, 1, 0, 1, 1], bool),
+        boxes=np.arange(n * 4, dtype=np.float32).reshape(n, 4),
+        landmarks=np.random.default_rng(0).uniform(0, 224, (n, 68, 2)).astype(np.float32),
+        scores=np.linspace(0, 1, n, dtype=np.float32),
+        track_ids=np.array([0, 0, -1, 1, 1], np.int32),
+        meta={"fps": 25.0},
+    )
+    track.save(tmp_path / "t.json")
+    loaded = FaceTrack.load(tmp_path / "t.json")
+    assert np.allclose(loaded.landmarks, track.landmarks, atol=0.006)
+    assert loaded.track_ids.tolist() == [0, 0, -1, 1, 1] and loaded.meta == {"fps": 25.0}
