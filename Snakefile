@@ -14,6 +14,7 @@ include: "workflow/rules/track.smk"
 include: "workflow/rules/parse.smk"
 include: "workflow/rules/pretrain.smk"
 include: "workflow/rules/downstream.smk"
+include: "workflow/rules/report.smk"
 
 
 # Quick bookkeeping steps run where Snakemake runs, never as cluster jobs.
@@ -24,6 +25,7 @@ localrules:
     build_task,
     list_usable_faces,
     summarize_stage,
+    report_wandb,
 
 
 rule all:

@@ -23,6 +23,7 @@ VERBS = {
     "pretrain": "marlinflow.pretrain.command",
     "extract": "marlinflow.features",
     "export-weights": "marlinflow.checkpoints",
+    "report": "marlinflow.report.build",
     "wandb-report": "marlinflow.report.wandb_report",
     "cluster": "marlinflow.cluster",
     "task": "marlinflow.downstream.cli_task",

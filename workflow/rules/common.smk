@@ -132,18 +132,21 @@ def downstream_options(protocol):
     return cli_options(settings)
 
 
-def final_outputs():
-    stages = ["download", "track", "parse"]
-    outputs = [f"{RESULTS}/{stage}_summary.tsv" for stage in stages]
-    outputs += expand(
+def contact_sheets(wildcards=None):
+    return expand(
         f"{RESULTS}/contact_sheets/{{id}}.png",
         id=IDS[: config["report"]["contact_sheets"]],
     )
-    outputs.append(f"{PRETRAIN}/encoder.pt")
-    for protocol in config["downstream"]["protocols"]:
-        outputs += expand(
-            f"{RESULTS}/downstream/{{task}}/{protocol}/{{encoder}}/metrics.json",
-            task=TASKS,
-            encoder=ENCODERS,
-        )
-    return outputs
+
+
+def downstream_metrics(wildcards=None):
+    return [
+        f"{RESULTS}/downstream/{task}/{protocol}/{encoder}/metrics.json"
+        for task in TASKS
+        for protocol in config["downstream"]["protocols"]
+        for encoder in ENCODERS
+    ]
+
+
+def final_outputs():
+    return [f"{RESULTS}/report", f"{RESULTS}/wandb_report.json"]

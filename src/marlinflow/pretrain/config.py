@@ -55,11 +55,10 @@ class PretrainConfig:
     lr_schedule: str = "cosine"  # per iteration; "staircase": the official per-epoch steps
     betas: tuple[float, float] = (0.9, 0.95)
     weight_decay: float = 0.0
-    # Logging.
-    wandb: bool = False
-    wandb_project: str = "marlinflow"
-    wandb_group: str | None = None
-    wandb_mode: str = "offline"  # offline works without an account; "online" to sync live
+    # Starting point and checkpoints. Run tracking (W&B) is set by the environment: see
+    # marlinflow.tracking.
+    init: str | None = None  # a VideoMAE pretraining checkpoint to start from (not on resume)
+    checkpoint_every_steps: int | None = None  # also write last.ckpt every N iterations
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], source: str | Path = "<config>") -> PretrainConfig:
@@ -85,6 +84,10 @@ class PretrainConfig:
             (self.batch_size >= 1 and self.epochs >= 1, "batch_size and epochs must be >= 1"),
             (self.steps is None or self.steps >= 1, "steps must be >= 1 when set"),
             (0.0 <= self.val_fraction < 1.0, "val_fraction must be in [0, 1)"),
+            (
+                self.checkpoint_every_steps is None or self.checkpoint_every_steps >= 1,
+                "checkpoint_every_steps must be >= 1 when set",
+            ),
         ]
         return [message for ok, message in checks if not ok]
 
@@ -92,8 +95,10 @@ class PretrainConfig:
     def load(cls, path: str | Path) -> PretrainConfig:
         """Read YAML or JSON (JSON is YAML); a ``pretrain:`` section is used if present."""
         try:
-            data = yaml.safe_load(Path(path).read_text()) or {}
-        except (OSError, yaml.YAMLError) as err:
+            text = Path(path).read_text()
+            # JSON through json: YAML 1.1 reads JSON's 1e-05 (no dot) as a string
+            data = (json.loads(text) if str(path).endswith(".json") else yaml.safe_load(text)) or {}
+        except (OSError, ValueError, yaml.YAMLError) as err:
             raise InputError(path, f"not a readable config ({err})") from err
         if not isinstance(data, dict):
             raise InputError(path, "a pretrain config is a mapping of settings")

@@ -1,0 +1,58 @@
+# Reports: the local HTML report (results/<ds>/report/) and its W&B counterpart (saved when online).
+
+
+rule report_html:
+    input:
+        summaries=expand(f"{RESULTS}/{{stage}}_summary.tsv", stage=STAGE_FOLDERS),
+        sheets=contact_sheets,
+        pretrain=f"{PRETRAIN}/metrics.json",
+        features=expand(f"{RESULTS}/features/{{encoder}}", encoder=ENCODERS),
+        tasks=expand(f"{RESULTS}/tasks/{{task}}.tsv", task=TASKS),
+        metrics=downstream_metrics,
+    output:
+        report(
+            directory(f"{RESULTS}/report"),
+            htmlindex="index.html",
+            caption="../report/html_report.rst",
+            category="Report",
+        ),
+    log:
+        f"{LOGS}/report_html.log",
+    conda:
+        CONDA_ENV
+    params:
+        results=lambda wildcards, output: os.path.dirname(output[0]),
+        parsing=PARSING,
+        options=shlex.join(
+            cli_options(
+                {
+                    "contact_sheets": config["report"]["contact_sheets"],
+                    "mask_videos": config["report"]["mask_videos"],
+                }
+            )
+        ),
+    shell:
+        "marlinflow report {params.results} --out {output}/index.html --parsing {params.parsing}"
+        " {params.options} > {log} 2>&1"
+
+
+rule report_wandb:
+    input:
+        results=f"{RESULTS}/report",
+        summaries=expand(f"{RESULTS}/{{stage}}_summary.tsv", stage=STAGE_FOLDERS),
+        pretrain=f"{PRETRAIN}/metrics.json",
+    output:
+        f"{RESULTS}/wandb_report.json",
+    log:
+        f"{LOGS}/report_wandb.log",
+    conda:
+        CONDA_ENV
+    params:
+        runs=lambda wildcards: sorted(
+            glob.glob(f"{RESULTS}/**/run.json", recursive=True)
+        ),
+        dataset=DATASET,
+    shell:
+        "marlinflow wandb-report --runs $(find {params.results} -name run.json | sort)"
+        " --results {input.results}/results.tsv"
+        " --summaries {input.summaries} --dataset {params.dataset} --out {output} > {log} 2>&1"
