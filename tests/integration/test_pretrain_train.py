@@ -1,11 +1,14 @@
 """Pretraining runs of a tiny model on synthetic face clips: it learns, it resumes exactly, and
-``marlinflow pretrain`` writes its outputs."""
+``marlinflow pretrain`` writes its outputs and its tracked run."""
 
 from __future__ import annotations
 
 import argparse
 import csv
 import json
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import pytorch_lightning as pl
@@ -17,12 +20,24 @@ from marlinflow.pretrain import command
 from marlinflow.pretrain.config import PretrainConfig
 from marlinflow.pretrain.synthetic import write_clip
 from marlinflow.pretrain.train import pretrain
+from marlinflow.tracking import ENV_PREFIX
 
 
 def train_rows(path) -> list[dict[str, float]]:
     with open(path) as f:
         return [{k: float(v) for k, v in row.items() if v} for row in csv.DictReader(f)
                 if row.get("train/loss_rec")]  # fmt: skip
+
+
+@pytest.fixture(autouse=True)
+def tracking_env(tmp_path, monkeypatch):
+    """Runs tracked in this test's folder: no W&B unless a test turns it on, no user settings."""
+    for name in ("WANDB_MODE", "WANDB_API_KEY", "WANDB_DIR"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv(ENV_PREFIX + "MODE", "disabled")
+    monkeypatch.setenv(ENV_PREFIX + "DIR", str(tmp_path / "wandb"))
+    for name in ("WANDB_CACHE_DIR", "WANDB_CONFIG_DIR", "WANDB_DATA_DIR"):  # W&B's own folders
+        monkeypatch.setenv(name, str(tmp_path / name.lower()))
 
 
 @pytest.fixture(scope="module")
@@ -80,9 +95,21 @@ def test_resume_gives_the_same_losses(parsed, tmp_path):
         assert torch.allclose(value, encoders[1][key], atol=1e-6), key
 
 
-def test_pretrain_verb_end_to_end(parsed, tmp_path):
+def wandb_history(run_dir: Path) -> list[dict]:
+    """The history rows of a W&B run, read back with W&B's own reader of its transaction log."""
+    done = subprocess.run([str(Path(sys.executable).parent / "wandb"), "leet", "inspect", "--json",
+                           str(run_dir)], capture_output=True, text=True, timeout=120)  # fmt: skip
+    if done.returncode != 0 and "No such command" in done.stderr:
+        pytest.skip("this wandb has no `wandb leet inspect` to read runs back")
+    records = [json.loads(line) for line in done.stdout.splitlines()]
+    return [r["history"]["item"] for r in records if r.get("type") == "history"]
+
+
+def test_pretrain_verb_end_to_end(parsed, tmp_path, monkeypatch):
+    monkeypatch.setenv(ENV_PREFIX + "MODE", "offline")
+    monkeypatch.setenv(ENV_PREFIX + "GROUP", "run-pretrain-test")
     settings = {"model": "tiny", "index": [str(parsed)], "batch_size": 2, "epochs": 2,
-                "clips_per_epoch": 4, "workers": 0, "warmup_epochs": 1, "wandb": True}  # fmt: skip
+                "clips_per_epoch": 4, "workers": 0, "warmup_epochs": 1}  # fmt: skip
     (tmp_path / "pretrain.yaml").write_text(yaml.safe_dump({"pretrain": settings}))
     parser = argparse.ArgumentParser()
     command.add_arguments(parser)
@@ -94,7 +121,20 @@ def test_pretrain_verb_end_to_end(parsed, tmp_path):
         assert (run_dir / name).is_file(), name
     assert sorted(p.name for p in (run_dir / "reconstructions").glob("*.png")) == [
         "epoch_0000.png", "epoch_0001.png"]  # fmt: skip
-    assert list((run_dir / "wandb").glob("offline-run-*")), "no offline W&B run"
+    record = json.loads((run_dir / "run.json").read_text())
+    assert (record["job_type"], record["group"], record["tags"]) == (
+        "pretrain", "run-pretrain-test", ["tiny"])  # fmt: skip
+    assert record["status"] == "finished" and record["mode"] == "offline"
+    assert record["config"]["mask_strategy"] == "tube" and record["summary"]["iterations"] == 4
+    logged = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    assert sum("train/loss_rec" in line for line in logged) == 4
+    wandb_dir = Path(record["wandb"]["dir"])
+    assert wandb_dir.parent == tmp_path / "wandb" / "wandb"
+    history = wandb_history(wandb_dir)
+    assert sum("train/loss_rec" in row for row in history) == 4
+    # One grid per validation, at the step of the epoch's last iteration.
+    grids = [row["_step"] for row in history if "val/reconstruction._type" in row]
+    assert grids == [1, 3]
     summary = json.loads((run_dir / "metrics.json").read_text())
     assert summary["iterations"] == 4 and summary["epochs"] == 2
     assert summary["final_val"]["val/loss_rec"] > 0

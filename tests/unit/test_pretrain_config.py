@@ -35,7 +35,8 @@ def test_load_yaml_section_and_json(tmp_path):
     ("settings", "message"),
     [({"batch_sise": 4}, "unknown pretrain settings"), ({"mask_strategy": "grid"}, "mask_strategy"),
      ({"mask_ratio": 1.0}, "mask_ratio"), ({"lr_schedule": "step"}, "lr_schedule"),
-     ({"steps": 0}, "steps")],
+     ({"steps": 0}, "steps"), ({"checkpoint_every_steps": 0}, "checkpoint_every_steps"),
+     ({"wandb": True}, "unknown pretrain settings")],  # tracking comes from the environment
 )  # fmt: skip
 def test_bad_settings_name_the_file(tmp_path, settings, message):
     path = tmp_path / "bad.yaml"
@@ -45,3 +46,12 @@ def test_bad_settings_name_the_file(tmp_path, settings, message):
     (tmp_path / "list.yaml").write_text("- 1\n")
     with pytest.raises(InputError, match="mapping"):
         PretrainConfig.load(tmp_path / "list.yaml")
+
+
+def test_tracked_settings_shorten_a_long_index():
+    from marlinflow.pretrain.train import tracked_config
+
+    records = [f"data/interim/parsing/v{i}.status.json" for i in range(1000)]
+    shown = tracked_config(PretrainConfig(index=records, batch_size=8))
+    assert shown["index"] == "1000 entries (listed in config.json)" and shown["batch_size"] == 8
+    assert tracked_config(PretrainConfig(index=["data/parsing"]))["index"] == ["data/parsing"]

@@ -150,6 +150,22 @@ def test_sampler_epochs_and_fixed_validation():
     assert list(val) == before
 
 
+def test_sampler_resumes_within_an_epoch_on_every_rank():
+    full = [list(KeySampler(5, 12, seed=1, rank=r, world=2)) for r in range(2)]
+    for rank in range(2):
+        sampler = KeySampler(5, 12, seed=1, rank=rank, world=2)
+        sampler.set_epoch(3)
+        epoch_three = list(sampler)
+        sampler.resume_at(3, 4)  # two batches of 2 done on this rank
+        assert list(sampler) == epoch_three[4:] and len(sampler) == 6  # the length stays whole
+        sampler.set_epoch(3)  # Lightning sets the same epoch again: still resuming in it
+        assert list(sampler) == epoch_three[4:]
+        sampler.set_epoch(4)  # the next epoch is whole again
+        assert len(list(sampler)) == 6
+        sampler.set_epoch(0)
+        assert list(sampler) == full[rank]
+
+
 def test_datamodule_batches_same_with_workers(records):
     def first_batch(workers: int) -> dict[str, torch.Tensor]:
         data = PretrainData([records[0] / "parsing"], TINY, batch_size=2, seed=5, workers=workers,
@@ -161,3 +177,11 @@ def test_datamodule_batches_same_with_workers(records):
     assert serial["video"].shape == (2, 3, 8, 64, 64) and serial["visible"].shape == (2, 256)
     assert torch.equal(serial["video"], parallel["video"])
     assert torch.equal(serial["visible"], parallel["visible"])
+
+
+def test_an_epoch_without_a_full_batch_is_refused(records):
+    data = PretrainData([records[0] / "parsing"], TINY, batch_size=8, clips_per_epoch=4,
+                        val_fraction=0)  # fmt: skip
+    data.setup()
+    with pytest.raises(InputError, match="parsing.*4 training clips per epoch.*batch of 8"):
+        data.train_dataloader()

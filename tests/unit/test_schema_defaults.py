@@ -8,16 +8,8 @@ from marlinflow.face.pipeline import TrackConfig
 from marlinflow.pretrain.config import PretrainConfig
 from marlinflow.schemas import load_schema
 
-# Set by the workflow itself (paths, the shared model key, the tracking section), not by users.
-WORKFLOW_OWNED = {
-    "index",
-    "run_dir",
-    "model",
-    "wandb",
-    "wandb_project",
-    "wandb_group",
-    "wandb_mode",
-}
+# Set by the workflow itself (paths, the shared model key), not by users.
+WORKFLOW_OWNED = {"index", "run_dir", "model"}
 
 
 @pytest.mark.parametrize(

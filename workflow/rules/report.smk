@@ -48,9 +48,7 @@ rule report_wandb:
     conda:
         CONDA_ENV
     params:
-        runs=lambda wildcards: sorted(
-            glob.glob(f"{RESULTS}/**/run.json", recursive=True)
-        ),
+        results=lambda wildcards, input: os.path.dirname(input.results),
         dataset=DATASET,
     shell:
         "marlinflow wandb-report --runs $(find {params.results} -name run.json | sort)"

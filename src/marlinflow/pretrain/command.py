@@ -1,4 +1,4 @@
-"""Pretrain MARLIN on parsed face videos (resumes from last.ckpt; writes encoder.pt and metrics).
+"""Pretrain MARLIN on parsed face videos (resumes from its last checkpoint; writes encoder.pt).
 
 ``marlinflow pretrain CONFIG [--set key=value ...]``: CONFIG is a YAML or JSON file of
 :class:`~marlinflow.pretrain.config.PretrainConfig` settings (or with a ``pretrain:`` section);

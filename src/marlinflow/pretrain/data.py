@@ -166,9 +166,17 @@ class KeySampler(Sampler[Key]):
         self.n_videos, self.seed, self.fixed = n_videos, seed, fixed
         self.n_clips = n_clips - n_clips % world  # equal lengths on every rank
         self.rank, self.world, self.epoch = rank, world, 0
+        self.skip = 0  # this rank's keys of ``epoch`` already trained on (a resumed run)
 
     def set_epoch(self, epoch: int) -> None:
+        if epoch != self.epoch:
+            self.skip = 0  # only the epoch a run resumed in is partly done
         self.epoch = epoch
+
+    def resume_at(self, epoch: int, skip: int) -> None:
+        """Start in ``epoch`` after its first ``skip`` keys on this rank. Set when the loader is
+        made, since worker processes draw their keys as soon as the loader is iterated."""
+        self.epoch, self.skip = epoch, skip
 
     def videos(self, epoch: int) -> np.ndarray:
         if self.fixed:
@@ -180,10 +188,13 @@ class KeySampler(Sampler[Key]):
     def __iter__(self) -> Iterator[Key]:
         stream, epoch = (VAL, 0) if self.fixed else (TRAIN, self.epoch)
         videos = self.videos(epoch)
-        for slot in range(self.rank, self.n_clips, self.world):
+        skip = 0 if self.fixed else self.skip
+        for slot in range(self.rank, self.n_clips, self.world)[skip:]:
             yield (stream, epoch, slot, int(videos[slot]))
 
     def __len__(self) -> int:
+        """The whole epoch's keys, also when resuming in it: Lightning counts the skipped
+        batches as done and stops after the rest."""
         return self.n_clips // self.world
 
 
@@ -223,9 +234,24 @@ class PretrainData(pl.LightningDataModule):
         return DataLoader(dataset, batch_size=self.batch_size, sampler=sampler, drop_last=not fixed,
                           num_workers=self.workers, persistent_workers=False)  # fmt: skip
 
+    def batches_done(self) -> int:
+        """Training batches already done by the run being fitted (a resumed run's position)."""
+        if self.trainer is None:
+            return 0
+        module = self.trainer.lightning_module
+        return getattr(module, "iterations_done", self.trainer.global_step)
+
     def train_dataloader(self) -> DataLoader:
         n_clips = self.clips_per_epoch or len(self.train_set)
-        return self._loader(self.train_set, n_clips, fixed=False)
+        loader = self._loader(self.train_set, n_clips, fixed=False)
+        if len(loader) == 0:  # an epoch without a full batch would train nothing, silently
+            raise InputError(self.index[0] if len(self.index) == 1 else "the pretraining index",
+                             f"{n_clips} training clips per epoch make no full batch of "
+                             f"{self.batch_size} per process; lower batch_size or set "
+                             "clips_per_epoch")  # fmt: skip
+        epoch, batch = divmod(self.batches_done(), len(loader))
+        loader.sampler.resume_at(epoch, batch * self.batch_size)
+        return loader
 
     def val_dataloader(self) -> DataLoader | list:
         if self.val_set is None:

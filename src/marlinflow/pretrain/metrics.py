@@ -49,7 +49,8 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
 
 class MetricsFiles(pl.Callback):
     """Collects the module's ``step_metrics`` and the validation means; rank 0 writes the files
-    at the end of every epoch and of the run. A resumed run keeps the rows of finished epochs."""
+    whenever a checkpoint is saved and at the end of the run. A resumed run keeps the rows of the
+    iterations its checkpoint holds."""
 
     def __init__(self, run_dir: str | Path):
         self.csv_path = Path(run_dir) / "metrics.csv"
@@ -57,8 +58,8 @@ class MetricsFiles(pl.Callback):
         self.rows: list[dict[str, Any]] = []
 
     def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        resumed_epoch = trainer.current_epoch
-        self.rows = [r for r in read_rows(self.csv_path) if r["epoch"] < resumed_epoch]
+        done = pl_module.iterations_done  # rows written after the checkpoint are done again
+        self.rows = [r for r in read_rows(self.csv_path) if r["step"] < done]
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
         step = trainer.current_epoch * int(trainer.num_training_batches) + batch_idx
@@ -71,8 +72,8 @@ class MetricsFiles(pl.Callback):
         step = (trainer.current_epoch + 1) * int(trainer.num_training_batches) - 1
         self.rows.append({"epoch": trainer.current_epoch, "step": step, **values})
 
-    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        self.write(trainer)
+    def on_save_checkpoint(self, trainer: pl.Trainer, pl_module, checkpoint: dict) -> None:
+        self.write(trainer)  # every checkpoint a run can resume from has its rows on disk
 
     def on_fit_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self.write(trainer)

@@ -66,6 +66,12 @@ class MarlinPretrain(pl.LightningModule):
         self.schedule: LrSchedule | None = None
         self.step_metrics: dict[str, float] = {}
         self._last_step_end: float | None = None
+        self.image_run: Any = None  # a W&B run that takes the reconstruction grids, if any
+
+    @property
+    def iterations_done(self) -> int:
+        """Training iterations finished; Lightning counts a step of each of the two optimisers."""
+        return self.global_step // 2
 
     # -- one iteration -------------------------------------------------------------------------
 
@@ -191,4 +197,4 @@ class MarlinPretrain(pl.LightningModule):
         folder = Path(self.trainer.default_root_dir) / "reconstructions"
         path = folder / f"epoch_{self.current_epoch:04d}.png"
         log_reconstruction(path, video[0], visible[0], recon[0].float(), self.size,
-                           self.loggers, self.global_step)  # fmt: skip
+                           self.image_run)  # fmt: skip

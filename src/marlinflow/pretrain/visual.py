@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -34,15 +34,18 @@ def reconstruction_grid(video: torch.Tensor, visible: torch.Tensor, recon: torch
 
 
 def log_reconstruction(path: str | Path, video: torch.Tensor, visible: torch.Tensor,
-                       recon: torch.Tensor, size: ModelSize, loggers: Sequence = (),
-                       step: int = 0) -> Path:  # fmt: skip
-    """Write the grid as PNG (atomically) and hand it to every logger that takes images."""
+                       recon: torch.Tensor, size: ModelSize,
+                       wandb_run: Any = None) -> Path:  # fmt: skip
+    """Write the grid as PNG (atomically) and, when a W&B run is given, log it there too."""
     image = reconstruction_grid(video, visible, recon, size)
     path = Path(path)
     with atomic_path(path) as tmp:
         Image.fromarray(image).save(tmp, format="PNG")
-    for logger in loggers:
-        if hasattr(logger, "log_image"):  # e.g. WandbLogger
-            logger.log_image(key="reconstruction", images=[image], step=step,
-                             caption=["input / masked / reconstruction"])  # fmt: skip
+    if wandb_run is not None:
+        import wandb
+
+        # No step of its own: it joins the step the trainer logged last (W&B takes steps in
+        # increasing order only, and the trainer numbers them).
+        picture = wandb.Image(image, caption="input / masked / reconstruction")
+        wandb_run.log({"val/reconstruction": picture}, commit=False)
     return path

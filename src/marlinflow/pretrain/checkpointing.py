@@ -1,0 +1,63 @@
+"""Where a pretraining run starts from: its own checkpoint when resuming, else optionally a
+VideoMAE pretraining checkpoint; and the ``last.ckpt`` it keeps for the next start.
+
+A run resumes from the newer of ``last.ckpt`` and Lightning's ``hpc_ckpt_<n>.ckpt`` (written on
+SLURM's time-limit warning). ``last.ckpt`` is written at the end of every epoch and, with
+``checkpoint_every_steps``, every N iterations within one; the data module then skips the
+batches of the epoch that are already done, so a resumed run trains on exactly the batches an
+uninterrupted one would.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+import pytorch_lightning as pl
+
+from marlinflow.checkpoints import LoadReport, init_from_videomae
+from marlinflow.models import MarlinModel
+
+log = logging.getLogger(__name__)
+LAST = "last.ckpt"
+# Weights VideoMAE checkpoints do not hold: MARLIN's fixed sinusoidal position tables.
+EXPECTED_MISSING = ("encoder.pos_embedding.emb", "decoder.pos_embedding.emb")
+
+
+class LastCheckpoint(pl.Callback):
+    """``last.ckpt`` at the end of every epoch and, when ``every_steps`` is set, after every
+    that many iterations. Written under a temporary name and then renamed, so a job killed
+    while writing still resumes from the previous one. (ModelCheckpoint's save_last writes in
+    place, and with save_top_k=0 writes only at the end of the run.)"""
+
+    def __init__(self, path: Path, every_steps: int | None = None):
+        self.path, self.every_steps = path, every_steps
+
+    def on_train_batch_end(self, trainer: pl.Trainer, pl_module, outputs, batch, batch_idx) -> None:
+        last_of_epoch = batch_idx + 1 >= trainer.num_training_batches  # the epoch's end saves
+        done = pl_module.iterations_done
+        if self.every_steps and done % self.every_steps == 0 and not last_of_epoch:
+            self.save(trainer)
+
+    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self.save(trainer)
+
+    def save(self, trainer: pl.Trainer) -> None:
+        partial = self.path.with_name(f".{self.path.name}.partial")
+        trainer.save_checkpoint(partial)  # every rank takes part; rank 0 writes
+        if trainer.is_global_zero:
+            os.replace(partial, self.path)
+        trainer.strategy.barrier("last_checkpoint")
+
+
+def init_weights(model: MarlinModel, path: str | Path) -> LoadReport:
+    """Start ``model`` from a VideoMAE pretraining checkpoint; warn about every key that does
+    not fit beyond the position tables VideoMAE never stores."""
+    report = init_from_videomae(model, path)
+    surprising = [key for key in report.missing if key not in EXPECTED_MISSING]
+    if surprising or report.unexpected:
+        log.warning("VideoMAE init from %s left %d weights at random (%s) and ignored %d (%s)",
+                    path, len(surprising), ", ".join(surprising[:5]),
+                    len(report.unexpected), ", ".join(report.unexpected[:5]))  # fmt: skip
+    return report

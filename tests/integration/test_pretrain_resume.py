@@ -1,0 +1,125 @@
+"""A pretraining job killed mid-epoch resumes from its step checkpoint and ends exactly where an
+uninterrupted run does: same iterations, same losses, same weights; and a run started from
+VideoMAE weights starts from them, but a resumed one does not."""
+
+from __future__ import annotations
+
+import csv
+import os
+import signal
+import subprocess
+import sys
+
+import pytest
+import torch
+import yaml
+
+from marlinflow.checkpoints import videomae_key
+from marlinflow.models import MarlinModel, get_size
+from marlinflow.pretrain.config import PretrainConfig
+from marlinflow.pretrain.synthetic import write_clip
+from marlinflow.pretrain.train import pretrain
+from marlinflow.tracking import ENV_PREFIX
+
+# A pretraining process that SIGKILLs itself once N iterations are done, as the OOM killer or a
+# node failure would: no handler runs, nothing is flushed.
+KILLED_RUN = """
+import os, signal, sys
+import pytorch_lightning as pl
+from marlinflow.pretrain.config import PretrainConfig
+from marlinflow.pretrain.train import pretrain
+
+class KillAfter(pl.Callback):
+    def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx):
+        if module.iterations_done == int(sys.argv[2]):
+            os.kill(os.getpid(), signal.SIGKILL)
+
+pretrain(PretrainConfig.load(sys.argv[1]), callbacks=[KillAfter()])
+"""
+LOSSES = ("train/loss_rec", "train/loss_critic", "train/loss_adv", "lr")
+
+
+@pytest.fixture(autouse=True)
+def no_tracking(monkeypatch):
+    monkeypatch.setenv(ENV_PREFIX + "MODE", "disabled")
+
+
+def train_rows(path) -> list[dict[str, float]]:
+    with open(path) as f:
+        return [{k: float(v) for k, v in row.items() if v} for row in csv.DictReader(f)
+                if row.get("train/loss_rec")]  # fmt: skip
+
+
+def settings(tmp_path, run: str, **changes) -> PretrainConfig:
+    # 12 clips of 2 per epoch: 6 iterations an epoch, 12 in all, last.ckpt every 2 iterations.
+    values = dict(model="tiny", index=[str(tmp_path / "data/parsing")], run_dir=str(tmp_path / run),
+                  batch_size=2, epochs=2, clips_per_epoch=12, workers=0, warmup_epochs=1,
+                  base_lr=0.1, val_fraction=0.5, checkpoint_every_steps=2)  # fmt: skip
+    return PretrainConfig(**{**values, **changes})
+
+
+def run_killed(tmp_path, config: PretrainConfig, after: int) -> None:
+    path = tmp_path / "killed.yaml"
+    path.write_text(yaml.safe_dump(config.to_dict()))
+    env = {**os.environ, "PYTHONWARNINGS": "ignore"}  # same threads, same float sums
+    done = subprocess.run([sys.executable, "-c", KILLED_RUN, str(path), str(after)],
+                          capture_output=True, text=True, timeout=300, env=env)  # fmt: skip
+    assert done.returncode == -signal.SIGKILL, done.stderr[-3000:]
+
+
+def test_killed_mid_epoch_resumes_at_the_next_batch(tmp_path):
+    write_clip(tmp_path / "data", "a", n_frames=30)
+    write_clip(tmp_path / "data", "b", n_frames=24)
+    pretrain(settings(tmp_path, "straight"))
+    run_killed(tmp_path, settings(tmp_path, "killed"), after=9)  # epoch 1, batch 3 done
+    checkpoint = torch.load(tmp_path / "killed/last.ckpt", weights_only=False)
+    assert checkpoint["global_step"] == 2 * 8  # written after iteration 8: epoch 1, batch 1
+    assert len(train_rows(tmp_path / "killed/metrics.csv")) >= 8
+    # Workers draw keys as soon as the loader starts: the resumed epoch must be set by then.
+    pretrain(settings(tmp_path, "killed", workers=2))
+    straight = train_rows(tmp_path / "straight/metrics.csv")
+    resumed = train_rows(tmp_path / "killed/metrics.csv")
+    assert [r["step"] for r in resumed] == [r["step"] for r in straight] == list(range(12))
+    for a, b in zip(straight, resumed, strict=True):
+        for key in LOSSES:
+            assert a[key] == pytest.approx(b[key], rel=1e-6, abs=1e-9), (a["step"], key)
+    encoders = [torch.load(tmp_path / run / "encoder.pt") for run in ("straight", "killed")]
+    for key, value in encoders[0].items():
+        assert torch.allclose(value, encoders[1][key], atol=1e-6), key
+    finished = torch.load(tmp_path / "killed/last.ckpt", weights_only=False)
+    assert finished["global_step"] == checkpoint["global_step"] + 2 * 4
+
+
+def videomae_layout(model: MarlinModel) -> dict[str, torch.Tensor]:
+    """``model``'s weights under VideoMAE's names, without the position tables it never stores."""
+    renames = {videomae_key(name): name for name in ("mask_token", "encoder_to_decoder.weight")}
+    inverse = {"mlp.layers.0.linear.": "mlp.fc1.", "mlp.layers.1.linear.": "mlp.fc2.",
+               "patch_embedding.projection.": "patch_embed.proj."}  # fmt: skip
+    state = {}
+    for key, value in model.state_dict().items():
+        if "pos_embedding" in key:
+            continue
+        name = renames.get(key, key)
+        for ours, theirs in inverse.items():
+            name = name.replace(ours, theirs)
+        assert videomae_key(name) == key  # the layout the loader reads
+        state[name] = value.clone()
+    return state
+
+
+def test_videomae_init_applies_only_to_a_fresh_run(tmp_path):
+    write_clip(tmp_path / "data", "a", n_frames=20)
+    torch.manual_seed(7)
+    source = MarlinModel(get_size("tiny"))
+    torch.save({"model": videomae_layout(source)}, tmp_path / "videomae.pth")
+    # lr 0 throughout: the one step leaves the weights as they were loaded.
+    config = settings(tmp_path, "run", init=str(tmp_path / "videomae.pth"), steps=1, epochs=1,
+                      base_lr=0.0, min_lr=0.0, val_fraction=0)  # fmt: skip
+    pretrain(config)
+    encoder = torch.load(tmp_path / "run/encoder.pt", weights_only=True)
+    for key, value in encoder.items():
+        if "pos_embedding" not in key:
+            assert torch.equal(value, source.state_dict()[key]), key
+    # Resuming never re-initialises: a missing init file does not even get read.
+    config.init = str(tmp_path / "gone.pth")
+    pretrain(config)
