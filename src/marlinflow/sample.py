@@ -37,14 +37,18 @@ class SampleVideo:
     start: int  # first carphone frame used
 
 
-def sample_plan(n_videos: int = 24, seed: int = 0) -> list[SampleVideo]:
-    """The sample's videos and labels: faces and motions balanced, the rest drawn with ``seed``."""
+def sample_plan(n_videos: int = 32, seed: int = 0) -> list[SampleVideo]:
+    """The sample's videos and labels: faces, motions and fakes balanced, the rest drawn with
+    ``seed``. Splits are stratified by the fake label, so every split holds both classes."""
     rng = np.random.default_rng(seed)
-    n_held_out = max(1, n_videos // 6)
-    splits = rng.permutation(
-        ["val"] * n_held_out + ["test"] * n_held_out + ["train"] * (n_videos - 2 * n_held_out)
-    )
-    fakes = rng.permutation(np.arange(n_videos) % 2)
+    fakes = rng.permutation(np.arange(n_videos) % 2).astype(bool)
+    splits = np.empty(n_videos, dtype=object)
+    for label in (False, True):
+        members = rng.permutation(np.flatnonzero(fakes == label))
+        n_test, n_val = max(1, len(members) // 4), max(1, len(members) // 8)
+        splits[members] = (
+            ["test"] * n_test + ["val"] * n_val + ["train"] * (len(members) - n_test - n_val)
+        )
     return [
         SampleVideo(
             id=f"sample{i:02d}",
@@ -151,7 +155,7 @@ def render(video: SampleVideo) -> list[np.ndarray]:
     ]
 
 
-def build_sample(out_dir: str | Path, n_videos: int = 24, seed: int = 0) -> pd.DataFrame:
+def build_sample(out_dir: str | Path, n_videos: int = 32, seed: int = 0) -> pd.DataFrame:
     """Write the sample videos and ``manifest.tsv`` into ``out_dir``; return the manifest."""
     from marlinflow.video.writer import write_video
 
@@ -166,7 +170,7 @@ def build_sample(out_dir: str | Path, n_videos: int = 24, seed: int = 0) -> pd.D
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("out_dir", type=Path, help="folder for the videos and manifest.tsv")
-    parser.add_argument("--videos", type=int, default=24, help="how many videos (default 24)")
+    parser.add_argument("--videos", type=int, default=32, help="how many videos (default 32)")
     parser.add_argument("--seed", type=int, default=0, help="label and clip draw seed")
 
 

@@ -8,11 +8,13 @@ from marlinflow.video.io import probe
 
 
 def test_plan_is_balanced_and_reproducible():
-    plan = sample_plan(24, seed=0)
-    assert plan == sample_plan(24, seed=0) and plan != sample_plan(24, seed=1)
-    assert collections.Counter(v.split for v in plan) == {"train": 16, "val": 4, "test": 4}
-    assert collections.Counter(v.motion for v in plan) == dict.fromkeys(MOTIONS, 6)
-    assert sum(v.fake for v in plan) == 12
+    plan = sample_plan(32, seed=0)
+    assert plan == sample_plan(32, seed=0) and plan != sample_plan(32, seed=1)
+    assert collections.Counter(v.split for v in plan) == {"train": 20, "val": 4, "test": 8}
+    assert collections.Counter(v.motion for v in plan) == dict.fromkeys(MOTIONS, 8)
+    assert sum(v.fake for v in plan) == 16
+    for split in ("train", "val", "test"):  # both classes in every split
+        assert {v.fake for v in plan if v.split == split} == {False, True}
     assert {v.face for v in plan} == {"astronaut", "carphone"}
 
 
