@@ -49,14 +49,21 @@ def merge(into: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
 def coerce_strings(config: dict[str, Any], schema: dict[str, Any]) -> None:
     """Read strings as YAML where the schema wants no string (``--config`` values arrive as text)."""
     for key, sub in schema.get("properties", {}).items():
-        value = config.get(key)
-        types = sub.get("type", [])
-        types = [types] if isinstance(types, str) else types
-        if isinstance(value, dict):
-            coerce_strings(value, sub)
-        elif isinstance(value, str) and types and "string" not in types:
-            with contextlib.suppress(yaml.YAMLError):  # validation reports it
-                config[key] = yaml.safe_load(value)
+        if key in config:
+            config[key] = _coerce(config[key], sub)
+
+
+def _coerce(value: Any, schema: dict[str, Any]) -> Any:
+    types = schema.get("type", [])
+    types = [types] if isinstance(types, str) else types
+    if isinstance(value, dict):
+        coerce_strings(value, schema)
+    elif isinstance(value, list) and "items" in schema:
+        return [_coerce(item, schema["items"]) for item in value]
+    elif isinstance(value, str) and types and "string" not in types:
+        with contextlib.suppress(yaml.YAMLError):  # validation reports it
+            return yaml.safe_load(value)
+    return value
 
 
 def cli_options(section: dict[str, Any]) -> list[str]:

@@ -83,7 +83,13 @@ def run_stage(
     if upstream is not None:
         prior = StageRecord.load(upstream)
         if not prior.ok:
-            record = StageRecord(video_id, stage, False, f"skipped: {prior.stage}: {prior.reason}")
+            # name the stage that dropped the video, not every stage that passed it on
+            reason = (
+                prior.reason
+                if prior.reason.startswith("skipped:")
+                else f"skipped: {prior.stage}: {prior.reason}"
+            )
+            record = StageRecord(video_id, stage, False, reason)
             record.save(out_status)
             return record
         inputs = prior.outputs

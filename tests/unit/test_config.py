@@ -45,7 +45,13 @@ def test_merge_is_recursive():
 
 
 def test_command_line_strings_are_read_as_their_type():
-    config = validate_config({"dataset": {"sample_videos": "6", "limit": "null", "root": "12"}})
+    config = validate_config(
+        {
+            "dataset": {"sample_videos": "6", "limit": "null", "root": "12"},
+            "downstream": {"seeds": ["0", "1"], "tasks": [{"name": "t", "adapter": "csv"}]},
+        }
+    )
+    assert config["downstream"]["seeds"] == [0, 1]
     assert config["dataset"]["sample_videos"] == 6 and config["dataset"]["limit"] is None
     assert config["dataset"]["root"] == "12"  # a string where the schema allows one
     with pytest.raises(InputError, match="sample_videos"):

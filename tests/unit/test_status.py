@@ -33,6 +33,8 @@ def test_ok_failed_and_skipped_records(tmp_path):
     skipped = run_stage("track", tmp_path / "b.status.json", tmp_path / "t/b.status.json", never)
     assert not skipped.ok and skipped.reason == "skipped: download: b.mp4: no frames"
     assert (tmp_path / "t/b.status.json").is_file()
+    later = run_stage("parse", tmp_path / "t/b.status.json", tmp_path / "p/b.status.json", never)
+    assert later.reason == "skipped: download: b.mp4: no frames"  # the stage that dropped it
 
 
 def test_bugs_are_not_swallowed(tmp_path):

@@ -35,3 +35,21 @@ def snakemake(workdir: Path, *args: str, timeout: int = 900) -> subprocess.Compl
 @pytest.fixture
 def workflow_copy(repo_root, tmp_path) -> Path:
     return copy_workflow(repo_root, tmp_path / "project")
+
+
+# The sample made smaller and shorter: the tests need every kind of output, not good numbers.
+SMALL_SAMPLE = [
+    "dataset={sample_videos: 8}",
+    "pretrain={epochs: 4}",
+    "downstream={seeds: [0], probe: {max_epochs: 50, bootstrap: 20},"
+    " finetune: {max_epochs: 2, bootstrap: 20}}",
+]
+
+
+@pytest.fixture(scope="session")
+def sample_project(repo_root, tmp_path_factory) -> Path:
+    """The whole workflow run once on a small sample, shared by the workflow tests."""
+    project = copy_workflow(repo_root, tmp_path_factory.mktemp("sample") / "project")
+    result = snakemake(project, "--cores", "2", "--config", *SMALL_SAMPLE)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-5000:]
+    return project

@@ -1,15 +1,13 @@
 """The notebooks run from top to bottom against a real sample run's outputs.
 
-The sample workflow runs once in a temporary project folder, as far as the notebooks need it
-(preprocessing, a short pretraining, features and linear probes for one task); each notebook then
-runs there in a kernel of this Python, the one the package is installed in.
+They run in the small sample project the workflow tests share (``sample_project``), in a kernel
+of this Python, the one the package is installed in.
 """
 
 from __future__ import annotations
 
 import json
 import sys
-from pathlib import Path
 
 import nbformat
 import pytest
@@ -17,35 +15,8 @@ from jupyter_client.kernelspec import KernelSpecManager
 from jupyter_client.manager import KernelManager
 from nbclient import NotebookClient
 
-from tests.workflow.conftest import copy_workflow, snakemake
-
 NOTEBOOKS = ("01_faces_and_masks", "02_reconstructions", "03_feature_space")
 KERNEL = "marlinflow-test"
-# A smaller run than the embedded sample's defaults: the notebooks need outputs, not good ones.
-SETTINGS = [
-    "dataset={sample_videos: 6}",
-    "pretrain={epochs: 2}",
-    "downstream={protocols: [probe], probe: {max_epochs: 30, bootstrap: 20}}",
-]
-
-
-def targets(dataset: str = "sample", model: str = "tiny", task: str = "expression") -> list[str]:
-    results = f"results/{dataset}"
-    encoders = (model, f"random-{model}")
-    return [
-        *(f"{results}/{stage}_summary.tsv" for stage in ("download", "track", "parse")),
-        f"{results}/pretrain/{model}/encoder.pt",
-        *(f"{results}/downstream/{task}/probe/{encoder}/metrics.json" for encoder in encoders),
-    ]
-
-
-@pytest.fixture(scope="module")
-def sample_run(tmp_path_factory, repo_root) -> Path:
-    project = copy_workflow(repo_root, tmp_path_factory.mktemp("notebooks") / "project")
-    result = snakemake(project, "--cores", "2", "--config", *SETTINGS, "--", *targets(),
-                       timeout=600)  # fmt: skip
-    assert result.returncode == 0, result.stderr[-5000:]
-    return project
 
 
 @pytest.fixture(scope="module")
@@ -69,11 +40,11 @@ def test_notebooks_are_stored_without_outputs(repo_root):
 
 
 @pytest.mark.parametrize("name", NOTEBOOKS)
-def test_notebook_runs(name, repo_root, sample_run, kernel_specs):
+def test_notebook_runs(name, repo_root, sample_project, kernel_specs):
     notebook = nbformat.read(repo_root / "notebooks" / f"{name}.ipynb", as_version=4)
     manager = KernelManager(kernel_name=KERNEL, kernel_spec_manager=kernel_specs)
     client = NotebookClient(notebook, km=manager, timeout=300,
-                            resources={"metadata": {"path": str(sample_run)}})  # fmt: skip
+                            resources={"metadata": {"path": str(sample_project)}})  # fmt: skip
     client.execute()  # raises CellExecutionError, with the cell and its traceback, on failure
     outputs = [output for cell in notebook.cells for output in cell.get("outputs", [])]
     assert not [output for output in outputs if output.output_type == "error"]

@@ -3,32 +3,66 @@
 from __future__ import annotations
 
 import json
+from html.parser import HTMLParser
 
 import pandas as pd
-import pytest
 
-from tests.workflow.conftest import copy_workflow, snakemake
+from marlinflow import Marlin
+from marlinflow.face.store import FaceTrack, load_parsing
+from tests.workflow.conftest import SMALL_SAMPLE, snakemake
 
-SMALL_SAMPLE = ["--config", "dataset={sample_videos: 6}"]
-
-
-@pytest.fixture(scope="module")
-def sample_run(repo_root, tmp_path_factory):
-    workdir = copy_workflow(repo_root, tmp_path_factory.mktemp("sample") / "project")
-    result = snakemake(workdir, "--cores", "2", *SMALL_SAMPLE)
-    assert result.returncode == 0, result.stderr[-5000:]
-    return workdir
+RESULTS = "results/sample"
 
 
-def test_every_sample_video_is_downloaded(sample_run):
-    summary = pd.read_csv(sample_run / "results/sample/download_summary.tsv", sep="\t")
-    assert len(summary) == 6 and summary["ok"].all()
-    record = json.loads((sample_run / "data/raw/sample/sample00.status.json").read_text())
-    assert record["stats"]["frames"] == 40 and record["stats"]["width"] == 256
+def test_every_stage_ran_on_every_video(sample_project):
+    for stage in ("download", "track", "parse"):
+        summary = pd.read_csv(sample_project / f"{RESULTS}/{stage}_summary.tsv", sep="\t")
+        assert len(summary) == 8 and summary["ok"].all(), summary
+    track = FaceTrack.load(sample_project / "data/interim/sample/faces/sample00.json")
+    labels, present = load_parsing(sample_project / "data/interim/sample/parsing/sample00.npz")
+    assert len(track) == len(labels) == 40 and present.mean() > 0.9
+    assert {4, 5, 6, 7} <= set(labels[0].ravel())  # eyes, nose, lips where the face is
 
 
-def test_a_second_run_has_nothing_to_do(sample_run):
-    result = snakemake(sample_run, "-n", "--cores", "2", *SMALL_SAMPLE)
+def test_pretraining_exports_official_layout_weights(sample_project):
+    encoder = Marlin.from_file(sample_project / f"{RESULTS}/pretrain/tiny/encoder.pt")
+    assert encoder.size.name == "tiny"
+    metrics = json.loads((sample_project / f"{RESULTS}/pretrain/tiny/metrics.json").read_text())
+    assert metrics["iterations"] > 0
+    run = json.loads((sample_project / f"{RESULTS}/pretrain/tiny/run.json").read_text())
+    assert run["job_type"] == "pretrain" and run["group"].startswith("sample-")
+
+
+def test_downstream_results_for_ours_and_the_baseline(sample_project):
+    for task in ("expression", "attributes", "fake"):
+        for protocol in ("probe", "finetune"):
+            for encoder in ("tiny", "random-tiny"):
+                path = sample_project / f"{RESULTS}/downstream/{task}/{protocol}/{encoder}"
+                assert json.loads((path / "metrics.json").read_text())["runs"], path
+
+
+class _Collect(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.images, self.tables = [], 0
+
+    def handle_starttag(self, tag, attrs):
+        self.images += [dict(attrs)["src"]] if tag == "img" else []
+        self.tables += tag == "table"
+
+
+def test_the_report_has_its_tables_and_figures(sample_project):
+    report = sample_project / f"{RESULTS}/report"
+    page = _Collect()
+    page.feed((report / "index.html").read_text())
+    assert page.tables >= 2 and len(page.images) >= 4
+    assert all((report / src).is_file() for src in page.images)
+    results = pd.read_csv(report / "results.tsv", sep="\t")
+    assert set(results["encoder"]) == {"tiny", "random-tiny"}
+
+
+def test_a_second_run_has_nothing_to_do(sample_project):
+    result = snakemake(sample_project, "-n", "--cores", "2", "--config", *SMALL_SAMPLE)
     assert result.returncode == 0
     assert "Nothing to be done" in result.stdout + result.stderr
 
@@ -43,15 +77,16 @@ def test_bad_videos_drop_out_with_reasons(workflow_copy, carphone):
     rows.append("absent\tabsent.mp4\ttest")
     (data / "manifest.tsv").write_text("id\tsource\tsplit\n" + "\n".join(rows) + "\n")
     config = "dataset={name: mine, builder: manifest, manifest: mine/manifest.tsv}"
-    result = snakemake(workflow_copy, "--cores", "2", "--config", config)
+    target = "results/mine/parse_summary.tsv"
+    result = snakemake(workflow_copy, "--cores", "2", "--config", config, "--", target)
     assert result.returncode == 0, result.stderr[-5000:]
-    summary = pd.read_csv(workflow_copy / "results/mine/download_summary.tsv", sep="\t")
-    reasons = dict(zip(summary["id"], summary["reason"].fillna(""), strict=True))
-    assert summary.set_index("id")["ok"].to_dict() == {
+    summary = pd.read_csv(workflow_copy / target, sep="\t").set_index("id")
+    assert summary["ok"].to_dict() == {
         "absent": False,
         "corrupt": False,
         "page": False,
         "good": True,
     }
-    assert "absent.mp4" in reasons["absent"]
+    reasons = summary["reason"].fillna("")
+    assert reasons["absent"].startswith("skipped: download:") and "absent.mp4" in reasons["absent"]
     assert "corrupt.mp4" in reasons["corrupt"] and "page.mp4" in reasons["page"]
