@@ -14,6 +14,15 @@ SAMPLES_DIR = Path(
 )
 
 
+@pytest.fixture(scope="session", autouse=True)
+def tracking_outside_the_repo(tmp_path_factory):
+    """Steps run in-process by tests record their W&B runs in a temporary folder."""
+    folder = tmp_path_factory.mktemp("tracking")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MARLINFLOW_TRACKING_DIR", str(folder))
+        yield folder
+
+
 @pytest.fixture(scope="session")
 def repo_root() -> Path:
     return REPO_ROOT

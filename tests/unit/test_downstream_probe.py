@@ -115,6 +115,13 @@ def test_probe_verb_writes_metrics_and_predictions(tmp_path):
     assert run["skipped"][0]["id"] == "v004" and "no windows" in run["skipped"][0]["reason"]
     predictions = pd.read_csv(tmp_path / "out" / "predictions.csv")
     assert set(predictions["seed"]) == {0, 1} and "score_a" in predictions
+    tracked = json.loads((tmp_path / "out" / "run.json").read_text())  # the step's own record
+    assert tracked["job_type"] == "probe" and tracked["status"] == "finished"
+    assert tracked["config"]["seeds"] == [0, 1] and "test/auc_micro/mean" in tracked["summary"]
+    steps = [
+        json.loads(line) for line in (tmp_path / "out" / "metrics.jsonl").read_text().splitlines()
+    ]
+    assert [row["step"] for row in steps] == [0, 1]
 
 
 def test_probe_verb_reports_a_bad_task_file(tmp_path, capsys):

@@ -38,7 +38,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from marlinflow.downstream.encoders import load_encoder
-    from marlinflow.downstream.results import write_outputs
+    from marlinflow.downstream.results import write_tracked
     from marlinflow.downstream.tasks import load_task
 
     try:
@@ -49,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
             jobs.append((f"random:{encoder.size.name}", args.out / "baseline"))
         for spec, out in jobs:
             runs = [_one_seed(task, spec, args, seed) for seed in args.seeds]
-            report(write_outputs(runs, out), runs)
+            report(write_tracked(runs, out, "finetune", {**vars(args), "encoder": spec}), runs)
     except InputError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1

@@ -63,7 +63,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from marlinflow.downstream.probe import run_probe
-    from marlinflow.downstream.results import write_outputs
+    from marlinflow.downstream.results import write_tracked
     from marlinflow.downstream.tasks import load_task
 
     try:
@@ -75,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
     except InputError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
-    report(write_outputs(runs, args.out), runs)
+    report(write_tracked(runs, args.out, "probe", vars(args)), runs)
     return 0
 
 

@@ -126,3 +126,25 @@ def write_outputs(runs: list[RunResult], out_dir: str | Path) -> Path:
         with atomic_path(out_dir / "predictions.csv") as tmp:
             pd.concat(tables, ignore_index=True).to_csv(tmp, index=False)
     return out_dir / "metrics.json"
+
+
+def write_tracked(
+    runs: list[RunResult], out_dir: str | Path, job_type: str, config: dict[str, Any]
+) -> Path:
+    """:func:`write_outputs`, recorded as one tracked run (``run.json``, and W&B when on): the
+    test metrics of every seed as steps, their mean and std over seeds as the summary."""
+    from marlinflow.tracking import track_run
+
+    first = runs[0]
+    with track_run(job_type, config, tags=[first.task, first.model], out_dir=out_dir) as tracked:
+        for run in runs:
+            tracked.log({f"test/{k}": v["value"] for k, v in run.metrics.items()}, step=run.seed)
+        path = write_outputs(runs, out_dir)
+        tracked.summarize(
+            {
+                f"test/{name}/{k}": v
+                for name, stats in summarise(runs).items()
+                for k, v in stats.items()
+            }
+        )
+    return path
