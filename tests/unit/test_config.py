@@ -68,3 +68,29 @@ def test_model_tags_name_output_folders():
     tag = model_tag({"name": "tiny", "enc_depth": 2})
     assert tag.startswith("tiny-") and tag == model_tag({"enc_depth": 2, "name": "tiny"})
     assert tag != model_tag({"name": "tiny", "enc_depth": 3})
+
+
+def test_dataset_configs_replace_every_sample_setting(repo_root):
+    """Every run reads config/config.yaml first: a data set's config must restate each setting the
+    CPU-sized sample makes, or the sample's would leak into the real run."""
+    import yaml
+
+    def leaves(mapping, prefix=()):
+        for key, value in mapping.items():
+            if isinstance(value, dict) and value:
+                yield from leaves(value, (*prefix, key))
+            else:
+                yield (*prefix, key)
+
+    def has(mapping, path):
+        for key in path:
+            if not isinstance(mapping, dict) or key not in mapping:
+                return False
+            mapping = mapping[key]
+        return True
+
+    sample = yaml.safe_load((repo_root / "config/config.yaml").read_text())
+    for path in sorted((repo_root / "config/datasets").glob("*.yaml")):
+        config = yaml.safe_load(path.read_text())
+        for leaf in leaves({k: v for k, v in sample.items() if k != "dataset"}):
+            assert has(config, leaf), (path.name, ".".join(leaf))

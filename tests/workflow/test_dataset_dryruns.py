@@ -10,6 +10,12 @@ from marlinflow.datasets import GATED
 from tests.workflow.conftest import snakemake
 
 CONFIGS = sorted(GATED)
+TASKS = {
+    "celebv_hq": ["appearance", "action", "emotion"],
+    "faceforensics": ["deepfake"],
+    "dfew": ["expression"],
+    "cmu_mosei": ["emotion", "sentiment"],
+}
 
 
 @pytest.mark.parametrize("name", CONFIGS)
@@ -66,3 +72,10 @@ def test_with_the_data_it_plans_the_run(workflow_copy, tmp_path, name):
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "download_video" in result.stdout
+    for rule in ("track_video", "parse_video", "pretrain", "report_html"):
+        assert f"rule {rule}:" in result.stdout, rule
+    if name in TASKS:  # the evaluation is planned for every task, with its baseline
+        for task in TASKS[name]:
+            for protocol in ("probe", "finetune"):
+                for encoder in ("base", "random-base"):
+                    assert f"downstream/{task}/{protocol}/{encoder}/metrics.json" in result.stdout
