@@ -56,6 +56,8 @@ def lay_out(root, name):
         touch("manipulated_sequences/Deepfakes/c23/videos/000_001.mp4")
     elif name == "cmu_mosei":
         touch("Raw/Videos/Full/Combined/abc.mp4")
+        touch("CMU_MOSEI_Labels.csd")
+        touch("cmu_mosei_std_folds.py")
     elif name == "dfew":
         touch("Clip/original/00001.avi")
         touch("EmoLabel_DataSplit/train(single-labeled)/set_1.csv", "video_name,label\n1,3\n")

@@ -121,7 +121,10 @@ def task_args(wildcards, input):
     if task["adapter"] == "csv":
         args += ["--task-name", task["name"], "--kind", str(task["kind"])]
         args += ["--label-columns", *(task["label_columns"] or [])]
-    return shlex.join(args + cli_options(task["options"]))
+    options = dict(task["options"])
+    if options.get("folds"):  # a file of the data set, like the source
+        options["folds"] = os.path.join(SOURCE_ROOT, options["folds"])
+    return shlex.join(args + cli_options(options))
 
 
 def downstream_options(protocol):
