@@ -90,6 +90,7 @@ def test_per_video_steps_share_one_job_that_runs_them_in_turn(sample_run, slurm_
     log = (workdir / "logs/slurm" / folder / f"{job_id}.log").read_text()
     assert log.count("localrule download_video:") == VIDEOS
     record = job_record(slurm_cluster, job_id)
-    # One lane: one member's CPU and memory, the members' runtimes added up.
-    assert "cpu=1," in record["TRES"] and "mem=4000M" in record["TRES"]
-    assert record["TimeLimit"] == f"{VIDEOS:02d}:00:00"
+    # One lane: one member's CPU and memory (download: 2000 MB), the runtimes (10 min) added up.
+    assert "cpu=1," in record["TRES"] and "mem=2000M" in record["TRES"]
+    hours, minutes = divmod(VIDEOS * 10, 60)
+    assert record["TimeLimit"] == f"{hours:02d}:{minutes:02d}:00"
