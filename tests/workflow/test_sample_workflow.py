@@ -90,3 +90,15 @@ def test_bad_videos_drop_out_with_reasons(workflow_copy, carphone):
     reasons = summary["reason"].fillna("")
     assert reasons["absent"].startswith("skipped: download:") and "absent.mp4" in reasons["absent"]
     assert "corrupt.mp4" in reasons["corrupt"] and "page.mp4" in reasons["page"]
+
+
+def test_snakemake_report_gathers_the_marked_outputs(sample_project, tmp_path):
+    import zipfile
+
+    out = tmp_path / "report.zip"
+    result = snakemake(sample_project, "--report", str(out), "--config", *SMALL_SAMPLE)
+    assert result.returncode == 0, result.stderr[-3000:]
+    names = zipfile.ZipFile(out).namelist()
+    assert any(name.endswith("report.html") for name in names)
+    assert any("contact_sheets" in name for name in names)
+    assert any(name.endswith("metrics.json") for name in names)
