@@ -132,8 +132,7 @@ def test_face_cropper_hook(tiny16, carphone):
     # a cropper may hand back the path of the aligned video instead of its frames
     from_path = tiny16.extract_video(carphone, crop_face=True, face_cropper=lambda path: path)
     assert torch.allclose(from_path, tiny16.extract_video(carphone), atol=1e-6)
-    with pytest.raises(ValueError, match="face_cropper"):
-        tiny16.extract_video(carphone, crop_face=True)
+    # without a cropper, crop_face uses our tracker (tests/integration/test_features_crop.py)
     with pytest.raises(InputError, match="no face frames"):
         tiny16.extract_video(carphone, crop_face=True, face_cropper=lambda path: np.zeros(0))
 
