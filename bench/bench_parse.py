@@ -12,7 +12,6 @@ Run: ``.venv/bin/python bench/bench_parse.py [--samples DIR] [--repeat 5]``
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import os
 import platform
 import tempfile
@@ -21,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from marlinflow.face.detect import landmarks_per_frame
 from marlinflow.face.parsing import rasterize_parts
 from marlinflow.face.store import save_parsing
 from marlinflow.video.io import iter_frames
@@ -28,20 +28,8 @@ from marlinflow.video.io import iter_frames
 DEFAULT_SAMPLES = Path(__file__).resolve().parents[1].parent / "shared/data/marlin-samples"
 
 
-def dlib_landmarks(frames: list[np.ndarray], upsample: int = 0) -> np.ndarray:
-    """(N, 68, 2) iBUG points of the largest face per frame; NaN where none is found."""
-    import dlib
-
-    package = importlib.util.find_spec("face_recognition_models").submodule_search_locations[0]
-    model = os.path.join(package, "models", "shape_predictor_68_face_landmarks.dat")
-    detector, predictor = dlib.get_frontal_face_detector(), dlib.shape_predictor(model)
-    points = np.full((len(frames), 68, 2), np.nan)
-    for i, frame in enumerate(frames):
-        faces = detector(frame, upsample)  # upsample: find faces under ~80 px
-        if len(faces):
-            shape = predictor(frame, max(faces, key=lambda r: r.area()))
-            points[i] = [(p.x, p.y) for p in shape.parts()]
-    return points
+def dlib_landmarks(frames, upsample: int = 0) -> np.ndarray:
+    return landmarks_per_frame(frames, upsample)
 
 
 def clips(samples: Path) -> list[Path]:

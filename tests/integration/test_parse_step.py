@@ -4,9 +4,7 @@ does (a failed upstream, a corrupt track, a mismatched pair, missing FaRL weight
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
-import os
 import shutil
 from pathlib import Path
 
@@ -16,26 +14,15 @@ import pytest
 import torch
 
 from marlinflow.face import parsing_step
+from marlinflow.face.detect import landmarks_per_frame
 from marlinflow.face.parsing_farl import WEIGHTS_NAME
 from marlinflow.face.store import PART_LABELS, FaceTrack, load_parsing
 from marlinflow.status import StageRecord
 from marlinflow.video.io import read_frames
 
 
-def dlib_landmarks(frames: np.ndarray, upsample: int = 0) -> np.ndarray:
-    """(N, 68, 2) iBUG points of the largest face per frame; NaN where none is found."""
-    import dlib
-
-    package = importlib.util.find_spec("face_recognition_models").submodule_search_locations[0]
-    model = os.path.join(package, "models", "shape_predictor_68_face_landmarks.dat")
-    detector, predictor = dlib.get_frontal_face_detector(), dlib.shape_predictor(model)
-    points = np.full((len(frames), 68, 2), np.nan)
-    for i, frame in enumerate(frames):
-        faces = detector(frame, upsample)  # upsample: find faces under ~80 px
-        if len(faces):
-            shape = predictor(frame, max(faces, key=lambda r: r.area()))
-            points[i] = [(p.x, p.y) for p in shape.parts()]
-    return points
+def dlib_landmarks(frames, upsample: int = 0) -> np.ndarray:
+    return landmarks_per_frame(frames, upsample)
 
 
 def write_clip(path: Path, frames: np.ndarray, fps: int = 30) -> None:

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import importlib.util
-import os
-
 import cv2
 import numpy as np
 import pytest
 import skimage.data
 
+from marlinflow.face.detect import landmarks_per_frame
 from marlinflow.face.parsing import label_coverage, rasterize_parts
 from marlinflow.face.store import PART_LABELS, load_parsing, save_parsing
 from marlinflow.video.io import iter_frames, read_frames
@@ -18,19 +16,7 @@ L = PART_LABELS
 
 
 def dlib_landmarks(frames, upsample: int = 0) -> np.ndarray:
-    """(N, 68, 2) iBUG points of the largest face per frame (dlib's shipped predictor)."""
-    import dlib
-
-    package = importlib.util.find_spec("face_recognition_models").submodule_search_locations[0]
-    model = os.path.join(package, "models", "shape_predictor_68_face_landmarks.dat")
-    detector, predictor = dlib.get_frontal_face_detector(), dlib.shape_predictor(model)
-    points = np.full((len(frames), 68, 2), np.nan)
-    for i, frame in enumerate(frames):
-        faces = detector(frame, upsample)  # upsample: find faces under ~80 px
-        if len(faces):
-            shape = predictor(frame, max(faces, key=lambda r: r.area()))
-            points[i] = [(p.x, p.y) for p in shape.parts()]
-    return points
+    return landmarks_per_frame(frames, upsample)
 
 
 def astronaut_crop() -> tuple[np.ndarray, np.ndarray]:

@@ -25,6 +25,10 @@ def test_every_stage_ran_on_every_video(sample_project):
 
 
 def test_pretraining_exports_official_layout_weights(sample_project):
+    baseline = json.loads(
+        (sample_project / f"{RESULTS}/pretrain/videomae-tiny/config.json").read_text()
+    )
+    assert (baseline["mask_strategy"], baseline["adv_weight"]) == ("tube", 0.0)
     encoder = Marlin.from_file(sample_project / f"{RESULTS}/pretrain/tiny/encoder.pt")
     assert encoder.size.name == "tiny"
     metrics = json.loads((sample_project / f"{RESULTS}/pretrain/tiny/metrics.json").read_text())
@@ -36,7 +40,7 @@ def test_pretraining_exports_official_layout_weights(sample_project):
 def test_downstream_results_for_ours_and_the_baseline(sample_project):
     for task in ("expression", "attributes", "fake"):
         for protocol in ("probe", "finetune"):
-            for encoder in ("tiny", "random-tiny"):
+            for encoder in ("tiny", "videomae-tiny", "random-tiny"):
                 path = sample_project / f"{RESULTS}/downstream/{task}/{protocol}/{encoder}"
                 assert json.loads((path / "metrics.json").read_text())["runs"], path
 
@@ -58,7 +62,7 @@ def test_the_report_has_its_tables_and_figures(sample_project):
     assert page.tables >= 2 and len(page.images) >= 4
     assert all((report / src).is_file() for src in page.images)
     results = pd.read_csv(report / "results.tsv", sep="\t")
-    assert set(results["encoder"]) == {"tiny", "random-tiny"}
+    assert set(results["encoder"]) == {"tiny", "videomae-tiny", "random-tiny"}
 
 
 def test_a_second_run_has_nothing_to_do(sample_project):

@@ -90,18 +90,25 @@ def parse_records(wildcards=None):
 
 
 TASKS = {task["name"]: task for task in config["downstream"]["tasks"]}
-# The pretrained encoder and, as the baseline, a randomly initialised one of the same size.
-ENCODERS = [MODEL] + ([f"random-{MODEL}"] if config["downstream"]["baseline"] else [])
+# Pretraining runs: ours, and the VideoMAE-style baseline (tube masking, no adversarial loss, as
+# the official code's authors reproduce VideoMAE) when asked for.
+BASELINES = config["downstream"]["baselines"]
+PRETRAINED = {MODEL: {}}
+if "videomae" in BASELINES:
+    PRETRAINED[f"videomae-{MODEL}"] = {"mask_strategy": "tube", "adv_weight": 0.0}
+# The encoders evaluated: the pretrained ones and a randomly initialised one of the same size.
+ENCODERS = list(PRETRAINED) + ([f"random-{MODEL}"] if "random" in BASELINES else [])
 
 
 wildcard_constraints:
     task="|".join(TASKS) or "no-task",
     encoder="|".join(ENCODERS),
+    run="|".join(PRETRAINED),
 
 
 def encoder_weights(wildcards):
-    if wildcards.encoder == MODEL:
-        return f"{PRETRAIN}/encoder.pt"
+    if wildcards.encoder in PRETRAINED:
+        return f"{RESULTS}/pretrain/{wildcards.encoder}/encoder.pt"
     return f"{RESULTS}/baselines/{wildcards.encoder}/encoder.pt"
 
 

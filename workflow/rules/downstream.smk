@@ -1,5 +1,5 @@
 # Downstream evaluation: task tables, features of every usable face clip, linear probes and
-# fine-tuning, for the pretrained encoder and (as the baseline) a randomly initialised one.
+# fine-tuning, for the pretrained encoder and the baselines (VideoMAE-style, random).
 
 
 rule build_task:

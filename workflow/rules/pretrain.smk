@@ -1,17 +1,22 @@
-# MARLIN pretraining on every usable face clip of the data set.
+# MARLIN pretraining on every usable face clip of the data set; with the VideoMAE-style baseline
+# (tube masking, no adversarial loss) as a second run when the config asks for it.
 
 
 rule write_pretrain_settings:
     input:
         parse_records,
     output:
-        f"{PRETRAIN}/settings.json",
+        f"{RESULTS}/pretrain/{{run}}/settings.json",
     log:
-        f"{LOGS}/write_pretrain_settings.log",
+        f"{LOGS}/write_pretrain_settings/{{run}}.log",
     conda:
         CONDA_ENV
     params:
-        settings=lambda wildcards: {**config["pretrain"], "model": config["model"]},
+        settings=lambda wildcards: {
+            **config["pretrain"],
+            **PRETRAINED[wildcards.run],
+            "model": config["model"],
+        },
     run:
         from marlinflow.atomic import write_json
 
@@ -22,12 +27,12 @@ rule write_pretrain_settings:
 # preempted run must find its checkpoint to resume from.
 rule pretrain:
     input:
-        f"{PRETRAIN}/settings.json",
+        f"{RESULTS}/pretrain/{{run}}/settings.json",
     output:
-        encoder=f"{PRETRAIN}/encoder.pt",
-        metrics=f"{PRETRAIN}/metrics.json",
+        encoder=f"{RESULTS}/pretrain/{{run}}/encoder.pt",
+        metrics=f"{RESULTS}/pretrain/{{run}}/metrics.json",
     log:
-        f"{LOGS}/pretrain.log",
+        f"{LOGS}/pretrain/{{run}}.log",
     conda:
         CONDA_ENV
     threads: config["compute"]["threads"]

@@ -85,6 +85,22 @@ def dlib_model_path(name: str) -> Path:
     return Path(spec.origin).parent / "models" / name
 
 
+def landmarks_per_frame(frames, upsample: int = 0) -> np.ndarray:
+    """(N, 68, 2) iBUG points of the largest face in each frame, found on its own (no tracking,
+    no smoothing: for checks and quick looks); NaN where dlib finds no face."""
+    import dlib
+
+    detector = dlib.get_frontal_face_detector()
+    predictor = dlib.shape_predictor(str(dlib_model_path("shape_predictor_68_face_landmarks.dat")))
+    points = np.full((len(frames), 68, 2), np.nan)
+    for i, frame in enumerate(frames):
+        faces = detector(frame, upsample)  # upsample: find faces under ~80 px
+        if len(faces):
+            shape = predictor(frame, max(faces, key=lambda r: r.area()))
+            points[i] = [(p.x, p.y) for p in shape.parts()]
+    return points
+
+
 class DlibDetector:
     name = "dlib"
 
