@@ -132,14 +132,15 @@ class PretrainClips(Dataset):
 
     def load(self, source: ClipSource, rng: np.random.Generator) -> dict[str, torch.Tensor]:
         """Read one random clip of ``source`` and make its mask; InputError names the bad file."""
-        labels, present = load_parsing(source.labels)
-        if len(labels) == 0:
+        _, present = load_parsing(source.labels, frames=[])  # the frame count, no labels yet
+        if len(present) == 0:
             raise InputError(source.labels, "parsing file has no frames")
-        indices = clip_indices(len(labels), self.size.n_frames, self.stride, rng)
+        indices = clip_indices(len(present), self.size.n_frames, self.stride, rng)
         frames = read_frames(source.video, indices)  # (T, H, W, 3) uint8
         firsts = indices[:: self.size.tubelet]  # the first frame of each tubelet
+        labels, _ = load_parsing(source.labels, frames=firsts)  # only the chunks holding them
         visible = make_mask(self.mask.strategy, self.size.grid, self.mask.ratio, rng,
-                            labels[firsts], present[firsts], self.mask.balanced)  # fmt: skip
+                            labels, present[firsts], self.mask.balanced)  # fmt: skip
         return {"video": self.to_clip(frames), "visible": torch.from_numpy(visible)}
 
     def to_clip(self, frames: np.ndarray) -> torch.Tensor:
