@@ -62,7 +62,9 @@ def results_parts(inputs: Inputs) -> list[str]:
     return [
         paragraph("Test metrics: mean ± std over seeds, or the value with its 95% bootstrap "
                   "interval for a single seed. Encoders named random-* are randomly initialised "
-                  "encoders of the same size: the baseline that shows what pretraining adds."),
+                  "encoders of the same size: the baseline that shows what pretraining adds; "
+                  "videomae-* are pretrained on the same videos VideoMAE's way (tube masking, "
+                  "no adversarial loss): what Fasking and the adversarial loss add."),
         table(results),
         paragraph(PAPER_NOTE if "paper" in results else NO_PAPER_NOTE, "source"),
         paragraph("All rows, with every number: results.tsv beside this page.", "source"),
