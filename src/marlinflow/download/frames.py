@@ -8,14 +8,16 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
-from marlinflow.download.encode import H264Writer
+from marlinflow.download.encode import CRF
 from marlinflow.errors import InputError
+from marlinflow.video.writer import write_video
 
 log = logging.getLogger(__name__)
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
@@ -69,6 +71,16 @@ def read_image(path: Path) -> np.ndarray:
         raise InputError(path, f"unreadable image ({err})") from err
 
 
+def _same_size_images(paths: list[Path]) -> Iterator[np.ndarray]:
+    size = None
+    for path in paths:
+        rgb = read_image(path)
+        if size is not None and rgb.shape[:2] != size:
+            raise InputError(path, f"size {rgb.shape[1]}x{rgb.shape[0]} differs from frame 0")
+        size = rgb.shape[:2]
+        yield rgb
+
+
 def encode_frames(
     folder: str | Path,
     out: str | Path,
@@ -83,19 +95,7 @@ def encode_frames(
         log.warning("%s: %d frame(s) missing from the numbering", folder, report.missing)
     first = int(round((start or 0) * fps))
     last = len(files) if end is None else min(len(files), int(round(end * fps)))
-    writer = None
-    try:
-        for path in files[first:last]:
-            rgb = read_image(path)
-            if writer is None:
-                writer = H264Writer(out, fps, rgb.shape[1], rgb.shape[0])
-            elif rgb.shape[:2] != writer.size:
-                raise InputError(path, f"size {rgb.shape[1]}x{rgb.shape[0]} differs from frame 0")
-            writer.write(rgb)
-    finally:
-        if writer is not None:
-            writer.close()
-    report.n_frames = writer.n_frames if writer else 0
-    if report.n_frames == 0:
+    if first >= last:
         raise InputError(folder, f"no frames between {start} s and {end} s")
+    report.n_frames = write_video(out, _same_size_images(files[first:last]), fps, crf=CRF)
     return report

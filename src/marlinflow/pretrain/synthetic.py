@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import av
 import numpy as np
 
 from marlinflow.face.store import PART_LABELS, save_parsing
 from marlinflow.status import StageRecord
+from marlinflow.video.writer import write_video
 
 # (label, centre x, centre y, half width, half height) in units of the map side; drawn in order.
 _FACE_PARTS = (
@@ -55,18 +55,6 @@ def render(labels: np.ndarray, phase: float = 0.0) -> np.ndarray:
     return np.clip(_PALETTE[labels] + shade, 0, 255).astype(np.uint8)
 
 
-def write_video(path: str | Path, frames: np.ndarray, fps: int = 25) -> None:
-    """Frames (N, H, W, 3) uint8 -> an H.264 mp4 with every frame a keyframe (exact seeking)."""
-    with av.open(str(path), "w") as container:
-        stream = container.add_stream("libx264", rate=fps)
-        stream.width, stream.height = frames.shape[2], frames.shape[1]
-        stream.pix_fmt = "yuv420p"
-        stream.options = {"crf": "18", "g": "1"}
-        for frame in frames:
-            container.mux(stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))
-        container.mux(stream.encode())
-
-
 def write_clip(
     root: str | Path, video_id: str, n_frames: int = 40, side: int = 64, no_face: tuple = ()
 ) -> Path:
@@ -83,7 +71,7 @@ def write_clip(
     present = np.ones(n_frames, dtype=bool)
     present[list(no_face)] = False
     video, parsing = root / "faces" / f"{video_id}.mp4", root / "parsing" / f"{video_id}.npz"
-    write_video(video, frames)
+    write_video(video, frames, 25, crf=18, keyframe_interval=1)  # every frame a keyframe
     save_parsing(parsing, labels, present)
     status = root / "parsing" / f"{video_id}.status.json"
     outputs = {"labels": str(parsing), "video": str(video)}

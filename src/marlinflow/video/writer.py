@@ -1,4 +1,5 @@
-"""Write face clips: H.264, near-lossless, with short keyframe intervals so readers seek cheaply.
+"""Write videos (face clips, downloads, frame folders): H.264, near-lossless, with short keyframe
+intervals so readers seek cheaply.
 
 Training reads 16-frame clips at random offsets; with a keyframe at least every 16 frames a
 seek decodes at most 15 extra frames. The file appears only when complete (atomic rename).
@@ -27,6 +28,14 @@ def _rate(fps: float) -> Fraction:
     return Fraction(fps).limit_denominator(1001)
 
 
+def _even(frame: np.ndarray) -> np.ndarray:
+    """yuv420p needs even sides: an odd frame gets its last row or column repeated."""
+    height, width = frame.shape[:2]
+    if height % 2 or width % 2:
+        frame = np.pad(frame, ((0, height % 2), (0, width % 2), (0, 0)), mode="edge")
+    return frame
+
+
 def write_video(
     path: str | Path,
     frames: Iterable[np.ndarray],
@@ -35,9 +44,10 @@ def write_video(
     keyframe_interval: int = KEYFRAME_INTERVAL,
     preset: str = PRESET,
 ) -> int:
-    """Encode RGB uint8 frames (H, W, 3), all of one even size, to ``path``; returns the count.
+    """Encode RGB uint8 frames (H, W, 3), all of one size, to ``path``; returns the count.
 
-    Frames are consumed one at a time, so memory does not depend on the clip's length.
+    Frames are consumed one at a time, so memory does not depend on the clip's length. Odd
+    sizes are padded to even ones by repeating the last row or column.
     """
     if fps <= 0:
         raise ValueError(f"{path}: frame rate must be positive, got {fps}")
@@ -52,9 +62,12 @@ def write_video(
             "sc_threshold": "0",  # no extra keyframes at cuts: the interval stays regular
             "preset": preset,
         }
-        for frame in frames:
+        for frame in map(_even, frames):
             if count == 0:
                 stream.height, stream.width = frame.shape[:2]
+            elif frame.shape[:2] != (stream.height, stream.width):
+                raise ValueError(f"{path}: frame {count} is {frame.shape[1]}x{frame.shape[0]}, "
+                                 f"frame 0 {stream.width}x{stream.height}")  # fmt: skip
             container.mux(stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))
             count += 1
         if count == 0:
