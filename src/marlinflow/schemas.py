@@ -6,6 +6,7 @@ packaged as ``marlinflow/schemas/`` in wheels, so the library and the workflow s
 
 from __future__ import annotations
 
+import copy
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -39,14 +40,10 @@ def _with_defaults(validator_class):
         if isinstance(instance, dict):
             for key, sub in properties.items():
                 if "default" in sub and key not in instance:
-                    instance[key] = _copy(sub["default"])
+                    instance[key] = copy.deepcopy(sub["default"])
         yield from validate_properties(validator, properties, instance, schema)
 
     return jsonschema.validators.extend(validator_class, {"properties": set_defaults})
-
-
-def _copy(value: Any) -> Any:
-    return yaml.safe_load(yaml.safe_dump(value))
 
 
 def validator(name: str, fill_defaults: bool = False) -> jsonschema.protocols.Validator:

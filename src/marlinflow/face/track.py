@@ -51,11 +51,6 @@ class Track:
         self.scores.append(float(score))
 
 
-def landmark_extent(landmarks: np.ndarray) -> np.ndarray:
-    """(68, 2) -> (4,) x1, y1, x2, y2 of the points."""
-    return np.concatenate([landmarks.min(axis=0), landmarks.max(axis=0)])
-
-
 def _learn_box_offset(track: Track, box: np.ndarray, landmarks: np.ndarray) -> None:
     """Remember the detector's box relative to the landmarks' centroid: the centre offset and
     the box size. Followed frames move the box with the landmarks but keep its size until the
