@@ -7,6 +7,7 @@ from snakemake.exceptions import WorkflowError
 from marlinflow.cluster import pretrain_resources
 from marlinflow.config import cli_options, model_tag, validate_config
 from marlinflow.datasets import build_manifest, source_root
+from marlinflow.download.sources import Kind, resolve
 from marlinflow.errors import InputError
 from marlinflow.tracking import start_pipeline
 
@@ -36,29 +37,17 @@ wildcard_constraints:
     id=r"[A-Za-z0-9_-][A-Za-z0-9_.-]*",
 
 
-def is_remote(source):
-    return "://" in source or (
-        not os.path.sep in source
-        and not os.path.splitext(source)[1]
-        and len(source) == 11
-    )
-
-
 def local_source(wildcards):
     """A local source is an input, so Snakemake waits for it (the sample) and sees it change.
 
     A missing one is left to the download step, which records it as unusable: one bad row must
     not stop the run.
     """
-    source = MANIFEST.loc[wildcards.id, "source"]
-    if is_remote(source):
+    source = resolve(MANIFEST.loc[wildcards.id, "source"], SOURCE_ROOT)
+    if source.kind not in (Kind.LOCAL, Kind.FRAMES):
         return []
-    path = os.path.join(SOURCE_ROOT, source)
-    return (
-        [path]
-        if config["dataset"]["builder"] == "sample" or os.path.exists(path)
-        else []
-    )
+    sample = config["dataset"]["builder"] == "sample"
+    return [source.location] if sample or source.path.exists() else []
 
 
 def download_args(wildcards):
