@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 
+import numpy as np
 import pytest
 
 from marlinflow.downstream import adapters, cli_task, mosei
@@ -201,21 +203,46 @@ def write_mosei_csv(path, rows: list[str]) -> None:
     )
 
 
-@pytest.fixture
-def mosei_files(tmp_path):
-    labels, folds = tmp_path / "labels.csv", tmp_path / "cmu_mosei_std_folds.py"
+MOSEI_ROWS = [
+    "vidA,10.0,14.0,1.5,1.0,0,0,0,0,0",
+    "vidA,2.0,6.0,-0.4,0,0.3,0,0,0,0",
+    "12345,0,3,0,0,0,0,0,0,0",
+    "vidB,1,2,-2.6,0,1,2,0,0,0.6",
+    "vidC,1,2,3.0,2,0,0,1,0,0",
+    "vidZ,1,2,3.0,2,0,0,1,0,0",
+]
+
+
+def write_mosei_csd(path, rows: list[str], width: int = 7) -> None:
+    """The SDK's computational-sequence layout: <root>/data/<video>/{features,intervals} and
+    <root>/metadata (HDF5 through h5py, as the SDK writes it)."""
+    h5py = pytest.importorskip("h5py")
+    by_video: dict[str, list[list[float]]] = {}
+    for row in rows:
+        video, *numbers = row.split(",")
+        by_video.setdefault(video, []).append([float(n) for n in numbers])
+    with h5py.File(path, "w") as handle:
+        root = handle.create_group("All Labels")
+        metadata = root.create_group("metadata")
+        metadata.create_dataset("root name", data="All Labels")
+        for video, values in by_video.items():
+            entry = root.create_group(f"data/{video}")
+            table = np.array(values, dtype=np.float32)
+            entry.create_dataset("intervals", data=table[:, :2].astype(np.float64))
+            entry.create_dataset("features", data=table[:, 2 : 2 + width])
+
+
+@pytest.fixture(params=["csv", "csd"])
+def mosei_files(request, tmp_path):
+    """The same labels as the CSV export and as the SDK's own ``.csd``."""
+    folds = tmp_path / "cmu_mosei_std_folds.py"
     folds.write_text(FOLDS_PY)
-    write_mosei_csv(
-        labels,
-        [
-            "vidA,10.0,14.0,1.5,1.0,0,0,0,0,0",
-            "vidA,2.0,6.0,-0.4,0,0.3,0,0,0,0",
-            "12345,0,3,0,0,0,0,0,0,0",
-            "vidB,1,2,-2.6,0,1,2,0,0,0.6",
-            "vidC,1,2,3.0,2,0,0,1,0,0",
-            "vidZ,1,2,3.0,2,0,0,1,0,0",
-        ],
-    )
+    if request.param == "csv":
+        labels = tmp_path / "labels.csv"
+        write_mosei_csv(labels, MOSEI_ROWS)
+    else:
+        labels = tmp_path / "CMU_MOSEI_Labels.csd"
+        write_mosei_csd(labels, MOSEI_ROWS)
     return labels, folds
 
 
@@ -274,16 +301,22 @@ def test_mosei_bad_rows_and_files(tmp_path):
         mosei.read_folds(folds)
 
 
-def test_mosei_csd_without_h5py_says_what_to_do(tmp_path):
+def test_mosei_csd_without_h5py_says_what_to_do(tmp_path, monkeypatch):
     path = tmp_path / "CMU_MOSEI_Labels.csd"
     path.write_bytes(b"\x89HDF\r\n")
-    try:
-        import h5py  # noqa: F401
-    except ImportError:
-        with pytest.raises(InputError, match="h5py.*CSV"):
-            mosei.read_labels(path)
-    else:
-        pytest.skip("h5py is installed: the .csd reader runs instead")
+    monkeypatch.setitem(sys.modules, "h5py", None)  # an environment without h5py
+    with pytest.raises(InputError, match="h5py.*CSV"):
+        mosei.read_labels(path)
+
+
+def test_mosei_bad_csd_files_name_the_file_and_the_video(tmp_path):
+    path = tmp_path / "CMU_MOSEI_Labels.csd"
+    path.write_bytes(b"\x89HDF\r\n\x1a\n cut short")
+    with pytest.raises(InputError, match=r"CMU_MOSEI_Labels\.csd: not a readable \.csd"):
+        mosei.read_labels(path)
+    write_mosei_csd(path, MOSEI_ROWS[:2] + ["vidQ,0,1,0,0,0,0,0,0,0"], width=6)
+    with pytest.raises(InputError, match="video 'vidA': expected segments × 7"):
+        mosei.read_labels(path)
 
 
 def run_task_verb(argv: list[str]) -> int:

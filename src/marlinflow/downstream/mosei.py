@@ -47,17 +47,27 @@ def _read_csd(path: Path) -> pd.DataFrame:
         raise InputError(
             path, f"reading .csd needs h5py (pip install h5py), or export a CSV of {COLUMNS}"
         ) from err
+    try:
+        with h5py.File(path, "r") as handle:
+            return _csd_rows(path, handle)
+    except OSError as err:  # not HDF5, or cut short
+        raise InputError(path, f"not a readable .csd (HDF5) file: {err}") from err
+
+
+def _csd_rows(path: Path, handle) -> pd.DataFrame:
+    """The sequence's ``data`` group (the root holds one group named after the sequence)."""
+    roots = [group for group in handle.values() if "data" in group]
+    if len(roots) != 1:
+        raise InputError(path, "expected one computational sequence with a 'data' group")
     rows = []
-    with h5py.File(path, "r") as handle:
-        data = handle[next(iter(handle.keys()))]["data"]
-        for video in data:
-            features, intervals = data[video]["features"][()], data[video]["intervals"][()]
-            if features.ndim != 2 or features.shape[1] != 7 or len(intervals) != len(features):
-                raise InputError(path, f"video {video!r}: expected segments × 7 labels")
-            rows += [
-                [video, *span, *values] for span, values in zip(intervals, features, strict=True)
-            ]
-    return pd.DataFrame(rows, columns=list(COLUMNS))
+    for video, entry in roots[0]["data"].items():
+        if not {"features", "intervals"} <= set(entry):
+            raise InputError(path, f"video {video!r}: no features or intervals")
+        features, intervals = entry["features"][()], entry["intervals"][()]
+        if features.ndim != 2 or features.shape[1] != 7 or intervals.shape != (len(features), 2):
+            raise InputError(path, f"video {video!r}: expected segments × 7 labels and × 2 times")
+        rows += [[video, *span, *values] for span, values in zip(intervals, features, strict=True)]
+    return pd.DataFrame(rows, columns=list(COLUMNS)).astype({c: float for c in COLUMNS[1:]})
 
 
 def _read_csv(path: Path) -> pd.DataFrame:
