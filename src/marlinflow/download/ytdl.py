@@ -14,8 +14,6 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-import yt_dlp
-
 from marlinflow.errors import InputError
 
 log = logging.getLogger(__name__)
@@ -46,6 +44,8 @@ def fetch_ytdl(url: str, folder: Path, options: YtdlOptions = YtdlOptions()) -> 
         "noprogress": True,
         "logger": _Quiet(),
     }
+    import yt_dlp  # here, not at the top: every download job and workflow parse imports this module
+
     try:
         with yt_dlp.YoutubeDL(params) as ydl:
             ydl.download([url])
