@@ -60,6 +60,9 @@ def test_one_forward_per_iteration(trained):
     _, probe, forwards = trained
     assert len(forwards) == 2  # two iterations, two autoencoder forwards
     assert [s["critic_step"] for s in probe.steps] == [True, False, True, False]  # critic first
+    module = trained[0]
+    assert {"train/loss_rec", "lr", "clips_per_s"} <= set(module.step_metrics)
+    assert "gpu_mem_gb" not in module.step_metrics  # logged only on a GPU
 
 
 def test_critic_gradients_do_not_reach_the_autoencoder(trained):
@@ -129,4 +132,5 @@ def test_bf16_autocast_on_gpu():
     trainer.fit(module, DataLoader(random_batches(4), batch_size=2))
     assert dtypes == [torch.bfloat16, torch.bfloat16]  # the autoencoder ran under bf16 autocast
     assert all(np.isfinite(value) for value in module.step_metrics.values())
+    assert 0 < module.step_metrics["gpu_mem_gb"] < 10  # peak GPU memory is logged
     assert next(module.model.parameters()).dtype == torch.float32  # weights stay fp32

@@ -174,6 +174,8 @@ class MarlinPretrain(pl.LightningModule):
         if self._last_step_end is not None:
             metrics["clips_per_s"] = batch * self.trainer.world_size / (now - self._last_step_end)
         self._last_step_end = now
+        if self.device.type == "cuda":  # the peak since the run started, this process's GPU
+            metrics["gpu_mem_gb"] = torch.cuda.max_memory_allocated(self.device) / 2**30
         self.step_metrics = metrics
         self.log_dict(metrics, on_step=True, on_epoch=False, rank_zero_only=True)
 
