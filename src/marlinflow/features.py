@@ -18,9 +18,11 @@ import argparse
 import os
 import shutil
 import sys
+import time
 import urllib.request
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -30,6 +32,9 @@ from marlinflow.checkpoints import export_official, load_model
 from marlinflow.errors import InputError
 from marlinflow.models import RELEASED, MarlinModel, ModelSize, get_size
 from marlinflow.video.io import probe, read_frames
+
+if TYPE_CHECKING:
+    from marlinflow.tracking import TrackedRun
 
 RELEASE_URL = "https://github.com/ControlNet/MARLIN/releases/download/model_v1"
 CACHE_ENV = "MARLINFLOW_CACHE"  # folder for downloaded weights
@@ -296,7 +301,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Write each video's features to ``<out>/<stem>.npy``; a video that cannot be read is
-    reported and skipped, and the exit status is 1 if any was."""
+    reported and skipped, and the exit status is 1 if any was. The extraction is a tracked run
+    (``extract_features``, recorded in ``<out>``): videos, windows, seconds, clips/s."""
+    from marlinflow.tracking import track_run
+
     try:
         if args.weights:
             model = Marlin.from_file(args.weights, full=False)
@@ -306,17 +314,39 @@ def run(args: argparse.Namespace) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 1
     model = model.to(args.device).eval()
-    failed = 0
-    for video in args.videos:
+    config = {k: v for k, v in vars(args).items() if k not in ("videos", "verb", "verbose")}
+    with track_run("extract_features", config | {"videos": len(args.videos)},
+                   [model.size.name], args.out) as tracked:  # fmt: skip
+        failed = extract_all(model, args, tracked)
+    return 1 if failed else 0
+
+
+def extract_all(model: Marlin, args: argparse.Namespace, tracked: TrackedRun) -> int:
+    """Features of ``args.videos`` into ``args.out``, each video's windows and seconds logged
+    (a step per video) and the totals summarised; returns how many videos failed."""
+    failed = windows = 0
+    started = time.perf_counter()
+    for step, video in enumerate(args.videos):
+        begun = time.perf_counter()
         try:
             features = model.extract_video(
                 video, args.sample_rate, args.hop, args.reduction, args.keep_seq,
                 args.batch_size, args.official_compat,
             )  # fmt: skip
+            n_frames = probe(video).n_frames
         except InputError as err:
             print(f"skipped: {err}", file=sys.stderr)
             failed += 1
             continue
         with atomic_path(args.out / f"{video.stem}.npy") as tmp:
             np.save(tmp, features.cpu().numpy().astype(np.float32))
-    return 1 if failed else 0
+        n_windows = len(plan_windows(n_frames, model.size.n_frames, args.sample_rate, args.hop,
+                                     args.official_compat))  # fmt: skip
+        windows += n_windows
+        tracked.log({"video/windows": n_windows, "video/seconds": time.perf_counter() - begun},
+                    step=step)  # fmt: skip
+    seconds = time.perf_counter() - started
+    tracked.summarize({"videos": len(args.videos) - failed, "videos_failed": failed,
+                       "windows": windows, "seconds": seconds,
+                       "clips_per_s": windows / seconds if seconds > 0 else 0.0})  # fmt: skip
+    return failed

@@ -1,9 +1,15 @@
-"""Per-video stage records: the receipts that let one unusable video drop out without stopping the run.
+"""Summarise a stage's video records: usable or not, why, and each video's statistics (a run).
 
-Every per-video step writes ``<out_dir>/<id>.status.json`` last (atomically), after its data
+Per-video stage records are the receipts that let one unusable video drop out without stopping
+the run. Every per-video step writes ``<out_dir>/<id>.status.json`` last (atomically), after its data
 files. The record says whether the video is usable after this stage, why not, which data files
 the stage wrote, and what it measured. A step whose upstream record is not ok writes a record
 that says so and does nothing else; later steps and the report read these records.
+
+``marlinflow summary`` turns a stage's records into its summary TSV (one row per video, its
+statistics as ``stats/<name>`` columns) and records it as the stage's tracked run
+(``summarize_<stage>``, see :mod:`marlinflow.tracking`): the same rows as its ``video_stats`` table,
+and the aggregates (usable counts, reasons by class, means, jitter percentiles, totals).
 """
 
 from __future__ import annotations
@@ -141,35 +147,100 @@ def reason_category(reason: str) -> str:
     return "other"
 
 
+SUMMARY_COLUMNS = ["id", "stage", "ok", "category", "reason", "seconds"]
+STATS_PREFIX = "stats/"
+STATS_TABLE = "video_stats"  # the summary's rows as the run's table
+# Statistics summed over the videos as well as averaged (the rest are only averaged).
+TOTALED_STATS = ("frames", "bytes", "seconds")
+PERCENTILES = (50, 90)  # of the jitter statistics (*_px), with the maximum
+
+
+def flat_stats(stats: dict[str, Any], prefix: str = STATS_PREFIX) -> dict[str, Any]:
+    """``{"frames": 40, "label_coverage": {"skin": 0.4}}`` -> ``{"stats/frames": 40,
+    "stats/label_coverage/skin": 0.4}``."""
+    flat: dict[str, Any] = {}
+    for key, value in stats.items():
+        if isinstance(value, dict):
+            flat.update(flat_stats(value, f"{prefix}{key}/"))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
 def summary_table(records: list[StageRecord]) -> pd.DataFrame:
-    """One row per record (id, stage, ok, category, reason, seconds), the unusable first."""
-    table = pd.DataFrame(
-        [
-            {
-                "id": r.id,
-                "stage": r.stage,
-                "ok": r.ok,
-                "category": reason_category(r.reason),
-                "reason": r.reason,
-                "seconds": r.seconds,
-            }
-            for r in records
-        ],
-        columns=["id", "stage", "ok", "category", "reason", "seconds"],
+    """One row per record (id, stage, ok, category, reason, seconds, then its statistics as
+    ``stats/<name>`` columns), the unusable first."""
+    rows = [
+        {"id": r.id, "stage": r.stage, "ok": r.ok, "category": reason_category(r.reason),
+         "reason": r.reason, "seconds": r.seconds, **flat_stats(r.stats)}
+        for r in records
+    ]  # fmt: skip
+    stats_columns = list(
+        dict.fromkeys(k for row in rows for k in row if k.startswith(STATS_PREFIX))
     )
+    table = pd.DataFrame(rows, columns=SUMMARY_COLUMNS + stats_columns)
     return table.sort_values(["ok", "id"], kind="stable").reset_index(drop=True)
+
+
+def stats_aggregates(usable: pd.DataFrame) -> dict[str, float]:
+    """Means of the usable videos' numeric statistics, totals of counts, jitter percentiles."""
+    aggregates: dict[str, float] = {}
+    for column in [c for c in usable if c.startswith(STATS_PREFIX)]:
+        values = pd.to_numeric(usable[column], errors="coerce").dropna()
+        if values.empty or usable[column].dtype == bool:
+            continue
+        aggregates[f"{column}/mean"] = float(values.mean())
+        if column.rsplit("/", 1)[-1] in TOTALED_STATS:
+            aggregates[f"{column}/total"] = float(values.sum())
+        if column.endswith("_px"):
+            for q in PERCENTILES:
+                aggregates[f"{column}/p{q}"] = float(values.quantile(q / 100))
+            aggregates[f"{column}/max"] = float(values.max())
+    return aggregates
+
+
+def stage_aggregates(table: pd.DataFrame) -> dict[str, float]:
+    """A stage in numbers: videos, usable, unusable by reason class, then :func:`stats_aggregates`."""
+    ok = table["ok"].astype(bool)
+    aggregates: dict[str, float] = {"videos/total": len(table), "videos/usable": int(ok.sum()),
+                                    "videos/unusable": int((~ok).sum()),
+                                    "seconds/total": float(table["seconds"].sum())}  # fmt: skip
+    for category, count in table.loc[~ok, "category"].value_counts().sort_index().items():
+        aggregates[f"unusable/{category}"] = int(count)
+    return aggregates | stats_aggregates(table[ok])
+
+
+def summarize_stage(paths: list[Path], out: Path, run_dir: Path | None = None) -> pd.DataFrame:
+    """Write the summary TSV ``out`` of the records at ``paths`` and record it as the run
+    ``summarize_<stage>`` in ``run_dir`` (default ``<out's folder>/runs/<job type>``)."""
+    from marlinflow.tracking import track_run
+
+    table = summary_table(collect(paths))
+    stages = list(dict.fromkeys(table["stage"]))
+    job_type = "summarize_" + "_".join(stages)
+    folders = sorted({str(Path(p).parent) for p in paths})
+    config = {"stages": stages, "records": len(paths), "folders": folders, "out": str(out)}
+    with track_run(job_type, config, out_dir=run_dir or out.parent / "runs" / job_type) as tracked:
+        with atomic_path(out) as tmp:
+            table.to_csv(tmp, sep="\t", index=False)
+        tracked.log_table(STATS_TABLE, table, step=0)
+        aggregates = stage_aggregates(table)
+        tracked.log(aggregates, step=0)
+        tracked.summarize(aggregates)
+    log.info("%s: run recorded in %s (W&B %s)", out, tracked.out_dir, tracked.mode)
+    return table
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("records", nargs="+", type=Path, help="stage records (*.status.json)")
     parser.add_argument("--out", type=Path, required=True, help="summary TSV to write")
+    parser.add_argument("--run-dir", type=Path,
+                        help="folder of the tracked run (default OUT's folder/runs/summarize_<stage>)")  # fmt: skip
 
 
 def run(args: argparse.Namespace) -> int:
-    """Summarise stage records: which videos are usable, and why the others are not."""
-    table = summary_table(collect(args.records))
-    with atomic_path(args.out) as tmp:
-        table.to_csv(tmp, sep="\t", index=False)
+    """Summarise stage records: which videos are usable, why the others are not, statistics."""
+    table = summarize_stage(args.records, args.out, args.run_dir)
     bad = table[~table["ok"]]
     print(f"{args.out}: {len(table) - len(bad)} usable, {len(bad)} not")
     for row in bad.itertuples():

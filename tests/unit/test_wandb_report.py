@@ -74,7 +74,13 @@ def test_report_structure(records):
     assert report.title == "MARLIN pipeline run sample-2"
     assert "sample-1, sample-2" in report.description
     parts = sections(report)
-    assert list(parts) == ["Results", "Pretraining", "Downstream", "Skipped videos"]
+    assert list(parts) == [
+        "Results",
+        "Pretraining",
+        "Downstream",
+        "Preprocessing",
+        "Skipped videos",
+    ]
     assert parts["Results"][0].text.splitlines()[2] == "| emotion | 0.5123 |  |"
 
     (losses,) = parts["Pretraining"]
@@ -101,6 +107,7 @@ def test_empty_sections_say_so():
     texts = [item.get("text") for item in outline(report)]
     assert "No results yet in this run." in texts
     assert "No pretraining run in this pipeline run." in texts
+    assert "No stage summary in this pipeline run." in texts
     assert "Every video was usable." in texts
     assert not any(isinstance(b, wr.PanelGrid) for b in report.blocks)
 

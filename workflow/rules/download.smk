@@ -52,6 +52,9 @@ rule download_video:
         "marlinflow download {params.args} {output} > {log} 2>&1"
 
 
+# The stage's preprocessing run (W&B job type summarize_<stage>): every video's statistics. Its
+# record (results/<ds>/runs/summarize_<stage>/run.json) is a side record, like a log: DVC
+# versions the summary alone.
 rule summarize_stage:
     input:
         stage_records,
@@ -67,5 +70,8 @@ rule summarize_stage:
         stage="download|track|parse",
     conda:
         CONDA_ENV
+    params:
+        runs=f"{RESULTS}/runs",
     shell:
-        "marlinflow summary {input} --out {output} > {log} 2>&1"
+        "marlinflow summary {input} --out {output}"
+        " --run-dir {params.runs}/summarize_{wildcards.stage} > {log} 2>&1"

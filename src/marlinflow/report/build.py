@@ -11,10 +11,13 @@ import argparse
 import logging
 from pathlib import Path
 
+import pandas as pd
+
 from marlinflow.atomic import atomic_path
 from marlinflow.errors import InputError
 from marlinflow.report.html import page
 from marlinflow.report.sections import Inputs, all_sections
+from marlinflow.tracking import TrackedRun, track_run
 
 log = logging.getLogger(__name__)
 
@@ -54,13 +57,29 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--contact-sheets", type=int, default=4, help="contact sheets shown")
 
 
+def record_results(tracked: TrackedRun, results_tsv: Path) -> None:
+    """The run's results table (every downstream number) and its size, when there is one."""
+    if not results_tsv.is_file():
+        tracked.summarize({"results_rows": 0})
+        return
+    long = pd.read_csv(results_tsv, sep="\t")
+    tracked.log_table("results", long, step=0)
+    tracked.summarize({"results_rows": len(long), "tasks": long["task"].nunique(),
+                       "encoders": long["encoder"].nunique()})  # fmt: skip
+
+
 def run(args: argparse.Namespace) -> int:
+    """Build the page as the tracked run ``report_html`` (recorded beside the page)."""
     out = args.out or args.results / "report" / "index.html"
     inputs = Inputs(results=args.results, parsing=args.parsing or default_parsing(args.results),
                     out_dir=out.parent, root=args.root or args.results.parent.parent, mask_videos=args.mask_videos,
                     contact_sheets=args.contact_sheets)  # fmt: skip
+    config = {"results": args.results, "parsing": inputs.parsing, "out": out,
+              "mask_videos": args.mask_videos, "contact_sheets": args.contact_sheets}  # fmt: skip
     try:
-        build_report(inputs, out)
+        with track_run("report_html", config, out_dir=out.parent) as tracked:
+            build_report(inputs, out)
+            record_results(tracked, out.parent / "results.tsv")
     except InputError as err:
         log.error("%s", err)
         return 2

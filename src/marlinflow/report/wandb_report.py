@@ -2,7 +2,8 @@
 
 The report is made from the same plain data as the local report: the steps' run records
 (``run.json``, see :mod:`marlinflow.tracking`), the results table and the stage summaries. Its
-panels show the W&B runs of the groups those records belong to (a step that was up to date in
+sections: results, pretraining losses, downstream metrics, preprocessing (the stage summaries'
+runs: usable videos, face statistics, the per-video table) and skipped videos. Its panels show the W&B runs of the groups those records belong to (a step that was up to date in
 this invocation keeps the group of the invocation that ran it). Building needs no server; saving
 happens only when tracking is online.
 """
@@ -28,6 +29,11 @@ from marlinflow.tracking import TrackingSettings, resolve_mode
 LOSS_JOB_TYPES = ("pretrain",)
 # Rules whose runs end in downstream metrics (their run summaries).
 DOWNSTREAM_PREFIXES = ("finetune", "probe", "linear_probe", "evaluate", "downstream")
+# Rules whose runs summarise a preprocessing stage (marlinflow.status), and what they show.
+PREPROCESSING_PREFIX = "summarize_"
+PREPROCESSING_METRICS = ("videos/usable", "videos/unusable", "stats/face_fraction/mean",
+                         "stats/crop_jitter_px/p90", "stats/face_jitter_px/p90",
+                         "stats/frames/total", "stats/fps/mean")  # fmt: skip
 MAX_TABLE_ROWS = 200
 SKIPPED_COLUMNS = ["id", "stage", "reason"]
 
@@ -85,6 +91,17 @@ def metric_panels(runs: list[dict[str, Any]]) -> list[wr.BarPlot]:
     return [wr.BarPlot(title=key, metrics=[key], orientation="v") for key in keys]
 
 
+def preprocessing_panels(runs: list[dict[str, Any]]) -> list:
+    """Bars of the stage summaries' main numbers (those the runs have, and the unusable videos
+    by reason class), then each table they logged."""
+    keys = {k for r in runs for k in r.get("summary", {})}
+    metrics = [k for k in PREPROCESSING_METRICS if k in keys]
+    metrics += sorted(k for k in keys if k.startswith("unusable/"))
+    tables = sorted({name for r in runs for name in r.get("tables", [])})
+    bars = [wr.BarPlot(title=key, metrics=[key], orientation="v") for key in metrics]
+    return bars + [wr.WeavePanelSummaryTable(table_name=name) for name in tables]
+
+
 def panel_section(title, runs, panels, project, entity, empty: str) -> list:
     if not runs or not panels:
         return [wr.H1(title), wr.P(empty)]
@@ -112,6 +129,7 @@ def build_report(inputs: ReportInputs, project: str = "marlinflow", entity: str 
     """The report object (nothing is sent anywhere)."""
     pretrain = [r for r in inputs.runs if r["job_type"] in LOSS_JOB_TYPES]
     downstream = [r for r in inputs.runs if is_downstream(r["job_type"])]
+    stages = [r for r in inputs.runs if r["job_type"].startswith(PREPROCESSING_PREFIX)]
     groups = sorted({r["group"] for r in inputs.runs} | {inputs.group})
     about = f"Data set {inputs.dataset or 'unnamed'}; W&B groups: {', '.join(groups)}."
     blocks = [
@@ -121,10 +139,16 @@ def build_report(inputs: ReportInputs, project: str = "marlinflow", entity: str 
                        "No pretraining run in this pipeline run."),
         *panel_section("Downstream", downstream, metric_panels(downstream), project, entity,
                        "No downstream evaluation in this pipeline run."),
+        *panel_section("Preprocessing", stages, preprocessing_panels(stages), project, entity,
+                       "No stage summary in this pipeline run."),
         *skipped_section(inputs.skipped),
     ]  # fmt: skip
     title = f"MARLIN pipeline run {inputs.group}"[:128]  # W&B's title limit
     return wr.Report(project=project, entity=entity, title=title, description=about, blocks=blocks)
+
+
+def panel_title(panel: Any) -> str:
+    return getattr(panel, "title", None) or getattr(panel, "table_name", "")
 
 
 def outline(report: wr.Report) -> list[dict[str, Any]]:
@@ -134,7 +158,8 @@ def outline(report: wr.Report) -> list[dict[str, Any]]:
         item: dict[str, Any] = {"block": type(block).__name__}
         if isinstance(block, wr.PanelGrid):
             item["filters"] = [str(rs.filters) for rs in block.runsets]
-            item["panels"] = [{"panel": type(p).__name__, "title": p.title} for p in block.panels]
+            item["panels"] = [{"panel": type(p).__name__, "title": panel_title(p)}
+                              for p in block.panels]  # fmt: skip
         elif hasattr(block, "text"):
             item["text"] = str(block.text)
         items.append(item)

@@ -1,154 +1,40 @@
-"""Recording a step's run: the project's own record always, and a W&B run when tracking is on.
-
-Every step that logs values does so through :func:`track_run`::
-
-    with track_run("pretrain", config=params, tags=[dataset, model], out_dir=run_dir) as run:
-        run.log({"train/loss": 0.5}, step=10)
-        run.summarize({"best_val_loss": 0.4})
-
-``<out_dir>/run.json`` (group, job type, config, tags, status, summary) and
-``<out_dir>/metrics.jsonl`` (one line per ``log`` call) are written whatever the mode, so nothing
-depends on W&B's storage format. A Lightning trainer logs through the run with
-``Trainer(logger=lightning_logger(run))``; in a distributed run only rank 0 records.
-
-W&B runs share a *group* per pipeline invocation: the workflow calls :func:`start_pipeline` once,
-which puts the settings and a fresh group id into the environment that every job inherits (local
-jobs, and cluster jobs, which take the submitting environment). A step run by hand without it
-gets a group of its own.
-
-Modes: ``offline`` (files only, no account), ``online`` (sync live), ``disabled`` (no W&B; our
-record still written), ``auto`` (online when logged in or ``WANDB_API_KEY`` is set, otherwise
-offline). ``WANDB_MODE``, when set, overrides the configured mode. The API key itself is never
-stored: values containing it are redacted from the config before anything is written.
-"""
+"""A step's tracked run: our own record (``run.json``, ``metrics.jsonl``, tables) always, and a
+W&B run beside it when tracking is on; credentials never written."""
 
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import json
 import logging
 import math
-import netrc
 import os
 import re
-import secrets
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
-from urllib.parse import urlparse
+from typing import TYPE_CHECKING, Any
 
-from marlinflow.atomic import write_json
-from marlinflow.errors import InputError
+from marlinflow.atomic import atomic_path, write_json
+from marlinflow.tracking.settings import (
+    TrackingSettings,
+    clean_tags,
+    is_rank_zero,
+    new_group_id,
+    pipeline_tags,
+    resolve_mode,
+)
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 log = logging.getLogger(__name__)
 
-MODES = ("auto", "offline", "online", "disabled")
-ENV_PREFIX = "MARLINFLOW_TRACKING_"
 RUN_FILE = "run.json"
 METRICS_FILE = "metrics.jsonl"
 REDACTED = "<redacted>"
 # Config keys whose values are credentials whatever they hold.
 SECRET_KEY = re.compile(r"api_?key|token|password|secret", re.IGNORECASE)
-# W&B's spellings of the modes, as WANDB_MODE accepts them.
-WANDB_MODE_ALIASES = {"dryrun": "offline", "run": "online"}
-
-
-@dataclasses.dataclass(frozen=True)
-class TrackingSettings:
-    """The config's ``tracking`` section (documented in the workflow's config schema)."""
-
-    mode: str = "auto"
-    dir: str = "logs/wandb"  # W&B writes its run folders under <dir>/wandb/
-    project: str = "marlinflow"
-    entity: str | None = None
-    group: str | None = None  # None: one new group per pipeline invocation
-
-    def __post_init__(self) -> None:
-        if self.mode not in MODES:
-            raise ValueError(f"tracking mode {self.mode!r} is not one of {MODES}")
-
-    @classmethod
-    def from_mapping(cls, values: Mapping[str, Any] | None, source: str = "<config>"):
-        names = {f.name for f in dataclasses.fields(cls)}
-        values = dict(values or {})
-        unknown = sorted(set(values) - names)
-        if unknown:
-            raise InputError(source, f"unknown tracking settings {unknown}; known: {sorted(names)}")
-        try:
-            return cls(**values)
-        except ValueError as err:
-            raise InputError(source, str(err)) from None
-
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> TrackingSettings:
-        """The settings a job inherited from :func:`start_pipeline` (defaults where unset)."""
-        environ = os.environ if environ is None else environ
-        values = {}
-        for field in dataclasses.fields(cls):
-            value = environ.get(ENV_PREFIX + field.name.upper())
-            if value:
-                values[field.name] = value
-        return cls.from_mapping(values, source="environment")
-
-    def to_env(self) -> dict[str, str]:
-        values = dataclasses.asdict(self)
-        return {ENV_PREFIX + k.upper(): str(v) for k, v in values.items() if v is not None}
-
-
-def new_group_id(prefix: str = "run") -> str:
-    """``<prefix>-20261128-114237-3fa2``: sortable by start time, unique across machines."""
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
-    return f"{prefix}-{stamp}-{secrets.token_hex(2)}"
-
-
-def start_pipeline(tracking: Mapping[str, Any] | None, name: str) -> TrackingSettings:
-    """Called once per workflow invocation: fix the group and export the settings to the jobs.
-
-    A group already in the environment is kept: a cluster job re-reads the workflow with its
-    submitter's environment, and must stay in its submitter's group.
-    """
-    settings = TrackingSettings.from_mapping(tracking, source="config: tracking")
-    group = settings.group or os.environ.get(ENV_PREFIX + "GROUP") or new_group_id(name)
-    settings = dataclasses.replace(settings, group=group)
-    os.environ.update(settings.to_env())
-    return settings
-
-
-def has_wandb_credentials(environ: Mapping[str, str] | None = None) -> bool:
-    """True when W&B would find an API key (environment or ``wandb login``'s netrc entry)."""
-    environ = os.environ if environ is None else environ
-    if environ.get("WANDB_API_KEY") or environ.get("WANDB_IDENTITY_TOKEN_FILE"):
-        return True
-    host = urlparse(environ.get("WANDB_BASE_URL", "https://api.wandb.ai")).hostname
-    path = environ.get("NETRC") or os.path.join(os.path.expanduser("~"), ".netrc")
-    try:
-        return netrc.netrc(path).authenticators(host or "") is not None
-    except (OSError, netrc.NetrcParseError):
-        return False
-
-
-def resolve_mode(configured: str, environ: Mapping[str, str] | None = None) -> str:
-    """The W&B mode a run uses: ``offline``, ``online`` or ``disabled``."""
-    environ = os.environ if environ is None else environ
-    forced = environ.get("WANDB_MODE", "").strip().lower()
-    if forced:
-        return WANDB_MODE_ALIASES.get(forced, forced)
-    if configured != "auto":
-        return configured
-    return "online" if has_wandb_credentials(environ) else "offline"
-
-
-def is_rank_zero(environ: Mapping[str, str] | None = None) -> bool:
-    """False in the other processes of a distributed run, as launchers (torchrun, Lightning,
-    SLURM) number them."""
-    environ = os.environ if environ is None else environ
-    return all(
-        environ.get(n, "0") in ("", "0")
-        for n in ("RANK", "LOCAL_RANK", "NODE_RANK", "SLURM_PROCID")
-    )
 
 
 def plain(value: Any) -> Any:
@@ -194,6 +80,7 @@ class TrackedRun:
         self.wandb_run = wandb_run
         self.summary: dict[str, Any] = {}
         self.logged_keys: list[str] = []
+        self.tables: list[str] = []  # names of the tables logged, each in <out_dir>/<name>.tsv
         self._next_step = 0
         self._started = time.time()
         if self.out_dir is not None:
@@ -201,15 +88,38 @@ class TrackedRun:
         target = os.devnull if self.out_dir is None else self.out_dir / METRICS_FILE
         self._metrics = open(target, "w")  # noqa: SIM115 (closed in finish)
 
-    def log(self, values: Mapping[str, Any], step: int | None = None) -> None:
-        """Record values at ``step`` (default: one after the last); a line is flushed per call."""
+    def _step(self, step: int | None, keys: Iterable[str]) -> int:
+        """The step of a log call (default: one after the last), noting the keys logged."""
         step = self._next_step if step is None else int(step)
         self._next_step = step + 1
-        self.logged_keys += [k for k in values if k not in self.logged_keys]
+        self.logged_keys += [k for k in keys if k not in self.logged_keys]
+        return step
+
+    def log(self, values: Mapping[str, Any], step: int | None = None) -> None:
+        """Record values at ``step`` (default: one after the last); a line is flushed per call."""
+        step = self._step(step, values)
         self._metrics.write(json.dumps({"step": step, **plain(dict(values))}) + "\n")
         self._metrics.flush()  # a killed run keeps what it logged
         if self.wandb_run is not None:
             self.wandb_run.log(dict(values), step=step)
+
+    def log_table(self, name: str, table: pd.DataFrame, step: int | None = None) -> None:
+        """Record a table (one row per item): ``<out_dir>/<name>.tsv``, and a W&B Table when on."""
+        step = self._step(step, [name])
+        self.tables += [name] if name not in self.tables else []
+        if self.out_dir is not None:
+            with atomic_path(self.out_dir / f"{name}.tsv") as tmp:
+                table.to_csv(tmp, sep="\t", index=False)
+        if self.wandb_run is not None:
+            import wandb
+
+            shown = table.head(wandb.Table.MAX_ROWS)  # W&B would cut a longer table itself
+            if len(shown) < len(table):
+                log.warning("W&B gets the first %d of the %d rows of %s (%s.tsv has all)",
+                            len(shown), len(table), name, name)  # fmt: skip
+            cells = shown.astype(object).where(shown.notna(), None)  # W&B's empty cell is None
+            wandb_table = wandb.Table(dataframe=cells, allow_mixed_types=True)
+            self.wandb_run.log({name: wandb_table}, step=step)
 
     def summarize(self, values: Mapping[str, Any]) -> None:
         """Final values of the run (W&B's run summary; ``summary`` in run.json)."""
@@ -229,7 +139,8 @@ class TrackedRun:
         if self.wandb_run is not None:
             wandb_info = {"id": self.wandb_run.id, "dir": str(Path(self.wandb_run.dir).parent)}
         record = {**self.header, "status": status, "seconds": round(time.time() - self._started, 3),
-                  "logged_keys": self.logged_keys, "summary": self.summary, "wandb": wandb_info}  # fmt: skip
+                  "logged_keys": self.logged_keys, "tables": self.tables, "summary": self.summary,
+                  "wandb": wandb_info}  # fmt: skip
         if self.out_dir is not None:
             write_json(self.out_dir / RUN_FILE, record)
 
@@ -277,7 +188,7 @@ def track_run(
         "group": settings.group or new_group_id(job_type),
         "job_type": job_type,
         "config": redact(plain(dict(config or {})), os.environ.get("WANDB_API_KEY")),
-        "tags": [str(t)[:64] for t in tags if t not in (None, "")],  # W&B's tag length limit
+        "tags": clean_tags([*pipeline_tags(), *tags]),
         "mode": mode,
         "project": settings.project,
         "started": datetime.now(timezone.utc).isoformat(timespec="seconds"),

@@ -1,0 +1,133 @@
+"""Tracking settings: the config's ``tracking`` section, the W&B mode it resolves to, and the
+pipeline-wide group and tags that :func:`start_pipeline` passes to every job in the environment."""
+
+from __future__ import annotations
+
+import dataclasses
+import netrc
+import os
+import secrets
+from collections.abc import Iterable, Mapping
+from datetime import datetime, timezone
+from typing import Any
+from urllib.parse import urlparse
+
+from marlinflow.errors import InputError
+
+MODES = ("auto", "offline", "online", "disabled")
+ENV_PREFIX = "MARLINFLOW_TRACKING_"
+TAGS_ENV = ENV_PREFIX + "TAGS"  # the invocation's tags, comma-separated (not a setting)
+# W&B's spellings of the modes, as WANDB_MODE accepts them.
+WANDB_MODE_ALIASES = {"dryrun": "offline", "run": "online"}
+
+
+@dataclasses.dataclass(frozen=True)
+class TrackingSettings:
+    """The config's ``tracking`` section (documented in the workflow's config schema)."""
+
+    mode: str = "auto"
+    dir: str = "logs/wandb"  # W&B writes its run folders under <dir>/wandb/
+    project: str = "marlinflow"
+    entity: str | None = None
+    group: str | None = None  # None: one new group per pipeline invocation
+
+    def __post_init__(self) -> None:
+        if self.mode not in MODES:
+            raise ValueError(f"tracking mode {self.mode!r} is not one of {MODES}")
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, Any] | None, source: str = "<config>"):
+        names = {f.name for f in dataclasses.fields(cls)}
+        values = dict(values or {})
+        unknown = sorted(set(values) - names)
+        if unknown:
+            raise InputError(source, f"unknown tracking settings {unknown}; known: {sorted(names)}")
+        try:
+            return cls(**values)
+        except ValueError as err:
+            raise InputError(source, str(err)) from None
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> TrackingSettings:
+        """The settings a job inherited from :func:`start_pipeline` (defaults where unset)."""
+        environ = os.environ if environ is None else environ
+        values = {}
+        for field in dataclasses.fields(cls):
+            value = environ.get(ENV_PREFIX + field.name.upper())
+            if value:
+                values[field.name] = value
+        return cls.from_mapping(values, source="environment")
+
+    def to_env(self) -> dict[str, str]:
+        values = dataclasses.asdict(self)
+        return {ENV_PREFIX + k.upper(): str(v) for k, v in values.items() if v is not None}
+
+
+def new_group_id(prefix: str = "run") -> str:
+    """``<prefix>-20261128-114237-3fa2``: sortable by start time, unique across machines."""
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    return f"{prefix}-{stamp}-{secrets.token_hex(2)}"
+
+
+def start_pipeline(
+    tracking: Mapping[str, Any] | None, name: str, tags: Iterable[str] = ()
+) -> TrackingSettings:
+    """Called once per workflow invocation: fix the group and export the settings to the jobs.
+
+    ``name`` is the data set's: the group id's prefix and, with ``tags`` (the model size), a tag
+    of every run of the invocation. A group already in the environment is kept: a cluster job
+    re-reads the workflow with its submitter's environment, and must stay in its submitter's
+    group.
+    """
+    settings = TrackingSettings.from_mapping(tracking, source="config: tracking")
+    group = settings.group or os.environ.get(ENV_PREFIX + "GROUP") or new_group_id(name)
+    settings = dataclasses.replace(settings, group=group)
+    os.environ.update(settings.to_env())
+    os.environ[TAGS_ENV] = ",".join(clean_tags([name, *tags]))
+    return settings
+
+
+def clean_tags(tags: Iterable[Any]) -> list[str]:
+    """Tags as W&B takes them: strings of at most 64 characters, no blanks, each once."""
+    cleaned = [str(t).replace(",", " ")[:64] for t in tags if t not in (None, "")]
+    return list(dict.fromkeys(cleaned))
+
+
+def pipeline_tags(environ: Mapping[str, str] | None = None) -> list[str]:
+    """The tags :func:`start_pipeline` gave every run of the invocation (none by hand)."""
+    environ = os.environ if environ is None else environ
+    return clean_tags(environ.get(TAGS_ENV, "").split(","))
+
+
+def has_wandb_credentials(environ: Mapping[str, str] | None = None) -> bool:
+    """True when W&B would find an API key (environment or ``wandb login``'s netrc entry)."""
+    environ = os.environ if environ is None else environ
+    if environ.get("WANDB_API_KEY") or environ.get("WANDB_IDENTITY_TOKEN_FILE"):
+        return True
+    host = urlparse(environ.get("WANDB_BASE_URL", "https://api.wandb.ai")).hostname
+    path = environ.get("NETRC") or os.path.join(os.path.expanduser("~"), ".netrc")
+    try:
+        return netrc.netrc(path).authenticators(host or "") is not None
+    except (OSError, netrc.NetrcParseError):
+        return False
+
+
+def resolve_mode(configured: str, environ: Mapping[str, str] | None = None) -> str:
+    """The W&B mode a run uses: ``offline``, ``online`` or ``disabled``."""
+    environ = os.environ if environ is None else environ
+    forced = environ.get("WANDB_MODE", "").strip().lower()
+    if forced:
+        return WANDB_MODE_ALIASES.get(forced, forced)
+    if configured != "auto":
+        return configured
+    return "online" if has_wandb_credentials(environ) else "offline"
+
+
+def is_rank_zero(environ: Mapping[str, str] | None = None) -> bool:
+    """False in the other processes of a distributed run, as launchers (torchrun, Lightning,
+    SLURM) number them."""
+    environ = os.environ if environ is None else environ
+    return all(
+        environ.get(n, "0") in ("", "0")
+        for n in ("RANK", "LOCAL_RANK", "NODE_RANK", "SLURM_PROCID")
+    )
