@@ -21,7 +21,7 @@ VERBS = {
     "contact-sheet": "marlinflow.face.contact",
     "summary": "marlinflow.status",
     "pretrain": "marlinflow.pretrain.command",
-    "extract": "marlinflow.features",
+    "extract": "marlinflow.extract",
     "export-weights": "marlinflow.checkpoints",
     "report": "marlinflow.report.build",
     "wandb-report": "marlinflow.report.wandb_report",

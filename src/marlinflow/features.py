@@ -14,31 +14,17 @@
 
 from __future__ import annotations
 
-import argparse
-import os
-import shutil
-import sys
-import time
-import urllib.request
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
-from marlinflow.atomic import atomic_path
 from marlinflow.checkpoints import export_official, load_model
 from marlinflow.errors import InputError
-from marlinflow.models import RELEASED, MarlinModel, ModelSize, get_size
+from marlinflow.models import MarlinModel, ModelSize, get_size
+from marlinflow.release import cache_dir, fetch_release, release_file
 from marlinflow.video.io import probe, read_frames
-
-if TYPE_CHECKING:
-    from marlinflow.tracking import TrackedRun
-
-RELEASE_URL = "https://github.com/ControlNet/MARLIN/releases/download/model_v1"
-CACHE_ENV = "MARLINFLOW_CACHE"  # folder for downloaded weights
-URL_ENV = "MARLINFLOW_WEIGHTS_URL"  # a mirror of the release folder
 
 # A video path -> its aligned face frames (N, S, S, 3) uint8 RGB, one face per frame, or the
 # path of a video of them.
@@ -159,45 +145,6 @@ def _array_reader(path: Path, faces: np.ndarray) -> tuple[FrameReader, int]:
     return (lambda indices: faces[indices]), len(faces)
 
 
-def cache_dir() -> Path:
-    """Where released weights are kept: $MARLINFLOW_CACHE, else the user's cache folder."""
-    if os.environ.get(CACHE_ENV):
-        return Path(os.environ[CACHE_ENV])
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "marlinflow"
-
-
-def release_file(name: str, full: bool = False) -> str:
-    """The released file name of ``name`` (marlin_vit_<small|base|large>_ytf, or the size)."""
-    name = name if name in RELEASED else f"marlin_vit_{name}_ytf"
-    if name not in RELEASED:
-        raise KeyError(f"no released weights called {name!r}; released: {', '.join(RELEASED)}")
-    return f"{name}.{'full' if full else 'encoder'}.pt"
-
-
-def _stream_to(response, path: Path) -> None:
-    with path.open("wb") as out:
-        shutil.copyfileobj(response, out, length=1 << 20)  # streamed: the files reach 1.4 GB
-
-
-def fetch_release(file_name: str, folder: Path) -> Path:
-    """The cached copy of a released file, downloading it first if it is not there."""
-    target = folder / file_name
-    if target.is_file():
-        return target
-    url = f"{os.environ.get(URL_ENV, RELEASE_URL).rstrip('/')}/{file_name}"
-    try:
-        with urllib.request.urlopen(url, timeout=60) as response, atomic_path(target) as tmp:
-            _stream_to(response, tmp)
-    except OSError as err:  # URLError, HTTPError, timeouts and refused connections
-        raise InputError(
-            target,
-            f"weights not in the cache and the download failed ({err}). Download {url} and "
-            f"put it at {target}, or set {CACHE_ENV} to a folder that holds {file_name}",
-        ) from err
-    return target
-
-
 class Marlin(MarlinModel):
     """A MARLIN model for feature extraction and fine-tuning (an ``nn.Module``).
 
@@ -280,73 +227,3 @@ class Marlin(MarlinModel):
             clips = read_clips(read, windows[first : first + batch_size], self.size.img_size)
             features.append(self.extract_features(clips.to(device), keep_seq))
         return torch.cat(features)
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("videos", nargs="+", type=Path, help="face videos (pre-cropped faces)")
-    source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument("--weights", type=Path, help="a .pt or .ckpt weights file")
-    source.add_argument("--model", help="released weights, e.g. marlin_vit_base_ytf (downloaded)")
-    parser.add_argument("--out", type=Path, required=True, help="folder for <video stem>.npy")
-    parser.add_argument("--sample-rate", type=int, default=2, help="take every n-th frame")
-    parser.add_argument(
-        "--hop", type=int, help="frames between window starts (default: clip frames × sample rate)"
-    )
-    parser.add_argument("--official-compat", action="store_true", help="official windowing")
-    parser.add_argument("--keep-seq", action="store_true", help="per-token features")
-    parser.add_argument("--reduction", choices=("none", "mean", "max"), default="none")
-    parser.add_argument("--batch-size", type=int, default=4, help="windows per forward pass")
-    parser.add_argument("--device", default="cpu", help="torch device, e.g. cuda")
-
-
-def run(args: argparse.Namespace) -> int:
-    """Write each video's features to ``<out>/<stem>.npy``; a video that cannot be read is
-    reported and skipped, and the exit status is 1 if any was. The extraction is a tracked run
-    (``extract_features``, recorded in ``<out>``): videos, windows, seconds, clips/s."""
-    from marlinflow.tracking import track_run
-
-    try:
-        if args.weights:
-            model = Marlin.from_file(args.weights, full=False)
-        else:
-            model = Marlin.from_online(args.model)
-    except InputError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
-    model = model.to(args.device).eval()
-    config = {k: v for k, v in vars(args).items() if k not in ("videos", "verb", "verbose")}
-    with track_run("extract_features", config | {"videos": len(args.videos)},
-                   [model.size.name], args.out) as tracked:  # fmt: skip
-        failed = extract_all(model, args, tracked)
-    return 1 if failed else 0
-
-
-def extract_all(model: Marlin, args: argparse.Namespace, tracked: TrackedRun) -> int:
-    """Features of ``args.videos`` into ``args.out``, each video's windows and seconds logged
-    (a step per video) and the totals summarised; returns how many videos failed."""
-    failed = windows = 0
-    started = time.perf_counter()
-    for step, video in enumerate(args.videos):
-        begun = time.perf_counter()
-        try:
-            features = model.extract_video(
-                video, args.sample_rate, args.hop, args.reduction, args.keep_seq,
-                args.batch_size, args.official_compat,
-            )  # fmt: skip
-            n_frames = probe(video).n_frames
-        except InputError as err:
-            print(f"skipped: {err}", file=sys.stderr)
-            failed += 1
-            continue
-        with atomic_path(args.out / f"{video.stem}.npy") as tmp:
-            np.save(tmp, features.cpu().numpy().astype(np.float32))
-        n_windows = len(plan_windows(n_frames, model.size.n_frames, args.sample_rate, args.hop,
-                                     args.official_compat))  # fmt: skip
-        windows += n_windows
-        tracked.log({"video/windows": n_windows, "video/seconds": time.perf_counter() - begun},
-                    step=step)  # fmt: skip
-    seconds = time.perf_counter() - started
-    tracked.summarize({"videos": len(args.videos) - failed, "videos_failed": failed,
-                       "windows": windows, "seconds": seconds,
-                       "clips_per_s": windows / seconds if seconds > 0 else 0.0})  # fmt: skip
-    return failed

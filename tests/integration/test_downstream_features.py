@@ -6,7 +6,7 @@ import argparse
 
 import numpy as np
 
-from marlinflow import features
+from marlinflow import extract
 from marlinflow.downstream.encoders import write_random_weights
 from marlinflow.downstream.probe import load_features
 
@@ -14,10 +14,10 @@ from marlinflow.downstream.probe import load_features
 def test_probe_loads_features_extracted_from_a_real_video(carphone, tmp_path):
     weights = write_random_weights("tiny", tmp_path / "random.pt")
     parser = argparse.ArgumentParser()
-    features.add_arguments(parser)
+    extract.add_arguments(parser)
     out = tmp_path / "features"
     args = parser.parse_args([str(carphone), "--weights", str(weights), "--out", str(out)])
-    assert features.run(args) == 0
+    assert extract.run(args) == 0
     ids, table, skipped = load_features(out, [carphone.stem, "absent"])
     windows = np.load(out / f"{carphone.stem}.npy")
     assert ids == [carphone.stem] and table.shape == (1, 96)

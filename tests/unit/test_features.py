@@ -9,20 +9,12 @@ import pytest
 import torch
 
 import marlinflow
-from marlinflow import features as features_module
+from marlinflow import extract as extract_verb
 from marlinflow.checkpoints import export_official
 from marlinflow.errors import InputError, VideoError
-from marlinflow.features import (
-    CACHE_ENV,
-    URL_ENV,
-    Marlin,
-    fetch_release,
-    plan_windows,
-    read_clips,
-    release_file,
-    resize_frames,
-)
+from marlinflow.features import Marlin, plan_windows, read_clips, resize_frames
 from marlinflow.models import MarlinModel, get_size, resolve_size
+from marlinflow.release import CACHE_ENV, URL_ENV, fetch_release, release_file
 from marlinflow.video.io import iter_frames, read_frames
 
 
@@ -191,10 +183,10 @@ def test_extract_features_command(tiny16, carphone, tmp_path):
     weights = tiny16.save(tmp_path / "tiny16.encoder.pt")
     (tmp_path / "broken.mp4").write_bytes(b"\x00" * 100)
     parser = argparse.ArgumentParser()
-    features_module.add_arguments(parser)
+    extract_verb.add_arguments(parser)
     videos = [str(carphone), str(tmp_path / "broken.mp4")]
     args = parser.parse_args([*videos, "--weights", str(weights), "--out", str(tmp_path / "out")])
-    assert features_module.run(args) == 1  # the broken video is skipped, the other written
+    assert extract_verb.run(args) == 1  # the broken video is skipped, the other written
     written = np.load(tmp_path / "out" / f"{carphone.stem}.npy")
     assert written.dtype == np.float32
     assert np.allclose(written, tiny16.extract_video(carphone).numpy(), atol=1e-6)

@@ -15,9 +15,9 @@ import pytest
 import torch
 
 from marlinflow import cli, status
+from marlinflow.extract import add_arguments as extract_arguments
+from marlinflow.extract import run as extract
 from marlinflow.features import Marlin, plan_windows
-from marlinflow.features import add_arguments as extract_arguments
-from marlinflow.features import run as extract
 from marlinflow.models import resolve_size
 from marlinflow.report import build
 from marlinflow.report.wandb_report import ReportInputs, build_report
