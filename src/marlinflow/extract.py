@@ -1,4 +1,4 @@
-"""Extract MARLIN features of face videos: one ``<stem>.npy`` (windows × D) per video.
+"""Extract MARLIN features of face videos: one .npy file (windows × D) per video.
 
 ``marlinflow extract VIDEOS --weights W --out DIR`` (or ``--model marlin_vit_base_ytf`` for the
 released weights) is a tracked run, ``extract_features``, recorded in DIR: videos, windows,
