@@ -22,12 +22,13 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from marlinflow.atomic import atomic_path, write_json
 from marlinflow.errors import InputError
+
+if TYPE_CHECKING:  # pandas is imported where a table is made: per-video steps do not need it
+    import pandas as pd
 
 log = logging.getLogger(__name__)
 STATUS_SUFFIX = ".status.json"
@@ -170,6 +171,8 @@ def flat_stats(stats: dict[str, Any], prefix: str = STATS_PREFIX) -> dict[str, A
 def summary_table(records: list[StageRecord]) -> pd.DataFrame:
     """One row per record (id, stage, ok, category, reason, seconds, then its statistics as
     ``stats/<name>`` columns), the unusable first."""
+    import pandas as pd
+
     rows = [
         {"id": r.id, "stage": r.stage, "ok": r.ok, "category": reason_category(r.reason),
          "reason": r.reason, "seconds": r.seconds, **flat_stats(r.stats)}
@@ -184,6 +187,8 @@ def summary_table(records: list[StageRecord]) -> pd.DataFrame:
 
 def stats_aggregates(usable: pd.DataFrame) -> dict[str, float]:
     """Means of the usable videos' numeric statistics, totals of counts, jitter percentiles."""
+    import pandas as pd
+
     aggregates: dict[str, float] = {}
     for column in [c for c in usable if c.startswith(STATS_PREFIX)]:
         values = pd.to_numeric(usable[column], errors="coerce").dropna()

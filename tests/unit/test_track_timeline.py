@@ -96,3 +96,15 @@ def test_scene_cut_is_found_between_shots_not_within(carphone):
 def test_segments_shorter_than_the_filter_are_left_alone(n):
     values = np.random.default_rng(1).normal(size=(n, 2))
     assert np.array_equal(timeline.smooth(values, np.zeros(n, int), 9), values)
+
+
+@pytest.mark.parametrize(("n", "length", "shape"), [(5, 5, ()), (9, 7, (4,)), (40, 11, (68, 2)),
+                                                     (200, 15, (2,))])  # fmt: skip
+def test_savgol_equals_scipy_with_polynomial_edges(n, length, shape):
+    from scipy.signal import savgol_filter
+
+    values = np.random.default_rng(n).normal(size=(n, *shape)).cumsum(axis=0)
+    ours = timeline.savgol(values, length, 2)
+    assert ours.shape == values.shape
+    expected = savgol_filter(values, length, 2, axis=0, mode="interp")
+    assert np.allclose(ours, expected, atol=1e-9)
