@@ -122,6 +122,10 @@ def test_probe_verb_writes_metrics_and_predictions(tmp_path):
         json.loads(line) for line in (tmp_path / "out" / "metrics.jsonl").read_text().splitlines()
     ]
     assert [row["step"] for row in steps] == [0, 1]
+    assert tracked["tables"] == ["per_class"]  # per attribute and seed, as a W&B table too
+    per_class = pd.read_csv(tmp_path / "out" / "per_class.tsv", sep="\t")
+    assert len(per_class) == 2 * 3 and {"seed", "class", "auc", "f1"} <= set(per_class)
+    assert per_class.loc[0, "auc"] == run["per_output"][per_class.loc[0, "class"]]["auc"]
 
 
 def test_probe_verb_reports_a_bad_task_file(tmp_path, capsys):

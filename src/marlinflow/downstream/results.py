@@ -128,6 +128,16 @@ def write_outputs(runs: list[RunResult], out_dir: str | Path) -> Path:
     return out_dir / "metrics.json"
 
 
+def per_class_table(runs: list[RunResult]) -> pd.DataFrame:
+    """Test metrics per class or attribute: one row per (seed, class), a column per metric."""
+    rows = [
+        {"seed": run.seed, "class": name, **values}
+        for run in runs
+        for name, values in run.per_output.items()
+    ]
+    return pd.DataFrame(rows)
+
+
 def write_tracked(
     runs: list[RunResult], out_dir: str | Path, job_type: str, config: dict[str, Any]
 ) -> Path:
@@ -139,6 +149,8 @@ def write_tracked(
     with track_run(job_type, config, tags=[first.task, first.model], out_dir=out_dir) as tracked:
         for run in runs:
             tracked.log({f"test/{k}": v["value"] for k, v in run.metrics.items()}, step=run.seed)
+        if any(run.per_output for run in runs):
+            tracked.log_table("per_class", per_class_table(runs))
         path = write_outputs(runs, out_dir)
         tracked.summarize(
             {
