@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 from html.parser import HTMLParser
 from pathlib import Path
@@ -216,6 +217,25 @@ def test_results_tsv_holds_every_number(built, results_tree):
     long = pd.read_csv(results_tree / "report" / "results.tsv", sep="\t")
     assert len(long) == 4  # 2 encoders × 2 metrics
     assert set(long["n"]) == {2}
+
+
+def test_headline_metrics_document_for_dvc(results_tree, tmp_path):
+    parser = argparse.ArgumentParser()
+    build.add_arguments(parser)
+    metrics = tmp_path / "metrics.json"
+    args = [str(results_tree), "--out", str(tmp_path / "report" / "index.html"),
+            "--metrics-out", str(metrics)]  # fmt: skip
+    assert build.run(parser.parse_args(args)) == 0
+    document = json.loads(metrics.read_text())
+    assert document["pretrain"]["tiny"]["best_val_loss_rec"] == pytest.approx(0.7)
+    cells = document["downstream"][TASK]["finetune"]
+    assert set(cells) == {"tiny", "random-tiny"} and set(cells["tiny"]) == {
+        "acc_micro",
+        "auc_micro",
+    }
+    summary = json.loads((results_tree / "downstream" / TASK / "finetune" / "tiny" /
+                          "metrics.json").read_text())["summary"]  # fmt: skip
+    assert cells["tiny"]["auc_micro"]["mean"] == summary["auc_micro"]["mean"]
 
 
 def test_figures_exist_and_are_pngs(built):

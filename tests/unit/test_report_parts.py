@@ -58,6 +58,8 @@ def test_paper_numbers_match_task_metric_and_protocol():
     assert [n.value for n in paper_numbers("celebv_hq_action", "auc_micro", "finetune")] == [0.9406]
     assert paper_numbers("celebv_hq_action", "auc_micro", "probe") == []  # reported for FT only
     assert paper_numbers("expression", "war", "probe") == []
+    assert paper_numbers("celebv_hq_action", "auc_micro", "finetune-frac0.1") == []  # low-label
+    assert closest_number("faceforensics_all_c23", "auc", "probe-k10", "large") is None
     ffpp = closest_number("faceforensics_all_c23", "auc", "probe", "large")
     assert (ffpp.value, ffpp.variant) == (0.9377, "ViT-L")
     assert closest_number("cmu_mosei_emotion", "acc_micro", "finetune", "tiny").variant == "ViT-B"

@@ -78,6 +78,20 @@ def test_with_the_data_it_plans_the_run(workflow_copy, tmp_path, name):
         assert f"rule {rule}:" in result.stdout, rule
     if name in TASKS:  # the evaluation is planned for every task, with its baseline
         for task in TASKS[name]:
-            for protocol in ("probe", "finetune"):
+            budgets = ("probe-frac0.01", "probe-frac0.1", "probe-k10")  # downstream.low_label
+            for protocol in ("probe", "finetune", *budgets):
                 for encoder in ("base", "random-base"):
                     assert f"downstream/{task}/{protocol}/{encoder}/metrics.json" in result.stdout
+
+
+def test_a_regression_task_gets_fractions_but_no_k_per_class(workflow_copy, tmp_path):
+    root = tmp_path / "cmu_mosei"
+    lay_out(root, "cmu_mosei")
+    task = "{name: score, adapter: cmu_mosei_sentiment, source: CMU_MOSEI_Labels.csd,"
+    task += " options: {folds: cmu_mosei_std_folds.py}}"
+    config = [f"dataset={{root: {root}}}", f"downstream={{tasks: [{task}]}}"]
+    result = snakemake(workflow_copy, "-n", "--configfile", "config/datasets/cmu_mosei.yaml",
+                       "--config", *config)  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "downstream/score/probe-frac0.1/base/metrics.json" in result.stdout
+    assert "probe-k10" not in result.stdout  # k per class needs classes

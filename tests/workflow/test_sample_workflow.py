@@ -45,6 +45,21 @@ def test_downstream_results_for_ours_and_the_baseline(sample_project):
                 assert json.loads((path / "metrics.json").read_text())["runs"], path
 
 
+def test_few_shot_probes_train_on_k_videos_per_class(sample_project):
+    """config.yaml's downstream.low_label: k_per_class [2] beside every full-label probe."""
+    for encoder in ("tiny", "videomae-tiny", "random-tiny"):
+        path = sample_project / f"{RESULTS}/downstream/expression/probe-k2/{encoder}/metrics.json"
+        few = json.loads(path.read_text())["runs"][0]
+        full = json.loads(path.parents[2].joinpath("probe", encoder, "metrics.json").read_text())
+        assert few["config"]["k_per_class"] == 2
+        task = pd.read_csv(sample_project / f"{RESULTS}/tasks/expression.tsv", sep="\t")
+        per_class = task[task["split"] == "train"].groupby("label").size()
+        assert few["counts"]["n_train"] == per_class.clip(upper=2).sum()
+        assert full["runs"][0]["counts"]["n_train"] == per_class.sum()
+        # val and test stay whole: the few-shot numbers are on the same test videos
+        assert few["counts"]["n_test"] == full["runs"][0]["counts"]["n_test"]
+
+
 class _Collect(HTMLParser):
     def __init__(self):
         super().__init__()
@@ -63,6 +78,8 @@ def test_the_report_has_its_tables_and_figures(sample_project):
     assert all((report / src).is_file() for src in page.images)
     results = pd.read_csv(report / "results.tsv", sep="\t")
     assert set(results["encoder"]) == {"tiny", "videomae-tiny", "random-tiny"}
+    assert set(results["protocol"]) == {"probe", "finetune", "probe-k2"}
+    assert "figures/label_efficiency.png" in page.images  # few-shot against full labels
 
 
 def test_a_second_run_has_nothing_to_do(sample_project):

@@ -18,14 +18,15 @@ except InputError as err:
     raise WorkflowError(str(err)) from None
 
 DATASET = config["dataset"]["name"]
-# One W&B group for every job of this invocation, passed to them in the environment.
-TRACKING = start_pipeline(config["tracking"], DATASET)
+MODEL = model_tag(config["model"])
+# One W&B group for every job of this invocation, passed to them in the environment with the
+# tags of its runs (data set, model).
+TRACKING = start_pipeline(config["tracking"], DATASET, tags=[MODEL])
 IDS = list(MANIFEST.index)
 RAW = f"data/raw/{DATASET}"
 FACES = f"data/interim/{DATASET}/faces"
 PARSING = f"data/interim/{DATASET}/parsing"
 RESULTS = f"results/{DATASET}"
-MODEL = model_tag(config["model"])
 PRETRAIN = f"{RESULTS}/pretrain/{MODEL}"
 LOGS = f"logs/{DATASET}"
 SOURCE_ROOT = source_root(config["dataset"])
@@ -93,6 +94,7 @@ wildcard_constraints:
     task="|".join(TASKS) or "no-task",
     encoder="|".join(ENCODERS),
     run="|".join(PRETRAINED),
+    budget=r"frac[0-9.e-]+|k[0-9]+",
 
 
 def encoder_weights(wildcards):
@@ -123,11 +125,27 @@ def task_args(wildcards, input):
     return shlex.join(args + cli_options(options))
 
 
-def downstream_options(protocol):
+def label_budgets(task=None):
+    """Low-label and few-shot budgets: path suffix -> the training options that set it (k per
+    class only where the task has classes)."""
+    low = config["downstream"]["low_label"]
+    budgets = {f"frac{share:g}": {"fraction": share} for share in low["fractions"]}
+    if task is None or not is_regression(TASKS[task]):
+        budgets |= {f"k{k}": {"k_per_class": k} for k in low["k_per_class"]}
+    return budgets
+
+
+def is_regression(task):
+    return task.get("kind") == "regression" or task["adapter"] == "cmu_mosei_sentiment"
+
+
+def downstream_options(protocol, budget=None):
     settings = {
         **config["downstream"][protocol],
         "seeds": config["downstream"]["seeds"],
     }
+    if budget is not None:
+        settings |= {"fraction": None, "k_per_class": None, **label_budgets()[budget]}
     return cli_options(settings)
 
 
@@ -139,13 +157,24 @@ def contact_sheets(wildcards=None):
 
 
 def downstream_metrics(wildcards=None):
-    return [
+    full = [
         f"{RESULTS}/downstream/{task}/{protocol}/{encoder}/metrics.json"
         for task in TASKS
         for protocol in config["downstream"]["protocols"]
         for encoder in ENCODERS
     ]
+    return full + [
+        f"{RESULTS}/downstream/{task}/{protocol}-{budget}/{encoder}/metrics.json"
+        for task in TASKS
+        for protocol in config["downstream"]["low_label"]["protocols"]
+        for budget in label_budgets(task)
+        for encoder in ENCODERS
+    ]
 
 
 def final_outputs():
-    return [f"{RESULTS}/report", f"{RESULTS}/wandb_report.json"]
+    return [
+        f"{RESULTS}/report",
+        f"{RESULTS}/metrics.json",
+        f"{RESULTS}/wandb_report.json",
+    ]

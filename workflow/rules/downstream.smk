@@ -63,6 +63,10 @@ rule extract_features:
     conda:
         CONDA_ENV
     threads: config["compute"]["threads"]
+    resources:
+        gpu=config["compute"]["downstream_gpus"],
+        runtime=config["compute"]["downstream_runtime"],
+        mem_mb=config["compute"]["downstream_mem_mb"],
     params:
         options=shlex.join(cli_options(config["downstream"]["features"])),
     shell:
@@ -109,6 +113,10 @@ rule finetune:
     conda:
         CONDA_ENV
     threads: config["compute"]["threads"]
+    resources:
+        gpu=config["compute"]["downstream_gpus"],
+        runtime=config["compute"]["downstream_runtime"],
+        mem_mb=config["compute"]["downstream_mem_mb"],
     params:
         out=lambda wildcards, output: os.path.dirname(output[0]),
         faces=FACES,
@@ -116,3 +124,35 @@ rule finetune:
     shell:
         "marlinflow finetune {input.task} --faces {params.faces} --encoder {input.weights}"
         " --out {params.out} {params.options} > {log} 2>&1"
+
+
+# Low-label and few-shot runs (downstream.low_label): the same protocols on part of the train
+# split, one folder per budget beside the full-label run.
+use rule probe as probe_low_label with:
+    output:
+        report(
+            f"{RESULTS}/downstream/{{task}}/probe-{{budget}}/{{encoder}}/metrics.json",
+            caption="../report/downstream.rst",
+            category="Downstream",
+        ),
+    log:
+        f"{LOGS}/probe/{{task}}-{{budget}}-{{encoder}}.log",
+    params:
+        options=lambda wildcards: shlex.join(
+            downstream_options("probe", wildcards.budget)
+        ),
+
+
+use rule finetune as finetune_low_label with:
+    output:
+        report(
+            f"{RESULTS}/downstream/{{task}}/finetune-{{budget}}/{{encoder}}/metrics.json",
+            caption="../report/downstream.rst",
+            category="Downstream",
+        ),
+    log:
+        f"{LOGS}/finetune/{{task}}-{{budget}}-{{encoder}}.log",
+    params:
+        options=lambda wildcards: shlex.join(
+            downstream_options("finetune", wildcards.budget)
+        ),

@@ -10,18 +10,20 @@ rule report_html:
         tasks=expand(f"{RESULTS}/tasks/{{task}}.tsv", task=TASKS),
         metrics=downstream_metrics,
     output:
-        report(
+        page=report(
             directory(f"{RESULTS}/report"),
             htmlindex="index.html",
             caption="../report/html_report.rst",
             category="Report",
         ),
+        # the headline numbers in one file: DVC's metrics (dvc metrics show / diff)
+        metrics=f"{RESULTS}/metrics.json",
     log:
         f"{LOGS}/report_html.log",
     conda:
         CONDA_ENV
     params:
-        results=lambda wildcards, output: os.path.dirname(output[0]),
+        results=lambda wildcards, output: os.path.dirname(output.page),
         parsing=PARSING,
         options=shlex.join(
             cli_options(
@@ -32,8 +34,8 @@ rule report_html:
             )
         ),
     shell:
-        "marlinflow report {params.results} --out {output}/index.html --parsing {params.parsing}"
-        " {params.options} > {log} 2>&1"
+        "marlinflow report {params.results} --out {output.page}/index.html"
+        " --metrics-out {output.metrics} --parsing {params.parsing} {params.options} > {log} 2>&1"
 
 
 rule report_wandb:

@@ -8,13 +8,16 @@ no network: a person can copy the folder anywhere and open it.
 from __future__ import annotations
 
 import argparse
+import json
 import logging
+import math
 from pathlib import Path
 
 import pandas as pd
 
-from marlinflow.atomic import atomic_path
+from marlinflow.atomic import atomic_path, write_json
 from marlinflow.errors import InputError
+from marlinflow.report import tables
 from marlinflow.report.html import page
 from marlinflow.report.sections import Inputs, all_sections
 from marlinflow.tracking import TrackedRun, track_run
@@ -55,6 +58,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "one holding results/)")  # fmt: skip
     parser.add_argument("--mask-videos", type=int, default=3, help="videos in the mask figure")
     parser.add_argument("--contact-sheets", type=int, default=4, help="contact sheets shown")
+    parser.add_argument("--metrics-out", type=Path,
+                        help="also write the headline numbers as one JSON (DVC's metrics file)")  # fmt: skip
 
 
 def record_results(tracked: TrackedRun, results_tsv: Path) -> None:
@@ -66,6 +71,24 @@ def record_results(tracked: TrackedRun, results_tsv: Path) -> None:
     tracked.log_table("results", long, step=0)
     tracked.summarize({"results_rows": len(long), "tasks": long["task"].nunique(),
                        "encoders": long["encoder"].nunique()})  # fmt: skip
+
+
+def collect_metrics(results: Path) -> dict:
+    """The run's headline numbers as one nested document (what ``dvc metrics show`` reads):
+    each pretraining run's losses and speed, and each downstream result's main metrics, mean
+    and std over seeds, by task, protocol and encoder."""
+    document: dict = {"pretrain": {}, "downstream": {}}
+    for run_dir in sorted((results / "pretrain").glob("*/metrics.json")):
+        summary = json.loads(run_dir.read_text())
+        keys = ("iterations", "best_val_loss_rec", "clips_per_s_mean")
+        document["pretrain"][run_dir.parent.name] = {k: summary.get(k) for k in keys}
+    for row in tables.downstream_results(results).itertuples():
+        cell = document["downstream"].setdefault(row.task, {}).setdefault(row.protocol, {})
+        values = {"mean": row.mean, "std": row.std}  # NaN (undefined) as null: strict JSON
+        cell.setdefault(row.encoder, {})[row.metric] = {
+            k: float(v) if math.isfinite(v) else None for k, v in values.items()
+        }
+    return document
 
 
 def run(args: argparse.Namespace) -> int:
@@ -80,6 +103,8 @@ def run(args: argparse.Namespace) -> int:
         with track_run("report_html", config, out_dir=out.parent) as tracked:
             build_report(inputs, out)
             record_results(tracked, out.parent / "results.tsv")
+            if args.metrics_out:
+                write_json(args.metrics_out, collect_metrics(args.results))
     except InputError as err:
         log.error("%s", err)
         return 2

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from marlinflow.errors import InputError
 from marlinflow.models import resolve_size
-from marlinflow.report import figures, tables
+from marlinflow.report import budgets, figures, tables
 from marlinflow.report.embedding import Embedding, embed
 from marlinflow.report.html import Section, image, paragraph, row, table
 from marlinflow.report.masks import mask_example
@@ -68,7 +68,21 @@ def results_parts(inputs: Inputs) -> list[str]:
         table(results),
         paragraph(PAPER_NOTE if "paper" in results else NO_PAPER_NOTE, "source"),
         paragraph("All rows, with every number: results.tsv beside this page.", "source"),
+        *label_efficiency_parts(inputs),
     ]  # fmt: skip
+
+
+def label_efficiency_parts(inputs: Inputs) -> list[str]:
+    """The low-label and few-shot runs against the full-label ones, where there are any."""
+    try:
+        path = budgets.label_efficiency(inputs.results, inputs.figure("label_efficiency.png"))
+    except ValueError:  # no low-label runs configured
+        return []
+    caption = (
+        "Label efficiency: the main test metric against the number of labelled training "
+        "videos (low-label and few-shot runs, downstream.low_label), mean ± std over seeds"
+    )
+    return [image(inputs.src(path), caption)]
 
 
 PAPER_NOTE = (
