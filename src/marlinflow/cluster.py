@@ -17,6 +17,8 @@ Two launch shapes work with snakemake-executor-plugin-slurm:
   saves a checkpoint and requeues the job (`scontrol requeue`), whose next run has
   SLURM_RESTART_COUNT=1 and resumes.
 
+Either way the run's accelerator setting still chooses the device: `cpu` trains on the CPU in a
+GPU job, one process per srun task (how the tests run a GPU cluster's launch on simulated GPUs).
 Outside SLURM nothing changes: Lightning starts its own processes, one per visible GPU.
 """
 
@@ -122,12 +124,20 @@ class LightningLaunch:
         }
 
 
-def lightning_launch(env: Mapping[str, str] | None = None) -> LightningLaunch:
-    """Derive num_nodes, devices and who starts the processes from the environment."""
+def lightning_launch(
+    env: Mapping[str, str] | None = None, accelerator: str = "auto"
+) -> LightningLaunch:
+    """Derive num_nodes, devices and who starts the processes from the environment.
+
+    ``accelerator`` is the run's own setting. ``cpu`` wins over the allocation's GPUs: the
+    tasks are then CPU processes, as many as srun started (a GPU cluster's launch, tried out
+    on CPUs). ``auto`` takes the GPUs when the job has any; another name is kept as given.
+    """
     env = os.environ if env is None else env
     job = slurm_allocation(env)
-    gpus = visible_gpus(env)
-    accelerator = "gpu" if gpus else "cpu"
+    gpus = 0 if accelerator == "cpu" else visible_gpus(env)
+    if accelerator == "auto":
+        accelerator = "gpu" if gpus else "cpu"
     if job is None or job.interactive or "SLURM_NTASKS" not in env:
         return LightningLaunch(1, max(gpus, 1), accelerator, False, job is not None)
     if job.tasks > 1:

@@ -117,8 +117,9 @@ def slurm_conf(root: Path, node: str, cpus: int, gpu_files: str) -> str:
         "MpiDefault": "none",
         "SlurmdParameters": "config_overrides",
         "ReturnToService": 2,
-        # squeue keeps finished jobs this long; the executor's squeue status checks rely on it.
-        "MinJobAge": 300,
+        # squeue keeps finished jobs this long: the executor's squeue status checks rely on it,
+        # and the tests read the first jobs' records after the whole workflow has run.
+        "MinJobAge": 3600,
         "JobRequeue": 1,
         "StateSaveLocation": root / "state",
         "SlurmdSpoolDir": root / "spool",

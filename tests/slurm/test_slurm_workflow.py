@@ -1,7 +1,10 @@
-"""The sample workflow through a real SLURM: `--profile slurm` with a site profile layered on top.
+"""The whole sample workflow through a real SLURM: `--profile slurm` with a site profile on top.
 
 The site profile is what a user keeps outside the repository: it names the partition (through
 the executor's partition file) without restating our default resources, which must survive.
+The sample is made small (one task, one seed, a few epochs) but runs every rule of the default
+target, the report included. The GPU rules ask for the cluster's (simulated) GPUs and are told
+to compute on the CPU, as on a GPU cluster tried out without CUDA.
 """
 
 from __future__ import annotations
@@ -13,9 +16,20 @@ import pytest
 
 pytestmark = pytest.mark.slurm
 VIDEOS = 6
-# The sample's preprocessing head: the sample, the per-video group, a stage summary. (The whole
-# sample, training included, is the local workflow test's; here each job costs a submission.)
-TARGET = "results/sample/download_summary.tsv"
+SHEETS = 3
+RESULTS = "results/sample"
+EXPRESSION = "{name: expression, adapter: csv, kind: multiclass, label_columns: [expression]}"
+CONFIG = [
+    f"dataset={{sample_videos: {VIDEOS}}}",
+    "pretrain={epochs: 2, accelerator: cpu}",
+    f"downstream={{seeds: [0], baselines: [], tasks: [{EXPRESSION}],"
+    " probe: {max_epochs: 50, bootstrap: 20}, finetune: {max_epochs: 1, bootstrap: 20}}",
+    # The test node has 4 CPUs and 16 GB; the GPUs are SLURM's only (no CUDA device behind).
+    "compute={threads: 2, gpus_per_node: 1, downstream_gpus: 1, preprocess_gpus: 1,"
+    " pretrain_runtime: 30,"
+    " pretrain_mem_mb: 4000, downstream_runtime: 20, downstream_mem_mb: 3000}",
+    f"report={{contact_sheets: {SHEETS}}}",
+]
 
 
 def job_logs(workdir: Path) -> dict[str, list[str]]:
@@ -33,29 +47,38 @@ def job_record(cluster, job_id: str) -> dict[str, str]:
     return dict(re.findall(r"(\S+?)=(\S*)", text))
 
 
+def rule_job(workdir: Path, rule: str) -> str:
+    (job_id,) = job_logs(workdir)[f"rule_{rule}"]
+    return job_id
+
+
 @pytest.fixture(scope="module")
 def sample_run(run_snakemake, copy_workflow, tmp_path_factory):
     workdir = copy_workflow(tmp_path_factory.mktemp("workflow"))
     # --cores as in `snakemake --cores all --profile slurm`: rules with `threads: workflow.cores`
     # need it. For remote jobs it also caps the CPUs of all running jobs together.
-    config = f"dataset={{sample_videos: {VIDEOS}}}"
-    result = run_snakemake(workdir, TARGET, "--cores", "4", "--config", config)
+    result = run_snakemake(workdir, "--cores", "4", "--config", *CONFIG, timeout=420)
     return workdir, result
 
 
-def test_sample_workflow_completes_through_slurm(sample_run):
+def test_whole_sample_workflow_completes_through_slurm(sample_run):
     workdir, result = sample_run
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "Using profiles slurm and" in result.stdout + result.stderr
-    summary = (workdir / TARGET).read_text().splitlines()
+    summary = (workdir / f"{RESULTS}/download_summary.tsv").read_text().splitlines()
     assert len(summary) == VIDEOS + 1  # header and one row per video
-    assert len(list((workdir / "data/raw/sample").glob("*.status.json"))) == VIDEOS
+    assert (workdir / f"{RESULTS}/report/index.html").is_file()
+    assert (workdir / f"{RESULTS}/wandb_report.json").is_file()
+    metrics = workdir / f"{RESULTS}/downstream/expression/finetune/tiny/metrics.json"
+    assert metrics.is_file()
 
 
 def test_every_job_is_a_slurm_job_the_controller_ran(sample_run, slurm_cluster):
     workdir, result = sample_run
     logs = job_logs(workdir)
-    assert any(folder.startswith("rule_") for folder in logs), logs
+    expected = {f"rule_{name}" for name in ("pretrain", "extract_features", "probe",
+                                            "finetune", "report_html")}  # fmt: skip
+    assert expected <= set(logs), logs
     assert any(folder.startswith("group_preprocess") for folder in logs), logs
     submitted = re.findall(
         r"has been submitted with SLURM jobid (\d+)", result.stdout + result.stderr
@@ -76,8 +99,7 @@ def test_every_job_is_a_slurm_job_the_controller_ran(sample_run, slurm_cluster):
 
 def test_jobs_asked_our_defaults_on_the_site_partition(sample_run, slurm_cluster):
     workdir, _ = sample_run
-    job_id = next(ids[0] for folder, ids in job_logs(workdir).items() if folder.startswith("rule_"))
-    record = job_record(slurm_cluster, job_id)
+    record = job_record(slurm_cluster, rule_job(workdir, "probe"))  # a rule that asks nothing
     assert record["Partition"] == slurm_cluster.partition  # from the site profile
     assert record["TimeLimit"] == "01:00:00"  # runtime: 60 from ours, not dropped by layering
     assert "mem=4000M" in record["TRES"] and "cpu=1," in record["TRES"]
@@ -88,9 +110,34 @@ def test_per_video_steps_share_one_job_that_runs_them_in_turn(sample_run, slurm_
     (folder,) = (name for name in job_logs(workdir) if name.startswith("group_preprocess"))
     (job_id,) = job_logs(workdir)[folder]
     log = (workdir / "logs/slurm" / folder / f"{job_id}.log").read_text()
-    assert log.count("localrule download_video:") == VIDEOS
+    for rule, count in (("make_sample", 1), ("download_video", VIDEOS), ("track_video", VIDEOS),
+                        ("parse_video", VIDEOS), ("contact_sheet", SHEETS)):  # fmt: skip
+        assert log.count(f"localrule {rule}:") == count, rule
     record = job_record(slurm_cluster, job_id)
-    # One lane: one member's CPU and memory (download: 2000 MB), the runtimes (10 min) added up.
-    assert "cpu=1," in record["TRES"] and "mem=2000M" in record["TRES"]
-    hours, minutes = divmod(VIDEOS * 10, 60)
+    # One lane: one member's CPU and memory (track, parse: 4000 MB); the runtimes added up
+    # (download 10, track 30, parse 15 minutes, the sample 10 and a contact sheet 5).
+    assert "cpu=1," in record["TRES"] and "mem=4000M" in record["TRES"]
+    hours, minutes = divmod(VIDEOS * (10 + 30 + 15) + 10 + SHEETS * 5, 60)
     assert record["TimeLimit"] == f"{hours:02d}:{minutes:02d}:00"
+    assert record["TresPerJob"] == "gres:gpu:1"  # compute.preprocess_gpus: one for the group
+
+
+def test_pretraining_asks_for_its_gpu_and_trains_on_the_cpu(sample_run, slurm_cluster):
+    workdir, _ = sample_run
+    job_id = rule_job(workdir, "pretrain")
+    record = job_record(slurm_cluster, job_id)
+    assert record["TresPerJob"] == "gres:gpu:1"  # compute.gpus_per_node: 1 -> --gpus=1
+    assert record["Requeue"] == "1" and record["TimeLimit"] == "00:30:00"
+    assert "mem=4000M" in record["TRES"] and "cpu=2," in record["TRES"]
+    log = (workdir / "logs/sample/pretrain/tiny.log").read_text()
+    assert f"SLURM job {job_id}: 1 node(s) x 1 cpu device(s)" in log
+    assert (workdir / f"{RESULTS}/pretrain/tiny/encoder.pt").is_file()
+
+
+@pytest.mark.parametrize("rule", ["extract_features", "finetune"])
+def test_downstream_gpu_rules_ask_for_a_gpu(sample_run, slurm_cluster, rule):
+    workdir, _ = sample_run
+    record = job_record(slurm_cluster, rule_job(workdir, rule))
+    assert record["TresPerJob"] == "gres:gpu:1"  # compute.downstream_gpus: 1
+    assert record["TimeLimit"] == "00:20:00"
+    assert "mem=3000M" in record["TRES"] and "cpu=2," in record["TRES"]

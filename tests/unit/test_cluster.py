@@ -181,3 +181,21 @@ def test_describe_reports_a_refused_launch_instead_of_failing():
     described = describe(env)
     assert described["slurm"]["tasks"] == 8 and described["rank"] == 5
     assert "--ntasks-per-node" in described["lightning"]["error"]
+
+
+def test_cpu_accelerator_wins_over_the_allocations_gpus():
+    """A GPU cluster's launch tried on CPUs: one CPU process per srun task, still SLURM's."""
+    launch = lightning_launch(MULTI_NODE, accelerator="cpu")
+    assert (launch.num_nodes, launch.devices, launch.accelerator) == (2, 4, "cpu")
+    assert launch.slurm_managed
+    one = lightning_launch(ONE_GPU_STEP, accelerator="cpu")
+    assert (one.devices, one.accelerator, one.slurm_managed) == (1, "cpu", True)
+    several = {**ONE_GPU_STEP, "SLURM_GPUS_ON_NODE": "4", "CUDA_VISIBLE_DEVICES": "0,1,2,3"}
+    assert lightning_launch(several, accelerator="cpu").devices == 1  # no processes of its own
+
+
+def test_auto_accelerator_follows_the_allocation():
+    assert lightning_launch(ONE_GPU_STEP, accelerator="auto").accelerator == "gpu"
+    no_gpu = {k: v for k, v in ONE_GPU_STEP.items() if "GPU" not in k and "CUDA" not in k}
+    assert lightning_launch(no_gpu, accelerator="auto").accelerator == "cpu"
+    assert lightning_launch(no_gpu, accelerator="gpu").accelerator == "gpu"  # kept as asked

@@ -4,17 +4,26 @@ from a SLURM job step's environment), and the checkpoint a requeued job resumes 
 from __future__ import annotations
 
 import os
+import signal
 import time
 
 import pytest
+import pytorch_lightning as pl
+import torch
 from lightning_fabric.plugins.environments import SLURMEnvironment
 from lightning_fabric.utilities.rank_zero import rank_zero_only as fabric_rank_zero_only
 from pytorch_lightning.strategies import DDPStrategy
 from pytorch_lightning.utilities.rank_zero import rank_zero_only as pl_rank_zero_only
 
+from marlinflow.cluster import REQUEUE_SIGNAL
 from marlinflow.errors import InputError
 from marlinflow.pretrain.config import PretrainConfig
-from marlinflow.pretrain.launch import build_strategy, trainer_placement, world_size
+from marlinflow.pretrain.launch import (
+    RequeueAtBatchEnd,
+    build_strategy,
+    trainer_placement,
+    world_size,
+)
 from marlinflow.pretrain.module import MarlinPretrain
 from marlinflow.pretrain.train import build_trainer, start_point
 
@@ -106,3 +115,86 @@ def test_resume_takes_the_newest_checkpoint(tmp_path):
     time.sleep(0.01)
     (tmp_path / "hpc_ckpt_1.ckpt").write_bytes(b"written on the requeue signal")
     assert start_point(config, module) == tmp_path / "hpc_ckpt_1.ckpt"
+
+
+# The executor's one-task step around the one-GPU pretraining rule.
+ONE_GPU_TASK = {**ONE_TASK, "SLURM_GPUS_ON_NODE": "1", "CUDA_VISIBLE_DEVICES": "0"}
+no_cuda = pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+# SLURM's environment warns that pytest was not started by srun.
+not_srun = pytest.mark.filterwarnings("ignore:The `srun` command is available")
+
+
+@no_cuda
+@not_srun
+# ids without the word "gpu", which the suite takes for a test that needs a CUDA device
+@pytest.mark.parametrize("accelerator", ["auto", "gpu"], ids=["auto", "by-name"])
+def test_gpu_run_in_an_allocation_cuda_cannot_use_stops_with_the_fix(accelerator):
+    config = PretrainConfig(model="tiny", accelerator=accelerator)
+    with pytest.raises(InputError, match="SLURM job 812.*given 1 GPU.*accelerator: cpu"):
+        trainer_placement(config, environ=ONE_GPU_TASK)
+
+
+@no_cuda
+@not_srun
+def test_gpu_run_asked_for_in_a_job_without_gpus_names_it():
+    with pytest.raises(InputError, match="has no GPU"):
+        trainer_placement(PretrainConfig(model="tiny", accelerator="gpu"), environ=ONE_TASK)
+
+
+@not_srun
+def test_cpu_run_in_a_gpu_allocation_trains_on_the_cpu(slurm_env, tmp_path):
+    slurm_env({**TWO_TASKS, "SLURM_GPUS_ON_NODE": "2", "CUDA_VISIBLE_DEVICES": "0,1"})
+    placement = trainer_placement(CONFIG)
+    assert (placement["accelerator"], placement["devices"], placement["num_nodes"]) == ("cpu", 2, 1)
+    trainer = build_trainer(CONFIG, tmp_path)
+    assert trainer.world_size == 2 and trainer.global_rank == 1
+    assert trainer.strategy.root_device == torch.device("cpu")
+    assert isinstance(trainer.strategy.cluster_environment, SLURMEnvironment)
+
+
+class WarnMidIteration(pl.Callback):
+    """SLURM's warning, landing between the critic's and the generator's step of an iteration
+    (Lightning counts both optimisers' steps)."""
+
+    def __init__(self, iteration: int):
+        self.iteration = iteration
+
+    def on_before_optimizer_step(self, trainer, pl_module, optimizer) -> None:
+        if trainer.global_step == 2 * self.iteration + 1:
+            signal.raise_signal(REQUEUE_SIGNAL)
+
+
+@not_srun
+def test_warning_mid_iteration_checkpoints_after_it(slurm_env, tmp_path, monkeypatch, caplog):
+    from marlinflow.pretrain.synthetic import write_clip
+    from marlinflow.pretrain.train import pretrain
+    from marlinflow.tracking import ENV_PREFIX
+
+    monkeypatch.setenv(ENV_PREFIX + "MODE", "disabled")
+    slurm_env(ONE_TASK)
+    write_clip(tmp_path / "data", "a", n_frames=20)
+    config = PretrainConfig(model="tiny", index=[str(tmp_path / "data/parsing")], batch_size=2,
+                            epochs=1, clips_per_epoch=12, workers=0, val_fraction=0,
+                            run_dir=str(tmp_path / "run"))  # fmt: skip
+    asked: list[str] = []
+    refuse = lambda job_id: asked.append(job_id) or False  # noqa: E731 (a requeue SLURM refused)
+    pretrain(config, [WarnMidIteration(2), RequeueAtBatchEnd(config.run_dir, refuse)])
+    saved = torch.load(tmp_path / "run/hpc_ckpt_1.ckpt", weights_only=False)
+    assert saved["global_step"] == 2 * 3  # after iteration 2, not inside it
+    assert asked == ["812"] and "could not requeue SLURM job 812" in caplog.text
+    assert torch.load(tmp_path / "run/last.ckpt", weights_only=False)["global_step"] == 2 * 6
+
+
+def test_pretraining_requeues_at_a_batch_end_by_default_or_with_the_callers_callback(tmp_path):
+    from marlinflow.pretrain.train import build_trainer
+
+    config = PretrainConfig(model="tiny", index=[], run_dir=str(tmp_path), accelerator="cpu")
+
+    def requeue_callbacks(extra=()):
+        trainer = build_trainer(config, tmp_path, extra=extra)
+        return [c for c in trainer.callbacks if isinstance(c, RequeueAtBatchEnd)]
+
+    (default,) = requeue_callbacks()
+    assert default.run_dir == tmp_path
+    own = RequeueAtBatchEnd(tmp_path / "elsewhere", lambda job_id: False)
+    assert requeue_callbacks([own]) == [own]  # replaces the default, not added to it

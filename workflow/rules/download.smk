@@ -26,6 +26,9 @@ if config["dataset"]["builder"] == "sample":
             f"{LOGS}/make_sample.log",
         conda:
             CONDA_ENV
+        resources:
+            runtime=10,
+            mem_mb=2000,
         params:
             folder=lambda wildcards, output: os.path.dirname(output.manifest),
             n=config["dataset"]["sample_videos"],

@@ -15,6 +15,7 @@ rule parse_video:
     resources:
         runtime=15,
         mem_mb=4000,
+        gpu=config["compute"]["preprocess_gpus"],
     params:
         options=lambda wildcards: shlex.join(cli_options(config["parse"])),
     shell:
@@ -34,5 +35,8 @@ rule contact_sheet:
         f"{LOGS}/contact_sheet/{{id}}.log",
     conda:
         CONDA_ENV
+    resources:
+        runtime=5,
+        mem_mb=2000,
     shell:
         "marlinflow contact-sheet {input} {output} > {log} 2>&1"

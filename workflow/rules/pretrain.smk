@@ -36,7 +36,16 @@ rule pretrain:
     conda:
         CONDA_ENV
     threads: config["compute"]["threads"]
+    # On SLURM: the GPUs, nodes and srun tasks of compute.*, requeued at the time limit
+    # (marlinflow.cluster.pretrain_resources). launch is a no-op unless several GPUs or nodes
+    # are asked for; locally only the threads count.
+    resources:
+        **pretrain_resources(
+            config["compute"]["gpus_per_node"], config["compute"]["nodes"]
+        ),
+        runtime=config["compute"]["pretrain_runtime"],
+        mem_mb=config["compute"]["pretrain_mem_mb"],
     params:
         run_dir=lambda wildcards, output: os.path.dirname(output.encoder),
     shell:
-        "marlinflow pretrain {input} --run-dir {params.run_dir} > {log} 2>&1"
+        "{resources.launch} marlinflow pretrain {input} --run-dir {params.run_dir} > {log} 2>&1"

@@ -15,6 +15,7 @@ rule track_video:
     resources:
         runtime=30,
         mem_mb=4000,
+        gpu=config["compute"]["preprocess_gpus"],
     params:
         options=lambda wildcards: shlex.join(cli_options(config["track"])),
     shell:

@@ -19,7 +19,12 @@ from marlinflow.models import resolve_size
 from marlinflow.pretrain.checkpointing import LAST, LastCheckpoint, init_weights
 from marlinflow.pretrain.config import PretrainConfig
 from marlinflow.pretrain.data import MaskSpec, PretrainData
-from marlinflow.pretrain.launch import build_strategy, trainer_placement, world_size
+from marlinflow.pretrain.launch import (
+    RequeueAtBatchEnd,
+    build_strategy,
+    trainer_placement,
+    world_size,
+)
 from marlinflow.pretrain.metrics import MetricsFiles
 from marlinflow.pretrain.module import MarlinPretrain
 from marlinflow.tracking import TrackedRun, lightning_logger, track_run
@@ -49,6 +54,8 @@ def build_trainer(config: PretrainConfig, run_dir: Path, loggers: Sequence[Logge
     # MetricsFiles first: a checkpoint written at a batch's end must find that batch's row.
     callbacks = [MetricsFiles(run_dir),
                  LastCheckpoint(run_dir / LAST, config.checkpoint_every_steps), *extra]  # fmt: skip
+    if not any(isinstance(callback, RequeueAtBatchEnd) for callback in extra):  # a caller's wins
+        callbacks.append(RequeueAtBatchEnd(run_dir))  # on SLURM's warning; nothing elsewhere
     return pl.Trainer(
         default_root_dir=run_dir,
         **placement,
