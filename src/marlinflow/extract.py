@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from marlinflow.atomic import atomic_path
+from marlinflow.devices import resolve_device
 from marlinflow.errors import InputError
 from marlinflow.features import Marlin, plan_windows
 from marlinflow.video.io import probe
@@ -39,7 +40,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--keep-seq", action="store_true", help="per-token features")
     parser.add_argument("--reduction", choices=("none", "mean", "max"), default="none")
     parser.add_argument("--batch-size", type=int, default=4, help="windows per forward pass")
-    parser.add_argument("--device", default="cpu", help="torch device, e.g. cuda")
+    parser.add_argument(
+        "--device",
+        default="auto",
+        help="torch device: auto (the GPU if there is one), cpu, cuda, cuda:1",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -49,6 +54,7 @@ def run(args: argparse.Namespace) -> int:
     from marlinflow.tracking import track_run
 
     try:
+        args.device = resolve_device(args.device)
         if args.weights:
             model = Marlin.from_file(args.weights, full=False)
         else:

@@ -28,7 +28,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--baseline", action="store_true", help="also run a random encoder")
     parser.add_argument("--sample-rate", type=int, default=2, help="take every n-th frame")
     parser.add_argument("--test-clips", type=int, default=4, help="clips averaged per test video")
-    parser.add_argument("--device", default="cpu", help="torch device, e.g. cuda")
+    parser.add_argument(
+        "--device",
+        default="auto",
+        help="torch device: auto (the GPU if there is one), cpu, cuda, cuda:1",
+    )
     parser.add_argument("--threads", type=int, help="torch CPU threads")
     parser.add_argument("--workers", type=int, default=0, help="clip-reading processes")
     parser.add_argument("--bf16", action="store_true", help="bfloat16 autocast (GPU)")
@@ -37,11 +41,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from marlinflow.devices import resolve_device
     from marlinflow.downstream.encoders import load_encoder
     from marlinflow.downstream.results import write_tracked
     from marlinflow.downstream.tasks import load_task
 
     try:
+        args.device = resolve_device(args.device)
         task = load_task(args.task)
         encoder, _ = load_encoder(args.encoder, trusted=args.trusted)  # fails early if unusable
         jobs = [(args.encoder, args.out)]
