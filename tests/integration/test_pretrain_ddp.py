@@ -3,7 +3,6 @@ and only the first records the run."""
 
 from __future__ import annotations
 
-import csv
 import json
 import os
 import subprocess
@@ -15,13 +14,7 @@ import yaml
 
 from marlinflow.pretrain.synthetic import write_clip
 from marlinflow.tracking import ENV_PREFIX
-
-
-def losses(run_dir) -> list[float]:
-    """Reconstruction and critic losses of every step, flattened."""
-    with open(run_dir / "metrics.csv") as f:
-        rows = [row for row in csv.DictReader(f) if row.get("train/loss_rec")]
-    return [float(r[key]) for r in rows for key in ("train/loss_rec", "train/loss_critic")]
+from tests.training_runs import losses
 
 
 def run_pretrain(config_path, run_dir, devices: int, batch_size: int, wandb_dir=None) -> str:

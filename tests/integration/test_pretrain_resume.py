@@ -4,7 +4,6 @@ VideoMAE weights starts from them, but a resumed one does not."""
 
 from __future__ import annotations
 
-import csv
 import os
 import signal
 import subprocess
@@ -20,6 +19,7 @@ from marlinflow.pretrain.config import PretrainConfig
 from marlinflow.pretrain.synthetic import write_clip
 from marlinflow.pretrain.train import pretrain
 from marlinflow.tracking import ENV_PREFIX
+from tests.training_runs import assert_same_training, train_rows
 
 # A pretraining process that SIGKILLs itself once N iterations are done, as the OOM killer or a
 # node failure would: no handler runs, nothing is flushed.
@@ -36,18 +36,11 @@ class KillAfter(pl.Callback):
 
 pretrain(PretrainConfig.load(sys.argv[1]), callbacks=[KillAfter()])
 """
-LOSSES = ("train/loss_rec", "train/loss_critic", "train/loss_adv", "lr")
 
 
 @pytest.fixture(autouse=True)
 def no_tracking(monkeypatch):
     monkeypatch.setenv(ENV_PREFIX + "MODE", "disabled")
-
-
-def train_rows(path) -> list[dict[str, float]]:
-    with open(path) as f:
-        return [{k: float(v) for k, v in row.items() if v} for row in csv.DictReader(f)
-                if row.get("train/loss_rec")]  # fmt: skip
 
 
 def settings(tmp_path, run: str, **changes) -> PretrainConfig:
@@ -77,15 +70,7 @@ def test_killed_mid_epoch_resumes_at_the_next_batch(tmp_path):
     assert len(train_rows(tmp_path / "killed/metrics.csv")) >= 8
     # Workers draw keys as soon as the loader starts: the resumed epoch must be set by then.
     pretrain(settings(tmp_path, "killed", workers=2))
-    straight = train_rows(tmp_path / "straight/metrics.csv")
-    resumed = train_rows(tmp_path / "killed/metrics.csv")
-    assert [r["step"] for r in resumed] == [r["step"] for r in straight] == list(range(12))
-    for a, b in zip(straight, resumed, strict=True):
-        for key in LOSSES:
-            assert a[key] == pytest.approx(b[key], rel=1e-6, abs=1e-9), (a["step"], key)
-    encoders = [torch.load(tmp_path / run / "encoder.pt") for run in ("straight", "killed")]
-    for key, value in encoders[0].items():
-        assert torch.allclose(value, encoders[1][key], atol=1e-6), key
+    assert_same_training(tmp_path / "straight", tmp_path / "killed", steps=12)
     finished = torch.load(tmp_path / "killed/last.ckpt", weights_only=False)
     assert finished["global_step"] == checkpoint["global_step"] + 2 * 4
 

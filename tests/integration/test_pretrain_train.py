@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import subprocess
 import sys
@@ -21,12 +20,7 @@ from marlinflow.pretrain.config import PretrainConfig
 from marlinflow.pretrain.synthetic import write_clip
 from marlinflow.pretrain.train import pretrain
 from marlinflow.tracking import ENV_PREFIX
-
-
-def train_rows(path) -> list[dict[str, float]]:
-    with open(path) as f:
-        return [{k: float(v) for k, v in row.items() if v} for row in csv.DictReader(f)
-                if row.get("train/loss_rec")]  # fmt: skip
+from tests.training_runs import assert_same_training, train_rows
 
 
 @pytest.fixture(autouse=True)
@@ -84,15 +78,7 @@ def test_resume_gives_the_same_losses(parsed, tmp_path):
     assert (tmp_path / "crashed/last.ckpt").is_file()
     assert len(train_rows(tmp_path / "crashed/metrics.csv")) == 6  # two epochs of three
     pretrain(config("crashed"))  # finds last.ckpt and continues with epoch 2
-    straight = train_rows(tmp_path / "straight/metrics.csv")
-    resumed = train_rows(tmp_path / "crashed/metrics.csv")
-    assert [r["step"] for r in resumed] == [r["step"] for r in straight] == list(range(9))
-    for a, b in zip(straight, resumed, strict=True):
-        for key in ("train/loss_rec", "train/loss_critic", "train/loss_adv", "lr"):
-            assert a[key] == pytest.approx(b[key], rel=1e-6, abs=1e-9), (a["step"], key)
-    encoders = [torch.load(tmp_path / run / "encoder.pt") for run in ("straight", "crashed")]
-    for key, value in encoders[0].items():
-        assert torch.allclose(value, encoders[1][key], atol=1e-6), key
+    assert_same_training(tmp_path / "straight", tmp_path / "crashed", steps=9)
 
 
 def wandb_history(run_dir: Path) -> list[dict]:

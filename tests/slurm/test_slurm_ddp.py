@@ -5,7 +5,6 @@ process does with the same global batch, and only rank 0 may record the run."""
 
 from __future__ import annotations
 
-import csv
 import json
 import os
 import re
@@ -18,6 +17,7 @@ import yaml
 
 from marlinflow.pretrain.synthetic import write_clip
 from marlinflow.tracking import ENV_PREFIX
+from tests.training_runs import losses
 
 pytestmark = pytest.mark.slurm
 
@@ -48,13 +48,6 @@ def settings(data) -> dict:
     return {"model": "tiny", "index": [str(data / "parsing")], "epochs": 2, "clips_per_epoch": 8,
             "val_fraction": 0, "workers": 0, "accelerator": "cpu", "strategy": "ddp",
             "warmup_epochs": 1, "base_lr": 0.5, "seed": 3, "batch_size": GLOBAL_BATCH}  # fmt: skip
-
-
-def losses(run_dir) -> list[float]:
-    """Reconstruction and critic losses of every step, flattened."""
-    with open(run_dir / "metrics.csv") as f:
-        rows = [row for row in csv.DictReader(f) if row.get("train/loss_rec")]
-    return [float(r[key]) for r in rows for key in ("train/loss_rec", "train/loss_critic")]
 
 
 def global_step(run_dir) -> int:

@@ -7,7 +7,6 @@ by one rank alone would leave the other waiting in a collective)."""
 
 from __future__ import annotations
 
-import csv
 import sys
 import time
 from pathlib import Path
@@ -21,6 +20,7 @@ from marlinflow.pretrain.config import PretrainConfig
 from marlinflow.pretrain.synthetic import write_clip
 from marlinflow.pretrain.train import pretrain
 from marlinflow.tracking import ENV_PREFIX
+from tests.training_runs import assert_same_training
 
 pytestmark = [
     pytest.mark.slurm,
@@ -59,12 +59,6 @@ def settings(tmp_path: Path, run: str, batch_size: int) -> PretrainConfig:
                           run_dir=str(tmp_path / run), batch_size=batch_size, epochs=2,
                           clips_per_epoch=12, workers=0, warmup_epochs=1, base_lr=0.1,
                           val_fraction=0)  # fmt: skip
-
-
-def train_rows(path: Path) -> list[dict[str, float]]:
-    with open(path) as f:
-        return [{k: float(v) for k, v in row.items() if v} for row in csv.DictReader(f)
-                if row.get("train/loss_rec")]  # fmt: skip
 
 
 def wait_for_completion(cluster, job_id: str, timeout: float) -> str:
@@ -119,13 +113,6 @@ def test_the_warning_mid_iteration_saved_after_it(requeued_run):
 
 def test_the_resumed_run_ends_as_an_uninterrupted_one(requeued_run):
     workdir, _ = requeued_run
-    straight = train_rows(workdir / "straight/metrics.csv")
-    resumed = train_rows(workdir / "requeued/metrics.csv")
-    assert [r["step"] for r in resumed] == [r["step"] for r in straight] == list(range(12))
-    for a, b in zip(straight, resumed, strict=True):
-        for key in ("train/loss_rec", "train/loss_critic", "train/loss_adv", "lr"):
-            # Two ranks' averaged gradients: equal to one process's up to float summation.
-            assert a[key] == pytest.approx(b[key], rel=1e-4, abs=1e-6), (a["step"], key)
-    encoders = [torch.load(workdir / run / "encoder.pt") for run in ("straight", "requeued")]
-    for key, value in encoders[0].items():
-        assert torch.allclose(value, encoders[1][key], atol=1e-5), key
+    # Two ranks' averaged gradients: equal to one process's up to float summation.
+    assert_same_training(workdir / "straight", workdir / "requeued", steps=12, rel=1e-4,
+                         abs_tol=1e-6, atol=1e-5)  # fmt: skip
