@@ -11,23 +11,15 @@ Prints one markdown table row per worker count: what, machine, numbers.
 from __future__ import annotations
 
 import argparse
-import platform
 import tempfile
 import time
 from pathlib import Path
 
-import torch
+from machine import describe
 
 from marlinflow.models import get_size
 from marlinflow.pretrain.data import PretrainData
 from marlinflow.pretrain.synthetic import write_clip
-
-
-def machine() -> str:
-    cpuinfo = Path("/proc/cpuinfo")
-    names = [line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines()
-             if line.startswith("model name")] if cpuinfo.is_file() else []  # fmt: skip
-    return f"{names[0] if names else platform.machine()}, {torch.get_num_threads()} torch threads"
 
 
 def time_loader(data: PretrainData, n_batches: int) -> float:
@@ -60,7 +52,7 @@ def main() -> None:
             seconds = time_loader(data, args.batches)
             print(f"| pretrain data loader: {size.name} {size.n_frames}×{size.img_size}², "
                   f"batch {args.batch}, {workers} workers, {args.frames}-frame 224² clips "
-                  f"| {machine()} | {args.batch / seconds:.1f} clips/s "
+                  f"| {describe()} | {args.batch / seconds:.1f} clips/s "
                   f"({1000 * seconds:.0f} ms/batch over {args.batches} batches) |")  # fmt: skip
 
 

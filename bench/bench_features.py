@@ -10,20 +10,13 @@ clips per second and CPU seconds per clip (the latter holds on a busy machine).
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import time
 
 import torch
+from machine import describe
 
 from marlinflow import Marlin
 from marlinflow.models import get_size
-
-
-def machine(device: str) -> str:
-    if device.startswith("cuda"):
-        return torch.cuda.get_device_name(device)
-    return f"{platform.machine()} CPU, {os.cpu_count()} cores, {torch.get_num_threads()} threads"
 
 
 def measure(model: Marlin, clips: torch.Tensor, iters: int) -> tuple[float, float]:
@@ -57,7 +50,7 @@ def main() -> None:
     shape = f"{size.n_frames}×{size.img_size}²"
     what = f"feature extraction, {args.size} encoder, {shape} clips, batch {args.batch}, fp32"
     numbers = f"{speed:.2f} clips/s; {cpu_per_clip:.2f} CPU s/clip"
-    print(f"| {what} | {machine(args.device)} | {numbers} |")
+    print(f"| {what} | {describe(args.device)} | {numbers} |")
 
 
 if __name__ == "__main__":

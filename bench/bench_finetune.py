@@ -14,14 +14,13 @@ CelebV-HQ epoch, 26k training videos, would take at this speed).
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
+from machine import describe
 
 from marlinflow.downstream.finetune import ClipClassifier, FaceClips, FinetuneConfig, predict
 from marlinflow.downstream.finetune import _train_batches as train_batches
@@ -30,12 +29,6 @@ from marlinflow.models import MarlinEncoder, get_size
 from marlinflow.pretrain.synthetic import write_clip
 
 CELEBV_TRAIN_VIDEOS = 26_000  # about 70 % of CelebV-HQ's 35,666 clips
-
-
-def machine(device: str) -> str:
-    if device.startswith("cuda"):
-        return torch.cuda.get_device_name(device)
-    return f"{platform.machine()} CPU, {os.cpu_count()} cores, {torch.get_num_threads()} threads"
 
 
 def synchronise(device: str) -> None:
@@ -105,7 +98,7 @@ def main() -> None:
         f"train {train_speed:.2f} clips/s (CelebV-HQ epoch ≈ {hours:.1f} h); "
         f"test {test_speed:.2f} clips/s"
     )
-    print(f"| {what} | {machine(args.device)} | {numbers} |")
+    print(f"| {what} | {describe(args.device)} | {numbers} |")
 
 
 if __name__ == "__main__":

@@ -12,26 +12,18 @@ Prints one markdown table row: what, machine, numbers.
 from __future__ import annotations
 
 import argparse
-import platform
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import torch
+from machine import describe
 
 from marlinflow.downstream.metrics import bootstrap
 from marlinflow.downstream.probe import ProbeConfig, load_features, run_probe
 from marlinflow.downstream.tasks import Task
 from marlinflow.downstream.training import TrainConfig
-
-
-def machine() -> str:
-    cpuinfo = Path("/proc/cpuinfo")
-    names = [line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines()
-             if line.startswith("model name")] if cpuinfo.is_file() else []  # fmt: skip
-    return names[0] if names else platform.machine()
 
 
 def write_task(folder: Path, n_videos: int, dim: int, n_attributes: int) -> Task:
@@ -68,8 +60,7 @@ def main() -> None:
     per_epoch = (total - load - boot) / args.epochs
     print(
         f"| linear probe, {args.videos} videos × D {args.dim} × {args.attributes} attributes, "
-        f"{args.epochs} epochs, bootstrap {args.bootstrap} | {machine()}, torch "
-        f"{torch.__version__} | load {load:.1f} s, {per_epoch:.2f} s/epoch, bootstrap "
+        f"{args.epochs} epochs, bootstrap {args.bootstrap} | {describe()} | load {load:.1f} s, {per_epoch:.2f} s/epoch, bootstrap "
         f"{boot:.1f} s, run {total:.1f} s |"
     )
 

@@ -14,7 +14,6 @@ Prints one markdown table row per implementation: what, machine, numbers.
 from __future__ import annotations
 
 import argparse
-import platform
 import statistics
 import sys
 import time
@@ -24,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import pytorch_lightning as pl
 import torch
+from machine import describe
 from torch.utils.data import DataLoader
 
 from marlinflow.masking import fasking
@@ -93,21 +93,11 @@ def official(size: ModelSize, batches: list, warmup: int, src: Path) -> list[flo
     return time_fit(module, batches, warmup)
 
 
-def machine() -> str:
-    model = platform.processor() or platform.machine()
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.is_file():
-        names = [line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines()
-                 if line.startswith("model name")]  # fmt: skip
-        model = names[0] if names else model
-    return f"{model}, {torch.get_num_threads()} torch threads, torch {torch.__version__}"
-
-
 def row(what: str, size: ModelSize, batch: int, seconds: list[float]) -> str:
     """clips/s at the fastest iteration (the least disturbed by other load) and the median."""
     best, median = min(seconds), statistics.median(seconds)
     return (f"| pretrain step, {what}: {size.name} {size.n_frames}×{size.img_size}², batch {batch} "
-            f"| {machine()} | {batch / best:.3f} clips/s at the fastest iteration ({best:.2f} s), "
+            f"| {describe()} | {batch / best:.3f} clips/s at the fastest iteration ({best:.2f} s), "
             f"{batch / median:.3f} at the median ({median:.2f} s); {len(seconds)} iterations "
             f"after warm-up |")  # fmt: skip
 
