@@ -91,8 +91,9 @@ PAPER_NOTE = (
     "others."
 )
 NO_PAPER_NOTE = (
-    "None of these tasks is one the paper reports (CelebV-HQ appearance and action, CMU-MOSEI "
-    "emotion and sentiment, FaceForensics++), so there is no paper column."
+    "The paper reports numbers for CelebV-HQ appearance and action, CMU-MOSEI emotion and "
+    "sentiment and FaceForensics++, with full labels; none of the rows above is one of those, so "
+    "there is no paper column."
 )
 
 
