@@ -84,8 +84,9 @@ def test_low_label_multilabel_takes_k_positives_per_attribute():
     task = Task("ml", "multilabel", ["a", "b"], pd.DataFrame(rows))
     train = low_label(task, k=3, seed=0).split("train")
     assert train["a"].sum() >= 3 and train["b"].sum() >= 3 and len(train) <= 6
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="not both"):
         low_label(task, fraction=0.5, k=2)
+    assert low_label(task) is task  # no budget: every label
 
 
 def test_table_without_ids_or_with_a_foreign_spec(tmp_path):

@@ -170,8 +170,7 @@ def run_finetune(
     status_dir: str | Path | None = None,
 ) -> RunResult:
     """Fine-tune ``encoder`` (changed in place) with a new head; select on val, test on test."""
-    if cfg.fraction is not None or cfg.k_per_class is not None:
-        task = low_label(task, cfg.fraction, cfg.k_per_class, cfg.train.seed)
+    task = low_label(task, cfg.fraction, cfg.k_per_class, cfg.train.seed)
     clips = FaceClips(faces_dir, encoder, cfg.sample_rate)
     data, skipped = {}, list(task.excluded)
     for split in ("train", "val", "test"):

@@ -111,8 +111,7 @@ def run_probe(
     task: Task, folder: str | Path, cfg: ProbeConfig, status_dir: str | Path | None = None
 ) -> RunResult:
     """Train a linear probe on the train split, select on val, evaluate on test."""
-    if cfg.fraction is not None or cfg.k_per_class is not None:
-        task = low_label(task, cfg.fraction, cfg.k_per_class, cfg.train.seed)
+    task = low_label(task, cfg.fraction, cfg.k_per_class, cfg.train.seed)
     ids, features, missing = load_features(
         folder, task.table["id"].tolist(), status_dir, cfg.reduction
     )

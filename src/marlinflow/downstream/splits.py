@@ -34,10 +34,13 @@ def low_label(
     """The task with its train split cut to a ``fraction`` of rows, or ``k`` rows per class.
 
     For multi-label tasks, ``k`` takes k positives of each attribute (their union); for
-    regression only ``fraction`` applies. Val and test rows are kept whole.
+    regression only ``fraction`` applies. Val and test rows are kept whole. With neither, the
+    task is returned as it is (every label).
     """
-    if (fraction is None) == (k is None):
-        raise ValueError("give exactly one of fraction or k")
+    if fraction is None and k is None:
+        return task
+    if fraction is not None and k is not None:
+        raise ValueError("give one of fraction or k, not both")
     train = task.split("train")
     rng = np.random.default_rng(seed)
     if fraction is not None:
