@@ -23,6 +23,16 @@ def tracking_outside_the_repo(tmp_path_factory):
         yield folder
 
 
+@pytest.fixture(autouse=True)
+def no_inherited_wandb_service():
+    """A W&B run started in this process puts its service's address in WANDB_SERVICE, and every
+    process started afterwards would attach to that service instead of starting its own (as a
+    workflow's jobs do). Each test starts without it; in-process runs keep their service."""
+    os.environ.pop("WANDB_SERVICE", None)
+    yield
+    os.environ.pop("WANDB_SERVICE", None)
+
+
 @pytest.fixture(scope="session")
 def repo_root() -> Path:
     return REPO_ROOT

@@ -117,6 +117,7 @@ def run_snakemake(site_profile, repo_root):
         command = ["timeout", "-k", "10", str(timeout), str(BIN / "snakemake")]
         command += ["--profile", ours, "--profile", str(site_profile), *args]
         env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
+        env.pop("WANDB_SERVICE", None)  # jobs start their own W&B service
         return subprocess.run(command, cwd=workdir, env=env, capture_output=True, text=True)
 
     return run

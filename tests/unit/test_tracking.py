@@ -7,7 +7,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -60,23 +59,9 @@ def brightness_step(video: Path, run, chunk: int = 30) -> int:
     return info.n_frames
 
 
-def settled_log(run_dir: Path, timeout: float = 60.0) -> Path:
-    """The run's ``.wandb`` transaction log once W&B's service process has stopped writing it
-    (it may still be flushing when a loaded machine ends the step's own process)."""
-    deadline, last_size = time.monotonic() + timeout, -1
-    while time.monotonic() < deadline:
-        logs = sorted(run_dir.glob("run-*.wandb"))
-        size = logs[0].stat().st_size if logs else -1
-        if logs and size == last_size:
-            return logs[0]
-        last_size = size
-        time.sleep(1.0)
-    raise AssertionError(f"{run_dir}: no settled run-*.wandb within {timeout:.0f} s")
-
-
 def wandb_inspect(run_dir: Path, *options: str) -> str:
     """W&B's own reader of a run's transaction log (`wandb leet inspect`)."""
-    log = settled_log(run_dir)
+    (log,) = run_dir.glob("run-*.wandb")  # the run's transaction log, written by W&B's service
     result = subprocess.run([str(BIN / "wandb"), "leet", "inspect", *options, str(log)],
                             capture_output=True, text=True, timeout=120)  # fmt: skip
     if result.returncode != 0 and "No such command" in result.stderr:

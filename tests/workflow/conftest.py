@@ -28,6 +28,7 @@ def copy_workflow(repo_root: Path, dest: Path) -> Path:
 def snakemake(workdir: Path, *args: str, timeout: int = 900) -> subprocess.CompletedProcess:
     """``snakemake ARGS`` in ``workdir`` with this environment's commands on PATH."""
     env = dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ['PATH']}")
+    env.pop("WANDB_SERVICE", None)  # the jobs start their own W&B service, as they would outside
     command = ["timeout", "-k", "10", str(timeout), str(BIN / "snakemake"), *args]
     return subprocess.run(command, cwd=workdir, env=env, capture_output=True, text=True)
 
