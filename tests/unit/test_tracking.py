@@ -209,7 +209,9 @@ def test_settings_are_validated():
 
 
 def test_start_pipeline_exports_one_group(monkeypatch):
+    monkeypatch.setenv("WANDB_SERVICE", "2-1234-tcp-localhost-5678")  # left by a caller's run
     settings = start_pipeline({"mode": "offline", "dir": "logs/wb"}, "sample")
+    assert "WANDB_SERVICE" not in os.environ  # the jobs start their own W&B service
     assert settings.group.startswith("sample-")
     inherited = TrackingSettings.from_env()
     assert (inherited.group, inherited.mode, inherited.dir) == (

@@ -77,8 +77,11 @@ def start_pipeline(
     ``name`` is the data set's: the group id's prefix and, with ``tags`` (the model size), a tag
     of every run of the invocation. A group already in the environment is kept: a cluster job
     re-reads the workflow with its submitter's environment, and must stay in its submitter's
-    group.
+    group. A W&B service address inherited from the caller (``WANDB_SERVICE``, left by a W&B run
+    in the process that started the workflow) is dropped: each job starts its own service, and
+    a job attached to a foreign one can lose its run's log.
     """
+    os.environ.pop("WANDB_SERVICE", None)
     settings = TrackingSettings.from_mapping(tracking, source="config: tracking")
     group = settings.group or os.environ.get(ENV_PREFIX + "GROUP") or new_group_id(name)
     settings = dataclasses.replace(settings, group=group)
