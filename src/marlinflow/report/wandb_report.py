@@ -3,8 +3,9 @@
 The report is made from the same plain data as the local report: the steps' run records
 (``run.json``, see :mod:`marlinflow.tracking`), the results table and the stage summaries. Its
 sections: results, pretraining losses, downstream metrics, preprocessing (the stage summaries'
-runs: usable videos, face statistics, the per-video table) and skipped videos. Its panels show the W&B runs of the groups those records belong to (a step that was up to date in
-this invocation keeps the group of the invocation that ran it). Building needs no server; saving
+runs: usable videos, face statistics, the per-video table) and skipped videos. Its panels show
+the W&B runs of the groups those records belong to (a step that was up to date in this
+invocation keeps the group of the invocation that ran it). Building needs no server; saving
 happens only when tracking is online.
 """
 
