@@ -40,7 +40,11 @@ def records(tmp_path):
             tracked.log({"val/loss_rec": 0.6}, step=2)
             tracked.summarize({"test/accuracy": 0.5, "test/auc": 0.7, "checkpoint": "last.ckpt"})
         paths.append(out / "run.json")
-    return paths
+    settings = TrackingSettings(mode="disabled", group="sample-2")
+    out = tmp_path / "features"
+    with track_run("extract_features", {"model": "tiny"}, ["tiny"], out, settings) as tracked:
+        tracked.summarize({"videos": 8, "videos_failed": 0, "windows": 24, "clips_per_s": 12.5})
+    return [*paths, out / "run.json"]
 
 
 @pytest.fixture
@@ -79,6 +83,7 @@ def test_report_structure(records):
         "Pretraining",
         "Downstream",
         "Preprocessing",
+        "Feature extraction",
         "Skipped videos",
     ]
     assert parts["Results"][0].text.splitlines()[2] == "| emotion | 0.5123 |  |"
@@ -97,6 +102,14 @@ def test_report_structure(records):
         "'sample-2'" in metrics.runsets[0].filters
         and "finetune_emotion" in metrics.runsets[0].filters
     )
+    (extraction,) = parts["Feature extraction"]
+    assert [p.metrics for p in extraction.panels] == [
+        ["clips_per_s"],
+        ["videos"],
+        ["videos_failed"],
+        ["windows"],
+    ]
+    assert "extract_features" in extraction.runsets[0].filters
     intro, table = parts["Skipped videos"]
     assert intro.text == "1 video could not be used (download: 1)."
     assert "| v2 | download | HTTP 404 |" in table.text
@@ -108,6 +121,7 @@ def test_empty_sections_say_so():
     assert "No results yet in this run." in texts
     assert "No pretraining run in this pipeline run." in texts
     assert "No stage summary in this pipeline run." in texts
+    assert "No feature extraction in this pipeline run." in texts
     assert "Every video was usable." in texts
     assert not any(isinstance(b, wr.PanelGrid) for b in report.blocks)
 
@@ -138,4 +152,4 @@ def test_run_writes_outline_offline(records, summary_tsv, tmp_path, monkeypatch)
         b.get("text") for b in written["blocks"]
     ]
     grids = [b for b in written["blocks"] if b["block"] == "PanelGrid"]
-    assert [len(g["panels"]) for g in grids] == [1, 2]
+    assert [len(g["panels"]) for g in grids] == [1, 2, 4]  # losses, downstream, extraction

@@ -3,10 +3,10 @@
 The report is made from the same plain data as the local report: the steps' run records
 (``run.json``, see :mod:`marlinflow.tracking`), the results table and the stage summaries. Its
 sections: results, pretraining losses, downstream metrics, preprocessing (the stage summaries'
-runs: usable videos, face statistics, the per-video table) and skipped videos. Its panels show
-the W&B runs of the groups those records belong to (a step that was up to date in this
-invocation keeps the group of the invocation that ran it). Building needs no server; saving
-happens only when tracking is online.
+runs: usable videos, face statistics, the per-video table), feature extraction and skipped
+videos. Its panels show the W&B runs of the groups those records belong to (a step that was up
+to date in this invocation keeps the group of the invocation that ran it). Building needs no
+server; saving happens only when tracking is online.
 """
 
 from __future__ import annotations
@@ -31,6 +31,9 @@ LOSS_JOB_TYPES = ("pretrain",)
 # Rules whose runs end in downstream metrics (their run summaries).
 DOWNSTREAM_PREFIXES = ("finetune", "probe", "linear_probe", "evaluate", "downstream")
 # Rules whose runs summarise a preprocessing stage (marlinflow.status), and what they show.
+# Feature extraction runs (one per encoder) and the numbers they end with.
+FEATURES_JOB_TYPE = "extract_features"
+FEATURES_METRICS = ("clips_per_s", "videos", "videos_failed", "windows", "seconds")
 PREPROCESSING_PREFIX = "summarize_"
 PREPROCESSING_METRICS = ("videos/usable", "videos/unusable", "stats/face_fraction/mean",
                          "stats/crop_jitter_px/p90", "stats/face_jitter_px/p90",
@@ -103,6 +106,13 @@ def preprocessing_panels(runs: list[dict[str, Any]]) -> list:
     return bars + [wr.WeavePanelSummaryTable(table_name=name) for name in tables]
 
 
+def feature_panels(runs: list[dict[str, Any]]) -> list[wr.BarPlot]:
+    """Bars of each encoder's extraction: speed, videos (and failures), windows, seconds."""
+    keys = {k for r in runs for k in r.get("summary", {})}
+    return [wr.BarPlot(title=key, metrics=[key], orientation="v")
+            for key in FEATURES_METRICS if key in keys]  # fmt: skip
+
+
 def panel_section(title, runs, panels, project, entity, empty: str) -> list:
     if not runs or not panels:
         return [wr.H1(title), wr.P(empty)]
@@ -131,6 +141,7 @@ def build_report(inputs: ReportInputs, project: str = "marlinflow", entity: str 
     pretrain = [r for r in inputs.runs if r["job_type"] in LOSS_JOB_TYPES]
     downstream = [r for r in inputs.runs if is_downstream(r["job_type"])]
     stages = [r for r in inputs.runs if r["job_type"].startswith(PREPROCESSING_PREFIX)]
+    features = [r for r in inputs.runs if r["job_type"] == FEATURES_JOB_TYPE]
     groups = sorted({r["group"] for r in inputs.runs} | {inputs.group})
     about = f"Data set {inputs.dataset or 'unnamed'}; W&B groups: {', '.join(groups)}."
     blocks = [
@@ -142,6 +153,8 @@ def build_report(inputs: ReportInputs, project: str = "marlinflow", entity: str 
                        "No downstream evaluation in this pipeline run."),
         *panel_section("Preprocessing", stages, preprocessing_panels(stages), project, entity,
                        "No stage summary in this pipeline run."),
+        *panel_section("Feature extraction", features, feature_panels(features), project, entity,
+                       "No feature extraction in this pipeline run."),
         *skipped_section(inputs.skipped),
     ]  # fmt: skip
     title = f"MARLIN pipeline run {inputs.group}"[:128]  # W&B's title limit
