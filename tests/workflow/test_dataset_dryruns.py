@@ -82,6 +82,9 @@ def test_with_the_data_it_plans_the_run(workflow_copy, tmp_path, name):
             for protocol in ("probe", "finetune", *budgets):
                 for encoder in ("base", "random-base"):
                     assert f"downstream/{task}/{protocol}/{encoder}/metrics.json" in result.stdout
+    else:  # a pretraining set: notes in place of task tables and results (DVC's outputs)
+        for folder in ("tasks", "downstream"):
+            assert f"/{folder}/NO_TASKS.txt" in result.stdout
 
 
 def test_a_regression_task_gets_fractions_but_no_k_per_class(workflow_copy, tmp_path):

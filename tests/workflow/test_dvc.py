@@ -163,3 +163,18 @@ def test_clean_clone_pulls_the_whole_pipeline_and_has_nothing_to_redo(
     downstream = shown["downstream"]["expression"]["probe-k2"]["tiny"]
     assert set(downstream) == {"war", "uar"} and shown["pretrain"]["tiny"]["iterations"] > 0
     assert set(table["encoder"]) == {"tiny", "videomae-tiny", "random-tiny"}
+
+
+def test_a_pretraining_set_makes_the_outputs_of_its_task_and_downstream_stages(repo_root, tmp_path):
+    """Without downstream tasks the stages `tasks` and `downstream` still leave their folders
+    (a note in each), so `dvc repro` of a pretraining set such as YouTube Faces can finish."""
+    project = copy_workflow(repo_root, tmp_path / "project")
+    (project / "config/pretraining.yaml").write_text("downstream: {tasks: []}\n")
+    stages = yaml.safe_load((repo_root / "dvc.yaml").read_text())["stages"]
+    for stage in ("tasks", "downstream"):
+        command = stages[stage]["do"]["cmd"].replace("${item.config}", "config/pretraining.yaml")
+        (out,) = stages[stage]["do"]["outs"][0]
+        result = snakemake(project, *command.split()[1:], timeout=300)
+        assert result.returncode == 0, result.stderr[-3000:]
+        made = project / out.replace("${key}", "sample")
+        assert (made / "NO_TASKS.txt").read_text().startswith("This data set has no downstream")

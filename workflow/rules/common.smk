@@ -172,9 +172,16 @@ def downstream_metrics(wildcards=None):
     ]
 
 
+# Written instead of task tables and results where a data set has no downstream tasks.
+NO_TASK_NOTES = [
+    f"{RESULTS}/{folder}/NO_TASKS.txt" for folder in ("tasks", "downstream")
+]
+
+
 def final_outputs():
-    return [
+    reports = [
         f"{RESULTS}/report",
         f"{RESULTS}/metrics.json",
         f"{RESULTS}/wandb_report.json",
     ]
+    return reports + ([] if TASKS else NO_TASK_NOTES)

@@ -2,20 +2,40 @@
 # fine-tuning, for the pretrained encoder and the baselines (VideoMAE-style, random).
 
 
-rule build_task:
-    input:
-        task_source,
-    output:
-        table=f"{RESULTS}/tasks/{{task}}.tsv",
-        spec=f"{RESULTS}/tasks/{{task}}.json",
-    log:
-        f"{LOGS}/build_task/{{task}}.log",
-    conda:
-        CONDA_ENV
-    params:
-        args=task_args,
-    shell:
-        "marlinflow task {params.args} --out {output.table} > {log} 2>&1"
+if TASKS:
+
+    rule build_task:
+        input:
+            task_source,
+        output:
+            table=f"{RESULTS}/tasks/{{task}}.tsv",
+            spec=f"{RESULTS}/tasks/{{task}}.json",
+        log:
+            f"{LOGS}/build_task/{{task}}.log",
+        conda:
+            CONDA_ENV
+        params:
+            args=task_args,
+        shell:
+            "marlinflow task {params.args} --out {output.table} > {log} 2>&1"
+
+else:
+
+    # A data set without downstream tasks (one for pretraining only) still gets its task and
+    # results folders, each with a note: every stage of dvc.yaml then has its outputs.
+    rule build_task:
+        output:
+            NO_TASK_NOTES,
+        log:
+            f"{LOGS}/build_task.log",
+        conda:
+            CONDA_ENV
+        run:
+            for note in output:
+                with open(note, "w") as file:
+                    file.write(
+                        "This data set has no downstream tasks (downstream.tasks).\n"
+                    )
 
 
 rule list_usable_faces:
