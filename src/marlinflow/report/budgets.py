@@ -2,14 +2,13 @@
 
 Low-label and few-shot runs live beside the full-label one, in
 ``downstream/<task>/<protocol>-<budget>/<encoder>/metrics.json`` (budget ``frac0.1`` or ``k10``).
-A run's training-set size is the ``n_train`` its metrics file records, so a budget that the task
-could not fill (fewer than k videos of a class) is drawn where it really is.
+The rows come from the report's results table (:func:`marlinflow.report.tables.downstream_results`),
+whose ``n_train`` is what each run really trained on, so a budget that the task could not fill
+(fewer than k videos of a class) is drawn where it really is.
 """
 
 from __future__ import annotations
 
-import json
-import logging
 from pathlib import Path
 
 import numpy as np
@@ -17,30 +16,17 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from marlinflow.report.figures import save
-from marlinflow.report.tables import MAIN_METRICS, encoder_order
+from marlinflow.report.tables import encoder_order
 
-log = logging.getLogger(__name__)
 COLUMNS = ["task", "protocol", "budget", "encoder", "metric", "n_train", "mean", "std"]
 
 
-def budget_rows(results_dir: str | Path) -> pd.DataFrame:
-    """One row per (task, protocol, budget, encoder): the main metric over seeds and the mean
-    number of training videos; budget is "" for the full-label run."""
-    rows = []
-    for path in sorted(Path(results_dir).glob("downstream/*/*/*/metrics.json")):
-        protocol, _, budget = path.parts[-3].partition("-")
-        try:
-            document = json.loads(path.read_text())
-            metric = MAIN_METRICS[document["kind"]][0]
-            summary = document["summary"][metric]
-            n_train = np.mean([run["counts"]["n_train"] for run in document["runs"]])
-        except (OSError, ValueError, KeyError, TypeError) as err:
-            log.warning("%s: not a readable metrics file (%s)", path, err)
-            continue
-        rows.append({"task": path.parts[-4], "protocol": protocol, "budget": budget,
-                     "encoder": path.parts[-2], "metric": metric, "n_train": float(n_train),
-                     "mean": summary["mean"], "std": summary["std"]})  # fmt: skip
-    return pd.DataFrame(rows, columns=COLUMNS)
+def budget_rows(results: pd.DataFrame) -> pd.DataFrame:
+    """One row per (task, protocol, budget, encoder) of the results table: its lead metric (the
+    table's first for the task's kind); budget is "" for the full-label run."""
+    lead = results.groupby(["task", "protocol", "encoder"], sort=False).head(1)
+    split = lead["protocol"].str.partition("-")
+    return lead.assign(protocol=split[0], budget=split[2])[COLUMNS].reset_index(drop=True)
 
 
 def with_budgets(rows: pd.DataFrame) -> pd.DataFrame:
@@ -73,6 +59,6 @@ def plot_label_efficiency(rows: pd.DataFrame) -> Figure:
     return figure
 
 
-def label_efficiency(results_dir: str | Path, out_png: str | Path) -> Path:
-    """The figure as PNG; ValueError when the results hold no low-label run."""
-    return save(plot_label_efficiency(budget_rows(results_dir)), out_png)
+def label_efficiency(results: pd.DataFrame, out_png: str | Path) -> Path:
+    """The figure of the results table as PNG; ValueError when it holds no low-label run."""
+    return save(plot_label_efficiency(budget_rows(results)), out_png)

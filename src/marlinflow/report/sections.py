@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from html import escape
 from pathlib import Path
 
+import pandas as pd
+
 from marlinflow.errors import InputError
 from marlinflow.models import resolve_size
 from marlinflow.report import budgets, figures, tables
@@ -68,14 +70,14 @@ def results_parts(inputs: Inputs) -> list[str]:
         table(results),
         paragraph(PAPER_NOTE if "paper" in results else NO_PAPER_NOTE, "source"),
         paragraph("All rows, with every number: results.tsv beside this page.", "source"),
-        *label_efficiency_parts(inputs),
+        *label_efficiency_parts(inputs, long),
     ]  # fmt: skip
 
 
-def label_efficiency_parts(inputs: Inputs) -> list[str]:
+def label_efficiency_parts(inputs: Inputs, long: pd.DataFrame) -> list[str]:
     """The low-label and few-shot runs against the full-label ones, where there are any."""
     try:
-        path = budgets.label_efficiency(inputs.results, inputs.figure("label_efficiency.png"))
+        path = budgets.label_efficiency(long, inputs.figure("label_efficiency.png"))
     except ValueError:  # no low-label runs configured
         return []
     caption = (

@@ -28,8 +28,9 @@ MAIN_METRICS = {
     "regression": ("mae", "corr"),
 }
 # task: the workflow's name (the folder); task_name: the name the task table gives itself
+# n_train: labelled training videos (the mean over seeds; fewer in low-label runs)
 RESULT_COLUMNS = ["task", "task_name", "kind", "protocol", "encoder", "metric", "mean", "std", "n",
-                  "low", "high"]  # fmt: skip
+                  "low", "high", "n_train"]  # fmt: skip
 SKIPPED_COLUMNS = ["id", "stage", "category", "reason"]
 
 
@@ -46,6 +47,8 @@ def read_metrics(path: Path) -> list[dict]:
         log.warning("%s: not a readable metrics file (%s)", path, err)
         return []
     encoder, protocol, task = path.parts[-2], path.parts[-3], path.parts[-4]
+    trained = [run["counts"]["n_train"] for run in runs if "n_train" in run.get("counts", {})]
+    n_train = sum(trained) / len(trained) if trained else math.nan
     rows = []
     for metric in MAIN_METRICS.get(kind, tuple(summary)):
         if metric not in summary:
@@ -54,7 +57,8 @@ def read_metrics(path: Path) -> list[dict]:
         interval = runs[0]["metrics"].get(metric, {}) if len(runs) == 1 else {}
         rows.append({"task": task, "task_name": document.get("task", task), "kind": kind, "protocol": protocol, "encoder": encoder,
                      "metric": metric, **summary[metric],
-                     "low": interval.get("low", math.nan), "high": interval.get("high", math.nan)})  # fmt: skip
+                     "low": interval.get("low", math.nan), "high": interval.get("high", math.nan),
+                     "n_train": n_train})  # fmt: skip
     return rows
 
 
