@@ -19,8 +19,7 @@ import numpy as np
 from marlinflow.atomic import atomic_path
 from marlinflow.devices import resolve_device
 from marlinflow.errors import InputError
-from marlinflow.features import Marlin, plan_windows
-from marlinflow.video.io import probe
+from marlinflow.features import REDUCTIONS, Marlin, reduce_windows
 
 if TYPE_CHECKING:
     from marlinflow.tracking import TrackedRun
@@ -38,7 +37,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--official-compat", action="store_true", help="official windowing")
     parser.add_argument("--keep-seq", action="store_true", help="per-token features")
-    parser.add_argument("--reduction", choices=("none", "mean", "max"), default="none")
+    parser.add_argument("--reduction", choices=REDUCTIONS, default="none")
     parser.add_argument("--batch-size", type=int, default=4, help="windows per forward pass")
     parser.add_argument(
         "--device",
@@ -78,19 +77,18 @@ def extract_all(model: Marlin, args: argparse.Namespace, tracked: TrackedRun) ->
     for step, video in enumerate(args.videos):
         begun = time.perf_counter()
         try:
-            features = model.extract_video(
-                video, args.sample_rate, args.hop, args.reduction, args.keep_seq,
-                args.batch_size, args.official_compat,
+            per_window = model.extract_video(
+                video, args.sample_rate, args.hop, "none", args.keep_seq, args.batch_size,
+                args.official_compat,
             )  # fmt: skip
-            n_frames = probe(video).n_frames
         except InputError as err:
             print(f"skipped: {err}", file=sys.stderr)
             failed += 1
             continue
+        features = reduce_windows(per_window, args.reduction)
         with atomic_path(args.out / f"{video.stem}.npy") as tmp:
             np.save(tmp, features.cpu().numpy().astype(np.float32))
-        n_windows = len(plan_windows(n_frames, model.size.n_frames, args.sample_rate, args.hop,
-                                     args.official_compat))  # fmt: skip
+        n_windows = len(per_window)
         windows += n_windows
         tracked.log({"video/windows": n_windows, "video/seconds": time.perf_counter() - begun},
                     step=step)  # fmt: skip

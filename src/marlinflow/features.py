@@ -145,6 +145,22 @@ def _array_reader(path: Path, faces: np.ndarray) -> tuple[FrameReader, int]:
     return (lambda indices: faces[indices]), len(faces)
 
 
+REDUCTIONS = ("none", "mean", "max")
+
+
+def check_reduction(reduction: str) -> None:
+    if reduction not in REDUCTIONS:
+        raise ValueError(f"reduction must be none, mean or max, not {reduction!r}")
+
+
+def reduce_windows(features: torch.Tensor, reduction: str) -> torch.Tensor:
+    """Window features (n_windows, ...) as they are (``none``), or their mean or maximum."""
+    check_reduction(reduction)
+    if reduction == "mean":
+        return features.mean(dim=0)
+    return features.amax(dim=0) if reduction == "max" else features
+
+
 class Marlin(MarlinModel):
     """A MARLIN model for feature extraction and fine-tuning (an ``nn.Module``).
 
@@ -207,14 +223,12 @@ class Marlin(MarlinModel):
         ``default_face_cropper``) turns the video into aligned face frames first. The official
         ``stride=S`` is ``hop=S * sample_rate`` here. Runs under ``torch.inference_mode``.
         """
-        if reduction not in ("none", "mean", "max"):
-            raise ValueError(f"reduction must be none, mean or max, not {reduction!r}")
+        check_reduction(reduction)
         read, n_frames = frame_reader(Path(path), crop_face, face_cropper)
         windows = plan_windows(n_frames, self.size.n_frames, sample_rate, hop, official_compat)
-        features = self.features_of_windows(read, windows, keep_seq, batch_size)
-        if reduction == "mean":
-            return features.mean(dim=0)
-        return features.amax(dim=0) if reduction == "max" else features
+        return reduce_windows(
+            self.features_of_windows(read, windows, keep_seq, batch_size), reduction
+        )
 
     @torch.inference_mode()
     def features_of_windows(
