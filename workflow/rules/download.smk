@@ -73,8 +73,5 @@ rule summarize_stage:
         stage="download|track|parse",
     conda:
         CONDA_ENV
-    params:
-        runs=f"{RESULTS}/runs",
     shell:
-        "marlinflow summary {input} --out {output}"
-        " --run-dir {params.runs}/summarize_{wildcards.stage} > {log} 2>&1"
+        "marlinflow summary {input} --out {output} > {log} 2>&1"
