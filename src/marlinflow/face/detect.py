@@ -162,9 +162,10 @@ class FanDetector:
     def __init__(self, detect_size: int = DETECT_SIZE, device: str | None = None):
         check_fan_weights()
         import face_alignment
-        import torch
 
-        self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        from marlinflow.devices import resolve_device
+
+        self.device = resolve_device(device or "auto")
         self.detect_size = detect_size
         self._fa = face_alignment.FaceAlignment(
             face_alignment.LandmarksType.TWO_D, device=self.device, flip_input=False, compile=False
