@@ -25,6 +25,8 @@ localrules:
     build_task,
     list_usable_faces,
     summarize_stage,
+    record_overlap_check,
+    write_plan,
     report_wandb,
 
 

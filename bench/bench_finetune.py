@@ -25,6 +25,7 @@ from machine import describe
 from marlinflow.downstream.finetune import ClipClassifier, FaceClips, FinetuneConfig, predict
 from marlinflow.downstream.finetune import _train_batches as train_batches
 from marlinflow.downstream.training import TrainConfig, loss_function
+from marlinflow.downstream.usable import UsableClips
 from marlinflow.models import MarlinEncoder, get_size
 from marlinflow.pretrain.synthetic import write_clip
 
@@ -86,7 +87,7 @@ def main() -> None:
         n_frames = size.n_frames * cfg.sample_rate + 8
         for video_id in ids:
             write_clip(folder, video_id, n_frames=n_frames, side=size.img_size)
-        clips = FaceClips(Path(folder) / "faces", encoder, cfg.sample_rate)
+        clips = FaceClips(UsableClips.read(Path(folder) / "faces"), encoder, cfg.sample_rate)
         for video_id in ids:
             clips.add(video_id)
         train_speed = time_training(model.train(), clips, ids, cfg)

@@ -20,6 +20,7 @@ from typing import Any
 import pandas as pd
 
 from marlinflow.errors import InputError
+from marlinflow.layout import DatasetLayout
 from marlinflow.manifest import read_manifest, validate_manifest, write_manifest
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
@@ -276,15 +277,12 @@ BUILDERS: dict[str, Callable[[dict[str, Any]], pd.DataFrame]] = {
 }
 
 
-SAMPLE_FOLDER = "data/sample"
-
-
 def source_root(cfg: dict[str, Any]) -> str:
     """The folder relative sources are in: ``root``, else the manifest's folder (or the sample's)."""
     if cfg["root"]:
         return cfg["root"]
     if cfg["builder"] == "sample":
-        return SAMPLE_FOLDER
+        return DatasetLayout(cfg["name"]).sample_sources
     return str(Path(cfg["manifest"]).parent) if cfg["manifest"] else "."
 
 

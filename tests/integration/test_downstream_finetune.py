@@ -16,6 +16,7 @@ from marlinflow.downstream.encoders import load_encoder
 from marlinflow.downstream.finetune import ClipClassifier, FaceClips, FinetuneConfig, run_finetune
 from marlinflow.downstream.tasks import Task
 from marlinflow.downstream.training import TrainConfig
+from marlinflow.downstream.usable import UsableClips
 from marlinflow.features import Marlin
 from marlinflow.models import get_size
 from marlinflow.video.writer import write_video
@@ -60,7 +61,7 @@ def test_finetuning_changes_the_encoder_and_beats_chance(bright_dark):
     assert result.metrics["auc"]["value"] > 0.9 and result.metrics["acc"]["value"] > 0.75
     assert result.counts == {"n_train": 12, "n_val": 4, "n_test": 8}
     reasons = {item["id"]: item["reason"] for item in result.skipped}
-    assert "no face clip" in reasons["missing"] and "broken.mp4" in reasons["broken"]
+    assert "missing: not usable" in reasons["missing"] and "broken.mp4" in reasons["broken"]
     assert result.model == "random-tiny" and result.protocol == "finetune"
 
 
@@ -77,7 +78,7 @@ def test_finetuning_is_deterministic_per_seed_whatever_the_workers(bright_dark):
 def test_clips_of_a_short_video_are_padded_and_spread(bright_dark):
     _, folder = bright_dark
     encoder = load_encoder("random:tiny")[0]
-    clips = FaceClips(folder, encoder, sample_rate=2)
+    clips = FaceClips(UsableClips.read(folder), encoder, sample_rate=2)
     clips.add("c01")
     n_frames = clips.n_frames["c01"]
     spread = clips.spread_clips("c01", 3)

@@ -12,7 +12,7 @@ from marlinflow.downstream import cli_probe
 from marlinflow.downstream.probe import ProbeConfig, load_features, run_probe
 from marlinflow.downstream.tasks import Task
 from marlinflow.downstream.training import TrainConfig
-from marlinflow.status import StageRecord
+from marlinflow.downstream.usable import UsableClips
 
 WIDTH = 24
 SPLITS = ["train", "train", "train", "val", "test"]
@@ -73,16 +73,16 @@ def test_unusable_videos_are_dropped_with_reasons(tmp_path):
     np.save(folder / "v001.npy", np.full((2, WIDTH), np.nan, np.float32))
     np.save(folder / "v002.npy", np.zeros((2, WIDTH + 1), np.float32))
     (folder / "v003.npy").unlink()
-    status = tmp_path / "faces"
-    StageRecord("v005", "track", False, "no face in any frame").save(status / "v005.status.json")
-    for video_id in table["id"].drop(5):
-        StageRecord(video_id, "track", True).save(status / f"{video_id}.status.json")
-    ids, features, skipped = load_features(folder, table["id"].tolist(), status)
+    # the workflow's list of usable face clips: v005 lost its face in preprocessing
+    listing = tmp_path / "usable_faces.txt"
+    listing.write_text("".join(f"faces/{i}.mp4\n" for i in table["id"].drop(5)))
+    usable = UsableClips.read(listing)
+    ids, features, skipped = load_features(folder, table["id"].tolist(), usable)
     reasons = {item["id"]: item["reason"] for item in skipped}
     assert features.shape == (7, WIDTH) and "v000" not in ids
     assert "no windows" in reasons["v000"] and "NaN" in reasons["v001"]
     assert "width 25" in reasons["v002"] and "no features file" in reasons["v003"]
-    assert "no face in any frame" in reasons["v005"]
+    assert "v005: not usable after preprocessing" in reasons["v005"]
 
 
 def test_same_seed_same_result_other_seed_differs(tmp_path):

@@ -1,66 +1,98 @@
-# Shared definitions: the validated config, the data set's manifest, paths and input functions.
+# Shared definitions: the validated config, the experiment it describes, each data set's
+# manifest, paths (marlinflow.layout) and input functions.
+import json
 import os
+import re
 import shlex
+import sys
 
 from snakemake.exceptions import WorkflowError
 
 from marlinflow.cluster import pretrain_resources
-from marlinflow.config import cli_options, model_tag, validate_config
+from marlinflow.config import cli_options, validate_config
 from marlinflow.datasets import build_manifest, source_root
 from marlinflow.download.sources import Kind, resolve
 from marlinflow.errors import InputError
-from marlinflow.tracking import start_pipeline
+from marlinflow.experiment import check_overlap, corpus_ids, experiment_from_config
+from marlinflow.layout import STAGES, DatasetLayout, ExperimentLayout
+from marlinflow.plan import (
+    downstream_options,
+    downstream_runs,
+    label_budgets,
+    plan_document,
+    used_datasets,
+)
+from marlinflow.tracking import job_tracking, start_pipeline
 
 try:
     validate_config(config, "config")
-    MANIFEST = build_manifest(config["dataset"]).set_index("id", drop=False)
+    EXPERIMENT = experiment_from_config(config)
+    DATASETS = {name: EXPERIMENT.datasets[name] for name in used_datasets(EXPERIMENT)}
+    MANIFESTS = {
+        name: build_manifest(dataset.config).set_index("id", drop=False)
+        for name, dataset in DATASETS.items()
+    }
+    ROOTS = {name: source_root(dataset.config) for name, dataset in DATASETS.items()}
+    # Refused here, before anything runs: a corpus holding an evaluation val or test video.
+    OVERLAP = check_overlap(EXPERIMENT, MANIFESTS, ROOTS)
 except InputError as err:
     raise WorkflowError(str(err)) from None
 
-DATASET = config["dataset"]["name"]
-MODEL = model_tag(config["model"])
+for note in EXPERIMENT.notes:
+    print(f"note: {note}", file=sys.stderr)
+
+EXP = ExperimentLayout(EXPERIMENT.name)
+DS = DatasetLayout("{ds}")
+CORPUS = corpus_ids(EXPERIMENT, MANIFESTS)
+PRETRAINED = EXPERIMENT.encoders_of("pretrain")
+RUNS = downstream_runs(EXPERIMENT, config["downstream"])
 # One W&B group for every job of this invocation, passed to them in the environment with the
-# tags of its runs (data set, model).
-TRACKING = start_pipeline(config["tracking"], DATASET, tags=[MODEL])
-IDS = list(MANIFEST.index)
-RAW = f"data/raw/{DATASET}"
-FACES = f"data/interim/{DATASET}/faces"
-PARSING = f"data/interim/{DATASET}/parsing"
-RESULTS = f"results/{DATASET}"
-PRETRAIN = f"{RESULTS}/pretrain/{MODEL}"
-LOGS = f"logs/{DATASET}"
-SOURCE_ROOT = source_root(config["dataset"])
+# experiment's tag; each job adds its own name and tags (job_tracking).
+TRACKING = start_pipeline(config["tracking"], EXPERIMENT.name)
 # The software of every rule: the project's own environment (used with --sdm conda).
 CONDA_ENV = os.path.join(workflow.basedir, "environment.yml")
 
 
+def one_of(names):
+    """A wildcard pattern matching exactly these names (nothing when there are none)."""
+    return "|".join(re.escape(name) for name in names) or "(?!)"
+
+
 wildcard_constraints:
+    ds=one_of(DATASETS),
     id=r"[A-Za-z0-9_-][A-Za-z0-9_.-]*",
+    encoder=one_of(EXPERIMENT.encoders),
+    task=one_of({t for d in DATASETS.values() for t in d.tasks}),
+    budget=r"frac[0-9.e-]+|k[0-9]+",
+
+
+def ids_of(ds):
+    return list(MANIFESTS[ds].index)
+
+
+def records(stage, ds, ids=None):
+    layout = DatasetLayout(ds)
+    return [layout.record(stage, i) for i in (ids_of(ds) if ids is None else ids)]
 
 
 def local_source(wildcards):
     """A local source is an input, so Snakemake waits for it (the sample) and sees it change.
 
     A missing one is left to the download step, which records it as unusable: one bad row must
-    not stop the run.
+    not stop the run. The sample's videos are made with their manifest, which stands for them.
     """
-    source = resolve(MANIFEST.loc[wildcards.id, "source"], SOURCE_ROOT)
+    if DATASETS[wildcards.ds].config["builder"] == "sample":
+        return f"{DatasetLayout(wildcards.ds).sample_sources}/manifest.tsv"
+    source = resolve(MANIFESTS[wildcards.ds].loc[wildcards.id, "source"], ROOTS[wildcards.ds])
     if source.kind not in (Kind.LOCAL, Kind.FRAMES):
         return []
-    sample = config["dataset"]["builder"] == "sample"
-    return [source.location] if sample or source.path.exists() else []
+    return [source.location] if source.path.exists() else []
 
 
 def download_args(wildcards):
-    row = MANIFEST.loc[wildcards.id]
-    args = [
-        "--source",
-        row["source"],
-        "--base",
-        SOURCE_ROOT,
-        "--fps",
-        str(config["dataset"]["fps"]),
-    ]
+    dataset = DATASETS[wildcards.ds].config
+    row = MANIFESTS[wildcards.ds].loc[wildcards.id]
+    args = ["--source", row["source"], "--base", ROOTS[wildcards.ds], "--fps", str(dataset["fps"])]
     for key in ("sha256", "start", "end"):
         value = row.get(key)
         if value is not None and value == value and value != "":  # skips NaN and blanks
@@ -68,120 +100,83 @@ def download_args(wildcards):
     return shlex.join(args + cli_options(config["download"]))
 
 
-STAGE_FOLDERS = {"download": RAW, "track": FACES, "parse": PARSING}
-
-
 def stage_records(wildcards):
-    return expand(f"{STAGE_FOLDERS[wildcards.stage]}/{{id}}.status.json", id=IDS)
+    return records(wildcards.stage, wildcards.ds)
 
 
-def parse_records(wildcards=None):
-    return expand(f"{PARSING}/{{id}}.status.json", id=IDS)
+def parse_records(wildcards):
+    return records("parse", wildcards.ds)
 
 
-TASKS = {task["name"]: task for task in config["downstream"]["tasks"]}
-# Pretraining runs: ours, and the VideoMAE-style baseline (tube masking, no adversarial loss, as
-# the official code's authors reproduce VideoMAE) when asked for.
-BASELINES = config["downstream"]["baselines"]
-PRETRAINED = {MODEL: {}}
-if "videomae" in BASELINES:
-    PRETRAINED[f"videomae-{MODEL}"] = {"mask_strategy": "tube", "adv_weight": 0.0}
-# The encoders evaluated: the pretrained ones and a randomly initialised one of the same size.
-ENCODERS = list(PRETRAINED) + ([f"random-{MODEL}"] if "random" in BASELINES else [])
+def corpus_records(wildcards=None):
+    """The parse records of the videos pretraining takes: the corpus splits, nothing else."""
+    return [path for ds, ids in CORPUS.items() for path in records("parse", ds, ids)]
 
 
-wildcard_constraints:
-    task="|".join(TASKS) or "no-task",
-    encoder="|".join(ENCODERS),
-    run="|".join(PRETRAINED),
-    budget=r"frac[0-9.e-]+|k[0-9]+",
-
-
-def encoder_weights(wildcards):
-    if wildcards.encoder in PRETRAINED:
-        return f"{RESULTS}/pretrain/{wildcards.encoder}/encoder.pt"
-    return f"{RESULTS}/baselines/{wildcards.encoder}/encoder.pt"
+def task_spec(wildcards):
+    return DATASETS[wildcards.ds].tasks[wildcards.task]
 
 
 def task_source(wildcards):
-    """The task's label file: under the data set's root, or the run's manifest."""
-    source = TASKS[wildcards.task]["source"]
-    if source is None:
-        if TASKS[wildcards.task]["adapter"] == "csv":
-            return f"data/manifests/{DATASET}.tsv"
-        return SOURCE_ROOT
-    return os.path.join(SOURCE_ROOT, source)
+    """The task's label file: under the data set's root, or the data set's manifest."""
+    task, root = task_spec(wildcards), ROOTS[wildcards.ds]
+    if task["source"] is None:
+        return DatasetLayout(wildcards.ds).manifest if task["adapter"] == "csv" else root
+    return os.path.join(root, task["source"])
 
 
 def task_args(wildcards, input):
-    task = TASKS[wildcards.task]
-    args = [task["adapter"], input[0], "--seed", str(config["dataset"]["seed"])]
+    task = task_spec(wildcards)
+    seed = DATASETS[wildcards.ds].config["seed"]
+    args = [task["adapter"], input[0], "--seed", str(seed)]
     if task["adapter"] == "csv":
         args += ["--task-name", task["name"], "--kind", str(task["kind"])]
         args += ["--label-columns", *(task["label_columns"] or [])]
     options = dict(task["options"])
     if options.get("folds"):  # a file of the data set, like the source
-        options["folds"] = os.path.join(SOURCE_ROOT, options["folds"])
+        options["folds"] = os.path.join(ROOTS[wildcards.ds], options["folds"])
     return shlex.join(args + cli_options(options))
 
 
-def label_budgets(task=None):
-    """Low-label and few-shot budgets: path suffix -> the training options that set it (k per
-    class only where the task has classes)."""
-    low = config["downstream"]["low_label"]
-    budgets = {f"frac{share:g}": {"fraction": share} for share in low["fractions"]}
-    if task is None or not is_regression(TASKS[task]):
-        budgets |= {f"k{k}": {"k_per_class": k} for k in low["k_per_class"]}
-    return budgets
+def pretrain_settings(wildcards):
+    encoder = PRETRAINED[wildcards.encoder]
+    return {**config["pretrain"], **encoder.pretrain, "model": encoder.model}
 
 
-def is_regression(task):
-    return task.get("kind") == "regression" or task["adapter"] == "cmu_mosei_sentiment"
+def encoder_model(encoder):
+    return EXPERIMENT.encoders[encoder].model
 
 
-def downstream_options(protocol, budget=None):
-    settings = {
-        **config["downstream"][protocol],
-        "seeds": config["downstream"]["seeds"],
-    }
-    if budget is not None:
-        settings |= {"fraction": None, "k_per_class": None, **label_budgets()[budget]}
-    return cli_options(settings)
+def model_option(model):
+    """``--model SIZE`` for a size name or mapping; nothing for a file's own geometry."""
+    if model is None:
+        return ""
+    return shlex.join(["--model", model if isinstance(model, str) else json.dumps(model)])
 
 
-def contact_sheets(wildcards=None):
-    return expand(
-        f"{RESULTS}/contact_sheets/{{id}}.png",
-        id=IDS[: config["report"]["contact_sheets"]],
-    )
+def contact_sheets(ds):
+    """The contact sheets the report shows: the first report.contact_sheets videos."""
+    layout = DatasetLayout(ds)
+    return [layout.contact_sheet(i) for i in ids_of(ds)[: config["report"]["contact_sheets"]]]
 
 
-def downstream_metrics(wildcards=None):
-    full = [
-        f"{RESULTS}/downstream/{task}/{protocol}/{encoder}/metrics.json"
-        for task in TASKS
-        for protocol in config["downstream"]["protocols"]
-        for encoder in ENCODERS
-    ]
-    return full + [
-        f"{RESULTS}/downstream/{task}/{protocol}-{budget}/{encoder}/metrics.json"
-        for task in TASKS
-        for protocol in config["downstream"]["low_label"]["protocols"]
-        for budget in label_budgets(task)
-        for encoder in ENCODERS
-    ]
+def run_tracking(rule, ds=None, task=None, encoder=None):
+    """A job's W&B run: a readable name and the tags of its data set, encoder and size."""
+    model = EXPERIMENT.encoders[encoder].model if encoder else None
+    return job_tracking(rule, EXPERIMENT.name, ds, task, encoder, model)
 
 
-# Written instead of task tables and results where a data set has no downstream tasks.
-NO_TASK_NOTES = [
-    f"{RESULTS}/{folder}/NO_TASKS.txt" for folder in ("tasks", "downstream")
-]
+def tracking_of(rule):
+    """params: the job's tracking environment, from its wildcards (a low-label run is named
+    after its budget: ``probe-k10 ...``)."""
+
+    def job(wildcards):
+        values = dict(wildcards.items())
+        name = f"{rule}-{values['budget']}" if "budget" in values else rule
+        return run_tracking(name, values.get("ds"), values.get("task"), values.get("encoder"))
+
+    return job
 
 
 def final_outputs():
-    reports = [
-        f"{RESULTS}/report",
-        f"{RESULTS}/metrics.json",
-        f"{RESULTS}/wandb_report.json",
-    ]
-    return reports + ([] if TASKS else NO_TASK_NOTES)
+    return [EXP.report, EXP.headline, EXP.wandb_report]

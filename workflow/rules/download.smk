@@ -1,49 +1,48 @@
-# Getting videos in: the manifest, the embedded sample, and one download job per video.
+# Getting videos in: each data set's manifest, the embedded sample, and one download job per video.
 
 
 rule write_manifest:
     output:
-        f"data/manifests/{DATASET}.tsv",
+        DS.manifest,
     log:
-        f"{LOGS}/write_manifest.log",
+        f"{DS.logs}/write_manifest.log",
     conda:
         CONDA_ENV
     params:
-        rows=len(IDS),
+        rows=lambda wildcards: len(MANIFESTS[wildcards.ds]),
     run:
         from marlinflow.manifest import write_manifest
 
-        write_manifest(MANIFEST, output[0])
+        write_manifest(MANIFESTS[wildcards.ds], output[0])
 
 
-if config["dataset"]["builder"] == "sample":
-
-    rule make_sample:
-        output:
-            videos=expand(f"{SOURCE_ROOT}/{{id}}.mp4", id=IDS),
-            manifest=f"{SOURCE_ROOT}/manifest.tsv",
-        log:
-            f"{LOGS}/make_sample.log",
-        conda:
-            CONDA_ENV
-        resources:
-            runtime=10,
-            mem_mb=2000,
-        params:
-            folder=lambda wildcards, output: os.path.dirname(output.manifest),
-            n=config["dataset"]["sample_videos"],
-            seed=config["dataset"]["seed"],
-        shell:
-            "marlinflow sample {params.folder} --videos {params.n} --seed {params.seed} > {log} 2>&1"
+# The embedded sample's videos are made with their manifest, which stands for them as the
+# download step's input.
+rule make_sample:
+    output:
+        f"{DS.sample_sources}/manifest.tsv",
+    log:
+        f"{DS.logs}/make_sample.log",
+    conda:
+        CONDA_ENV
+    resources:
+        runtime=10,
+        mem_mb=2000,
+    params:
+        folder=lambda wildcards, output: os.path.dirname(output[0]),
+        n=lambda wildcards: DATASETS[wildcards.ds].config["sample_videos"],
+        seed=lambda wildcards: DATASETS[wildcards.ds].config["seed"],
+    shell:
+        "marlinflow sample {params.folder} --videos {params.n} --seed {params.seed} > {log} 2>&1"
 
 
 rule download_video:
     input:
         local_source,
     output:
-        f"{RAW}/{{id}}.status.json",
+        DS.record("download", "{id}"),
     log:
-        f"{LOGS}/download/{{id}}.log",
+        f"{DS.logs}/download/{{id}}.log",
     conda:
         CONDA_ENV
     resources:
@@ -56,22 +55,24 @@ rule download_video:
 
 
 # The stage's preprocessing run (W&B job type summarize_<stage>): every video's statistics. Its
-# record (results/<ds>/runs/summarize_<stage>/run.json) is a side record, like a log: DVC
-# versions the summary alone.
+# record (results/datasets/<ds>/runs/summarize_<stage>/run.json) is a side record, like a log:
+# DVC versions the summary alone.
 rule summarize_stage:
     input:
         stage_records,
     output:
         report(
-            f"{RESULTS}/{{stage}}_summary.tsv",
+            DS.summary("{stage}"),
             caption="../report/stage_summary.rst",
             category="Videos",
         ),
     log:
-        f"{LOGS}/summarize_{{stage}}.log",
+        f"{DS.logs}/summarize_{{stage}}.log",
     wildcard_constraints:
-        stage="download|track|parse",
+        stage="|".join(STAGES),
     conda:
         CONDA_ENV
+    params:
+        tracking=tracking_of("summarize_stage"),
     shell:
-        "marlinflow summary {input} --out {output} > {log} 2>&1"
+        "{params.tracking} marlinflow summary {input} --out {output} > {log} 2>&1"

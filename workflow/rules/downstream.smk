@@ -1,85 +1,31 @@
-# Downstream evaluation: task tables, features of every usable face clip, linear probes and
-# fine-tuning, for the pretrained encoder and the baselines (VideoMAE-style, random).
+# Downstream evaluation: task tables of each evaluated data set, features of its usable face
+# clips for every encoder, linear probes and fine-tuning, full-label and low-label.
 
 
-if TASKS:
-
-    rule build_task:
-        input:
-            task_source,
-        output:
-            table=f"{RESULTS}/tasks/{{task}}.tsv",
-            spec=f"{RESULTS}/tasks/{{task}}.json",
-        log:
-            f"{LOGS}/build_task/{{task}}.log",
-        conda:
-            CONDA_ENV
-        params:
-            args=task_args,
-        shell:
-            "marlinflow task {params.args} --out {output.table} > {log} 2>&1"
-
-else:
-
-    # A data set without downstream tasks (one for pretraining only) still gets its task and
-    # results folders, each with a note: every stage of dvc.yaml then has its outputs.
-    rule build_task:
-        output:
-            NO_TASK_NOTES,
-        log:
-            f"{LOGS}/build_task.log",
-        conda:
-            CONDA_ENV
-        run:
-            for note in output:
-                with open(note, "w") as file:
-                    file.write(
-                        "This data set has no downstream tasks (downstream.tasks).\n"
-                    )
-
-
-rule list_usable_faces:
+rule build_task:
     input:
-        parse_records,
+        task_source,
     output:
-        f"{RESULTS}/usable_faces.txt",
+        table=DS.task_table("{task}"),
+        spec=DS.task_spec("{task}"),
     log:
-        f"{LOGS}/list_usable_faces.log",
-    conda:
-        CONDA_ENV
-    run:
-        from marlinflow.status import usable_outputs
-
-        with open(output[0], "w") as listing:
-            listing.writelines(
-                f"{path}\n" for path in usable_outputs(input, "video")
-            )
-
-
-rule random_encoder:
-    output:
-        f"{RESULTS}/baselines/random-{MODEL}/encoder.pt",
-    log:
-        f"{LOGS}/random_encoder.log",
+        f"{DS.logs}/build_task/{{task}}.log",
     conda:
         CONDA_ENV
     params:
-        model=config["model"],
-        seed=config["pretrain"]["seed"],
-    run:
-        from marlinflow.downstream.encoders import write_random_weights
-
-        write_random_weights(params.model, output[0], params.seed)
+        args=task_args,
+    shell:
+        "marlinflow task {params.args} --out {output.table} > {log} 2>&1"
 
 
 rule extract_features:
     input:
-        weights=encoder_weights,
-        faces=f"{RESULTS}/usable_faces.txt",
+        weights=EXP.encoder("{encoder}"),
+        faces=DS.usable_faces,
     output:
-        directory(f"{RESULTS}/features/{{encoder}}"),
+        directory(EXP.features("{ds}", "{encoder}")),
     log:
-        f"{LOGS}/extract_features/{{encoder}}.log",
+        f"{EXP.logs}/extract_features/{{ds}}-{{encoder}}.log",
     conda:
         CONDA_ENV
     threads: config["compute"]["threads"]
@@ -89,47 +35,50 @@ rule extract_features:
         mem_mb=config["compute"]["downstream_mem_mb"],
     params:
         options=shlex.join(cli_options(config["downstream"]["features"])),
+        tracking=tracking_of("extract_features"),
     shell:
-        "marlinflow extract @{input.faces} --weights {input.weights} --out {output}"
-        " {params.options} > {log} 2>&1"
+        "{params.tracking} marlinflow extract @{input.faces} --weights {input.weights}"
+        " --out {output} {params.options} > {log} 2>&1"
 
 
+# Both protocols see the same videos: the usable face clips the parse records list.
 rule probe:
     input:
-        features=f"{RESULTS}/features/{{encoder}}",
-        task=f"{RESULTS}/tasks/{{task}}.tsv",
+        features=EXP.features("{ds}", "{encoder}"),
+        task=DS.task_table("{task}"),
+        faces=DS.usable_faces,
     output:
         report(
-            f"{RESULTS}/downstream/{{task}}/probe/{{encoder}}/metrics.json",
+            EXP.metrics("{ds}", "{task}", "probe", "{encoder}"),
             caption="../report/downstream.rst",
             category="Downstream",
         ),
     log:
-        f"{LOGS}/probe/{{task}}-{{encoder}}.log",
+        f"{EXP.logs}/probe/{{ds}}-{{task}}-{{encoder}}.log",
     conda:
         CONDA_ENV
     params:
         out=lambda wildcards, output: os.path.dirname(output[0]),
-        records=PARSING,
-        options=shlex.join(downstream_options("probe")),
+        options=shlex.join(downstream_options(config["downstream"], "probe")),
+        tracking=tracking_of("probe"),
     shell:
-        "marlinflow probe {input.features} {input.task} --status-dir {params.records}"
-        " --out {params.out} {params.options} > {log} 2>&1"
+        "{params.tracking} marlinflow probe {input.features} {input.task} --usable {input.faces}"
+        " --model-name {wildcards.encoder} --out {params.out} {params.options} > {log} 2>&1"
 
 
 rule finetune:
     input:
-        weights=encoder_weights,
-        task=f"{RESULTS}/tasks/{{task}}.tsv",
-        faces=f"{RESULTS}/usable_faces.txt",
+        weights=EXP.encoder("{encoder}"),
+        task=DS.task_table("{task}"),
+        faces=DS.usable_faces,
     output:
         report(
-            f"{RESULTS}/downstream/{{task}}/finetune/{{encoder}}/metrics.json",
+            EXP.metrics("{ds}", "{task}", "finetune", "{encoder}"),
             caption="../report/downstream.rst",
             category="Downstream",
         ),
     log:
-        f"{LOGS}/finetune/{{task}}-{{encoder}}.log",
+        f"{EXP.logs}/finetune/{{ds}}-{{task}}-{{encoder}}.log",
     conda:
         CONDA_ENV
     threads: config["compute"]["threads"]
@@ -139,11 +88,12 @@ rule finetune:
         mem_mb=config["compute"]["downstream_mem_mb"],
     params:
         out=lambda wildcards, output: os.path.dirname(output[0]),
-        faces=FACES,
-        options=shlex.join(downstream_options("finetune")),
+        options=shlex.join(downstream_options(config["downstream"], "finetune")),
+        tracking=tracking_of("finetune"),
     shell:
-        "marlinflow finetune {input.task} --faces {params.faces} --encoder {input.weights}"
-        " --out {params.out} {params.options} > {log} 2>&1"
+        "{params.tracking} marlinflow finetune {input.task} --usable {input.faces}"
+        " --encoder {input.weights} --model-name {wildcards.encoder} --out {params.out}"
+        " {params.options} > {log} 2>&1"
 
 
 # Low-label and few-shot runs (downstream.low_label): the same protocols on part of the train
@@ -151,28 +101,32 @@ rule finetune:
 use rule probe as probe_low_label with:
     output:
         report(
-            f"{RESULTS}/downstream/{{task}}/probe-{{budget}}/{{encoder}}/metrics.json",
+            EXP.metrics("{ds}", "{task}", "probe-{budget}", "{encoder}"),
             caption="../report/downstream.rst",
             category="Downstream",
         ),
     log:
-        f"{LOGS}/probe/{{task}}-{{budget}}-{{encoder}}.log",
+        f"{EXP.logs}/probe/{{ds}}-{{task}}-{{budget}}-{{encoder}}.log",
     params:
+        out=lambda wildcards, output: os.path.dirname(output[0]),
         options=lambda wildcards: shlex.join(
-            downstream_options("probe", wildcards.budget)
+            downstream_options(config["downstream"], "probe", wildcards.budget)
         ),
+        tracking=tracking_of("probe"),
 
 
 use rule finetune as finetune_low_label with:
     output:
         report(
-            f"{RESULTS}/downstream/{{task}}/finetune-{{budget}}/{{encoder}}/metrics.json",
+            EXP.metrics("{ds}", "{task}", "finetune-{budget}", "{encoder}"),
             caption="../report/downstream.rst",
             category="Downstream",
         ),
     log:
-        f"{LOGS}/finetune/{{task}}-{{budget}}-{{encoder}}.log",
+        f"{EXP.logs}/finetune/{{ds}}-{{task}}-{{budget}}-{{encoder}}.log",
     params:
+        out=lambda wildcards, output: os.path.dirname(output[0]),
         options=lambda wildcards: shlex.join(
-            downstream_options("finetune", wildcards.budget)
+            downstream_options(config["downstream"], "finetune", wildcards.budget)
         ),
+        tracking=tracking_of("finetune"),

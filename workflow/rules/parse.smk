@@ -3,11 +3,11 @@
 
 rule parse_video:
     input:
-        f"{FACES}/{{id}}.status.json",
+        DS.record("track", "{id}"),
     output:
-        f"{PARSING}/{{id}}.status.json",
+        DS.record("parse", "{id}"),
     log:
-        f"{LOGS}/parse/{{id}}.log",
+        f"{DS.logs}/parse/{{id}}.log",
     group:
         "preprocess"
     conda:
@@ -24,15 +24,15 @@ rule parse_video:
 
 rule contact_sheet:
     input:
-        f"{PARSING}/{{id}}.status.json",
+        DS.record("parse", "{id}"),
     output:
         report(
-            f"{RESULTS}/contact_sheets/{{id}}.png",
+            DS.contact_sheet("{id}"),
             caption="../report/contact_sheet.rst",
             category="Preprocessing",
         ),
     log:
-        f"{LOGS}/contact_sheet/{{id}}.log",
+        f"{DS.logs}/contact_sheet/{{id}}.log",
     conda:
         CONDA_ENV
     resources:
@@ -40,3 +40,21 @@ rule contact_sheet:
         mem_mb=2000,
     shell:
         "marlinflow contact-sheet {input} {output} > {log} 2>&1"
+
+
+# The face clips of a data set's usable videos: what feature extraction and fine-tuning read.
+rule list_usable_faces:
+    input:
+        parse_records,
+    output:
+        DS.usable_faces,
+    log:
+        f"{DS.logs}/list_usable_faces.log",
+    conda:
+        CONDA_ENV
+    run:
+        from marlinflow.atomic import atomic_path
+        from marlinflow.status import usable_outputs
+
+        with atomic_path(output[0]) as tmp:
+            tmp.write_text("".join(f"{path}\n" for path in usable_outputs(input, "video")))

@@ -1,22 +1,38 @@
-# MARLIN pretraining on every usable face clip of the data set; with the VideoMAE-style baseline
-# (tube masking, no adversarial loss) as a second run when the config asks for it.
+# The experiment's encoders: pretrained on the corpus (ours, and variants such as the
+# VideoMAE-style baseline), randomly initialised, or imported from a weights file. Each
+# encoder.pt carries its geometry and provenance.
+
+
+# Refused before anything runs (common.smk) when the corpus holds an evaluation val or test
+# video; this is the record of the check, for the report.
+rule record_overlap_check:
+    output:
+        EXP.overlap,
+    log:
+        f"{EXP.logs}/record_overlap_check.log",
+    conda:
+        CONDA_ENV
+    params:
+        record=OVERLAP,
+    run:
+        from marlinflow.atomic import write_json
+
+        write_json(output[0], params.record)
 
 
 rule write_pretrain_settings:
     input:
-        parse_records,
+        corpus_records,
     output:
-        f"{RESULTS}/pretrain/{{run}}/settings.json",
+        f"{EXP.encoder_dir('{encoder}')}/settings.json",
     log:
-        f"{LOGS}/write_pretrain_settings/{{run}}.log",
+        f"{EXP.logs}/write_pretrain_settings/{{encoder}}.log",
+    wildcard_constraints:
+        encoder=one_of(PRETRAINED),
     conda:
         CONDA_ENV
     params:
-        settings=lambda wildcards: {
-            **config["pretrain"],
-            **PRETRAINED[wildcards.run],
-            "model": config["model"],
-        },
+        settings=pretrain_settings,
     run:
         from marlinflow.atomic import write_json
 
@@ -27,12 +43,14 @@ rule write_pretrain_settings:
 # preempted run must find its checkpoint to resume from.
 rule pretrain:
     input:
-        f"{RESULTS}/pretrain/{{run}}/settings.json",
+        f"{EXP.encoder_dir('{encoder}')}/settings.json",
     output:
-        encoder=f"{RESULTS}/pretrain/{{run}}/encoder.pt",
-        metrics=f"{RESULTS}/pretrain/{{run}}/metrics.json",
+        encoder=EXP.encoder("{encoder}"),
+        metrics=f"{EXP.encoder_dir('{encoder}')}/metrics.json",
     log:
-        f"{LOGS}/pretrain/{{run}}.log",
+        f"{EXP.logs}/pretrain/{{encoder}}.log",
+    wildcard_constraints:
+        encoder=one_of(PRETRAINED),
     conda:
         CONDA_ENV
     threads: config["compute"]["threads"]
@@ -47,5 +65,45 @@ rule pretrain:
         mem_mb=config["compute"]["pretrain_mem_mb"],
     params:
         run_dir=lambda wildcards, output: os.path.dirname(output.encoder),
+        tracking=tracking_of("pretrain"),
     shell:
-        "{resources.launch} marlinflow pretrain {input} --run-dir {params.run_dir} > {log} 2>&1"
+        "{params.tracking} {resources.launch} marlinflow pretrain {input}"
+        " --run-dir {params.run_dir} > {log} 2>&1"
+
+
+rule random_encoder:
+    output:
+        EXP.encoder("{encoder}"),
+    log:
+        f"{EXP.logs}/random_encoder/{{encoder}}.log",
+    wildcard_constraints:
+        encoder=one_of(EXPERIMENT.encoders_of("random")),
+    conda:
+        CONDA_ENV
+    params:
+        model=lambda wildcards: encoder_model(wildcards.encoder),
+        seed=config["pretrain"]["seed"],
+    run:
+        from marlinflow.downstream.encoders import write_random_weights
+
+        write_random_weights(params.model, output[0], params.seed)
+
+
+# An external weights file (the official release, an encoder of another experiment), written as
+# ours with the geometry it records, the one its config entry gives, or the one its shapes fit
+# (refused where two geometries fit).
+rule import_encoder:
+    input:
+        lambda wildcards: EXPERIMENT.encoders[wildcards.encoder].weights,
+    output:
+        EXP.encoder("{encoder}"),
+    log:
+        f"{EXP.logs}/import_encoder/{{encoder}}.log",
+    wildcard_constraints:
+        encoder=one_of(EXPERIMENT.encoders_of("external")),
+    conda:
+        CONDA_ENV
+    params:
+        model=lambda wildcards: model_option(encoder_model(wildcards.encoder)),
+    shell:
+        "marlinflow import-encoder {input} --out {output} {params.model} > {log} 2>&1"

@@ -1,58 +1,71 @@
-# Reports: the local HTML report (results/<ds>/report/) and its W&B counterpart (saved when online).
+# Reports of the experiment: the plan they read, the local HTML report and its W&B counterpart
+# (saved when online). Each is given its inputs through the plan, never by searching a folder.
+
+
+# Everything the experiment declares, with the path of every input of its reports. Rewritten
+# when the experiment changes (Snakemake's params trigger).
+rule write_plan:
+    output:
+        EXP.plan,
+    log:
+        f"{EXP.logs}/write_plan.log",
+    conda:
+        CONDA_ENV
+    params:
+        plan=plan_document(
+            EXPERIMENT, MANIFESTS, CORPUS, config["downstream"], config["report"]
+        ),
+    run:
+        from marlinflow.atomic import write_json
+
+        write_json(output[0], params.plan)
 
 
 rule report_html:
     input:
-        summaries=expand(f"{RESULTS}/{{stage}}_summary.tsv", stage=STAGE_FOLDERS),
-        sheets=contact_sheets,
-        pretrain=f"{PRETRAIN}/metrics.json",
-        features=expand(f"{RESULTS}/features/{{encoder}}", encoder=ENCODERS),
-        tasks=expand(f"{RESULTS}/tasks/{{task}}.tsv", task=TASKS),
-        metrics=downstream_metrics,
+        plan=EXP.plan,
+        overlap=EXP.overlap,
+        summaries=[DatasetLayout(ds).summary(stage) for ds in DATASETS for stage in STAGES],
+        sheets=[sheet for ds in DATASETS for sheet in contact_sheets(ds)],
+        encoders=[EXP.encoder(name) for name in EXPERIMENT.encoders],
+        pretrain=[f"{EXP.encoder_dir(name)}/metrics.json" for name in PRETRAINED],
+        tasks=[
+            DatasetLayout(e.dataset).task_table(task) for e in EXPERIMENT.suite for task in e.tasks
+        ],
+        features=[
+            EXP.features(e.dataset, name) for e in EXPERIMENT.suite for name in EXPERIMENT.encoders
+        ],
+        metrics=[run.metrics(EXP) for run in RUNS],
     output:
         page=report(
-            directory(f"{RESULTS}/report"),
+            directory(EXP.report),
             htmlindex="index.html",
             caption="../report/html_report.rst",
             category="Report",
         ),
         # the headline numbers in one file: DVC's metrics (dvc metrics show / diff)
-        metrics=f"{RESULTS}/metrics.json",
+        metrics=EXP.headline,
     log:
-        f"{LOGS}/report_html.log",
+        f"{EXP.logs}/report_html.log",
     conda:
         CONDA_ENV
     params:
-        results=lambda wildcards, output: os.path.dirname(output.page),
-        parsing=PARSING,
-        options=shlex.join(
-            cli_options(
-                {
-                    "contact_sheets": config["report"]["contact_sheets"],
-                    "mask_videos": config["report"]["mask_videos"],
-                }
-            )
-        ),
+        tracking=run_tracking("report_html"),
     shell:
-        "marlinflow report {params.results} --out {output.page}/index.html"
-        " --metrics-out {output.metrics} --parsing {params.parsing} {params.options} > {log} 2>&1"
+        "{params.tracking} marlinflow report {input.plan} --out {output.page}/index.html"
+        " --metrics-out {output.metrics} > {log} 2>&1"
 
 
 rule report_wandb:
     input:
-        results=f"{RESULTS}/report",
-        summaries=expand(f"{RESULTS}/{{stage}}_summary.tsv", stage=STAGE_FOLDERS),
-        pretrain=f"{PRETRAIN}/metrics.json",
+        plan=EXP.plan,
+        results=EXP.report,
     output:
-        f"{RESULTS}/wandb_report.json",
+        EXP.wandb_report,
     log:
-        f"{LOGS}/report_wandb.log",
+        f"{EXP.logs}/report_wandb.log",
     conda:
         CONDA_ENV
-    params:
-        results=lambda wildcards, input: os.path.dirname(input.results),
-        dataset=DATASET,
     shell:
-        "marlinflow wandb-report --runs $(find {params.results} -name run.json | sort)"
-        " --results {input.results}/results.tsv"
-        " --summaries {input.summaries} --dataset {params.dataset} --out {output} > {log} 2>&1"
+        "marlinflow wandb-report {input.plan} --results {input.results}/results.tsv"
+        " --out {output} > {log} 2>&1"

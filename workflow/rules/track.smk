@@ -3,11 +3,11 @@
 
 rule track_video:
     input:
-        f"{RAW}/{{id}}.status.json",
+        DS.record("download", "{id}"),
     output:
-        f"{FACES}/{{id}}.status.json",
+        DS.record("track", "{id}"),
     log:
-        f"{LOGS}/track/{{id}}.log",
+        f"{DS.logs}/track/{{id}}.log",
     group:
         "preprocess"
     conda:

@@ -5,7 +5,7 @@ The flow, one command each::
     marlinflow task celebv_hq_appearance celebvhq_info.json --out tasks/appearance.tsv
     marlinflow extract data/interim/celebv_hq/faces/*.mp4 --weights encoder.pt --out features/
     marlinflow probe features/ tasks/appearance.tsv --out results/downstream/appearance/lp --seeds 0 1 2
-    marlinflow finetune tasks/appearance.tsv --faces data/interim/celebv_hq/faces \\
+    marlinflow finetune tasks/appearance.tsv --usable results/datasets/celebvhq/usable_faces.txt \\
         --encoder encoder.pt --baseline --out results/downstream/appearance/ft
 
 Modules: ``tasks`` (the task table and its spec), ``adapters`` and ``mosei`` (tables from

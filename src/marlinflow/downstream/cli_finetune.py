@@ -1,6 +1,6 @@
 """Fine-tune an encoder end to end on face clips: task table + clips -> metrics.json + predictions.
 
-``marlinflow finetune TASK --faces DIR --encoder SPEC --out DIR`` trains the encoder and a Linear
+``marlinflow finetune TASK --usable LIST --encoder SPEC --out DIR`` trains the encoder and a Linear
 head per seed, starting each seed from the same weights. SPEC is a weights file, ``random:<size>``
 (the untrained baseline of the same size) or ``videomae:<size>:<path>``; ``--baseline`` adds a
 run of the random encoder of the same size, written to ``DIR/baseline/``.
@@ -21,7 +21,9 @@ DEFAULTS = TrainConfig()  # the official settings (marlin.md §3.3)
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("task", type=Path, help="task table (TSV with its .json spec beside it)")
-    parser.add_argument("--faces", type=Path, required=True, help="folder of <id>.mp4 face clips")
+    parser.add_argument("--usable", "--faces", type=Path, required=True,
+                        help="the usable face clips: a list (one path a line) or a folder of "
+                        "<id>.mp4")  # fmt: skip
     parser.add_argument(
         "--encoder", required=True, help="weights file, random:<size>, videomae:<size>:<path>"
     )
@@ -67,10 +69,12 @@ def _one_seed(task, spec: str, args: argparse.Namespace, seed: int):
     from marlinflow.downstream.finetune import FinetuneConfig, run_finetune
 
     encoder, name = load_encoder(spec, seed=seed, trusted=args.trusted)  # fresh weights per seed
+    if args.model_name and spec == args.encoder:
+        name = args.model_name
     cfg = FinetuneConfig(
         train=train_config(args, seed, DEFAULTS), sample_rate=args.sample_rate,
         test_clips=args.test_clips, n_bootstrap=args.bootstrap, fraction=args.fraction,
         k_per_class=args.k_per_class, device=args.device, threads=args.threads,
         workers=args.workers, bf16=args.bf16,
     )  # fmt: skip
-    return run_finetune(task, args.faces, encoder.to(args.device), cfg, name, args.status_dir)
+    return run_finetune(task, args.usable, encoder.to(args.device), cfg, name)

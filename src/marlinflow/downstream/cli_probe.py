@@ -29,7 +29,7 @@ def add_training_arguments(parser: argparse.ArgumentParser, defaults: TrainConfi
     low.add_argument("--fraction", type=float, help="low-label: keep this fraction of train rows")
     low.add_argument("--k-per-class", type=int, help="few-shot: keep k train rows per class")
     group.add_argument("--bootstrap", type=int, default=1000, help="resamples for the intervals")
-    parser.add_argument("--status-dir", type=Path, help="stage records: skip unusable videos")
+    parser.add_argument("--model-name", help="the encoder's name in the results and tables")
     parser.add_argument("--out", type=Path, required=True, help="folder for the results")
 
 
@@ -55,9 +55,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("features", type=Path, help="folder of <id>.npy features (n_windows, D)")
     parser.add_argument("task", type=Path, help="task table (TSV with its .json spec beside it)")
     parser.add_argument("--reduction", choices=("mean", "max"), default="mean")
-    parser.add_argument(
-        "--model-name", help="the model's name in the results (default: the folder's)"
-    )
+    parser.add_argument("--usable", type=Path,
+                        help="the usable face clips (a list, one path a line, or a folder): "
+                        "other videos are skipped (default: every features file)")  # fmt: skip
     add_training_arguments(parser, TrainConfig())
 
 
@@ -65,13 +65,12 @@ def run(args: argparse.Namespace) -> int:
     from marlinflow.downstream.probe import run_probe
     from marlinflow.downstream.results import write_tracked
     from marlinflow.downstream.tasks import load_task
+    from marlinflow.downstream.usable import UsableClips
 
     try:
         task = load_task(args.task)
-        runs = [
-            run_probe(task, args.features, _config(args, seed), args.status_dir)
-            for seed in args.seeds
-        ]
+        usable = UsableClips.read(args.usable) if args.usable else None
+        runs = [run_probe(task, args.features, _config(args, seed), usable) for seed in args.seeds]
     except InputError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1

@@ -17,7 +17,6 @@ import numpy as np
 import torch
 from torch import nn
 
-from marlinflow.downstream.probe import check_status
 from marlinflow.downstream.results import RunResult, Scored, make_result
 from marlinflow.downstream.splits import low_label
 from marlinflow.downstream.tasks import Task
@@ -28,6 +27,7 @@ from marlinflow.downstream.training import (
     to_scores,
     torch_threads,
 )
+from marlinflow.downstream.usable import UsableClips
 from marlinflow.errors import InputError
 from marlinflow.features import read_clips
 from marlinflow.models import MarlinEncoder
@@ -68,19 +68,18 @@ class ClipClassifier(nn.Module):
 
 
 class FaceClips:
-    """The aligned face clip ``<faces_dir>/<id>.mp4`` of each video, and clips cut from it."""
+    """The aligned face clip of each usable video, and clips cut from it."""
 
-    def __init__(self, faces_dir: str | Path, encoder: MarlinEncoder, sample_rate: int):
-        self.faces_dir = Path(faces_dir)
+    def __init__(self, usable: UsableClips, encoder: MarlinEncoder, sample_rate: int):
+        self.usable = usable
         self.size = encoder.size
         self.offsets = np.arange(self.size.n_frames) * sample_rate  # (T,) frame offsets
         self.n_frames: dict[str, int] = {}
 
-    def add(self, video_id: str, status_dir: str | Path | None = None) -> None:
+    def add(self, video_id: str) -> None:
         """Probe one video; InputError if it is unusable. Its last frame is read once, so a
         truncated file (header count above the frames decodable) is skipped here rather than
         failing a training step."""
-        check_status(status_dir, video_id)
         path = self.path(video_id)
         if not path.is_file():
             raise InputError(path, "no face clip")
@@ -89,7 +88,7 @@ class FaceClips:
         self.n_frames[video_id] = n_frames
 
     def path(self, video_id: str) -> Path:
-        return self.faces_dir / f"{video_id}.mp4"
+        return self.usable.clip(video_id)
 
     def window(self, video_id: str, start: int) -> np.ndarray:
         return np.minimum(start + self.offsets, self.n_frames[video_id] - 1)
@@ -109,11 +108,11 @@ class FaceClips:
         return read_clips(lambda idx: read_frames(path, idx.tolist()), windows, self.size.img_size)
 
 
-def _usable(clips: FaceClips, ids: list[str], status_dir) -> tuple[list[str], list[dict]]:
+def _usable(clips: FaceClips, ids: list[str]) -> tuple[list[str], list[dict]]:
     kept, skipped = [], []
     for video_id in ids:
         try:
-            clips.add(video_id, status_dir)
+            clips.add(video_id)
             kept.append(video_id)
         except InputError as err:
             skipped.append({"id": video_id, "reason": str(err)})
@@ -163,23 +162,24 @@ def predict(model: ClipClassifier, clips: FaceClips, ids, kind: str, cfg: Finetu
 
 def run_finetune(
     task: Task,
-    faces_dir: str | Path,
+    faces: UsableClips | str | Path,
     encoder: MarlinEncoder,
     cfg: FinetuneConfig,
     model_name: str = "marlin",
-    status_dir: str | Path | None = None,
 ) -> RunResult:
-    """Fine-tune ``encoder`` (changed in place) with a new head; select on val, test on test."""
+    """Fine-tune ``encoder`` (changed in place) with a new head; select on val, test on test.
+    ``faces``: the usable face clips (a list file as the workflow writes, or a folder)."""
     task = low_label(task, cfg.fraction, cfg.k_per_class, cfg.train.seed)
-    clips = FaceClips(faces_dir, encoder, cfg.sample_rate)
+    usable = faces if isinstance(faces, UsableClips) else UsableClips.read(faces)
+    clips = FaceClips(usable, encoder, cfg.sample_rate)
     data, skipped = {}, list(task.excluded)
     for split in ("train", "val", "test"):
         rows = task.split(split)
-        ids, missing = _usable(clips, rows["id"].tolist(), status_dir)
+        ids, missing = _usable(clips, rows["id"].tolist())
         skipped += missing
         data[split] = (ids, task.targets(rows.set_index("id").loc[ids].reset_index()))
     if not data["train"][0] or not data["test"][0]:
-        raise InputError(faces_dir, f"task {task.name!r}: no usable train or test clips")
+        raise InputError(usable.source, f"task {task.name!r}: no usable train or test clips")
     with torch_threads(cfg.threads):
         return _train_and_test(task, clips, encoder, data, skipped, cfg, model_name)
 

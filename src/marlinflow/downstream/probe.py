@@ -26,8 +26,8 @@ from marlinflow.downstream.training import (
     to_scores,
     torch_threads,
 )
+from marlinflow.downstream.usable import UsableClips
 from marlinflow.errors import InputError
-from marlinflow.status import STATUS_SUFFIX, StageRecord
 
 
 @dataclass
@@ -62,15 +62,16 @@ def video_feature(path: Path, reduction: str = "mean") -> np.ndarray:
 
 
 def load_features(
-    folder: str | Path, ids: list[str], status_dir: str | Path | None = None, reduction="mean"
+    folder: str | Path, ids: list[str], usable: UsableClips | None = None, reduction="mean"
 ) -> tuple[list[str], np.ndarray, list[dict[str, str]]]:
-    """(kept ids, (n, D) features, skipped [{id, reason}]) for ``ids``; with ``status_dir``, a
-    video whose stage record is not ok is skipped with the record's reason. The most common
-    width is the model's; a file of another width is skipped as foreign."""
+    """(kept ids, (n, D) features, skipped [{id, reason}]) for ``ids``; with ``usable``, a
+    video preprocessing did not keep is skipped. The most common width is the model's; a file
+    of another width is skipped as foreign."""
     found, skipped = {}, []
     for video_id in ids:
         try:
-            check_status(status_dir, video_id)
+            if usable is not None:
+                usable.clip(video_id)
             found[video_id] = video_feature(Path(folder) / f"{video_id}.npy", reduction)
         except InputError as err:
             skipped.append({"id": video_id, "reason": str(err)})
@@ -82,17 +83,6 @@ def load_features(
         skipped.append({"id": video_id, "reason": str(InputError(path, reason))})
     features = np.stack(list(found.values())) if found else np.zeros((0, width), np.float32)
     return list(found), features, skipped
-
-
-def check_status(status_dir: str | Path | None, video_id: str) -> None:
-    if status_dir is None:
-        return
-    path = Path(status_dir) / f"{video_id}{STATUS_SUFFIX}"
-    if not path.is_file():
-        raise InputError(path, "no stage record")
-    record = StageRecord.load(path)
-    if not record.ok:
-        raise InputError(path, f"unusable: {record.reason}")
 
 
 def _batches(features: torch.Tensor, targets: torch.Tensor, cfg: TrainConfig):
@@ -108,13 +98,11 @@ def _batches(features: torch.Tensor, targets: torch.Tensor, cfg: TrainConfig):
 
 
 def run_probe(
-    task: Task, folder: str | Path, cfg: ProbeConfig, status_dir: str | Path | None = None
+    task: Task, folder: str | Path, cfg: ProbeConfig, usable: UsableClips | None = None
 ) -> RunResult:
     """Train a linear probe on the train split, select on val, evaluate on test."""
     task = low_label(task, cfg.fraction, cfg.k_per_class, cfg.train.seed)
-    ids, features, missing = load_features(
-        folder, task.table["id"].tolist(), status_dir, cfg.reduction
-    )
+    ids, features, missing = load_features(folder, task.table["id"].tolist(), usable, cfg.reduction)
     data = _by_split(task, ids, features)
     skipped = list(task.excluded) + missing
     if len(data["train"][0]) == 0 or len(data["test"][0]) == 0:

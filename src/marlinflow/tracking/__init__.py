@@ -31,8 +31,10 @@ runs: a real data set has thousands of them, so their statistics reach W&B throu
 of their stage. Bookkeeping steps (writing the manifest, making the sample, the pretraining
 settings, task tables, the W&B report itself) log no numbers and are not runs either.
 
-Tags: a run carries its own tags (a task, an encoder) and the invocation's, which
-:func:`start_pipeline` exports: the data set's name and the model size.
+Names and tags: the workflow names every job's run after what it did (``probe sample/expression
+tiny``, :func:`job_tracking`) and tags it with its experiment (``experiment:<name>``, exported by
+:func:`start_pipeline` for the whole invocation), data set, task, encoder and model size
+(``dataset:``, ``task:``, ``encoder:``, ``size:``), besides any tags the step gives itself.
 """
 
 from marlinflow.tracking.run import (
@@ -53,6 +55,8 @@ from marlinflow.tracking.settings import (
     clean_tags,
     has_wandb_credentials,
     is_rank_zero,
+    job_name,
+    job_tracking,
     new_group_id,
     pipeline_tags,
     resolve_mode,
@@ -61,7 +65,7 @@ from marlinflow.tracking.settings import (
 
 __all__ = [
     "ENV_PREFIX", "METRICS_FILE", "MODES", "REDACTED", "RUN_FILE", "TAGS_ENV", "TrackedRun",
-    "TrackingSettings", "clean_tags", "has_wandb_credentials", "is_rank_zero", "lightning_logger",
-    "new_group_id", "pipeline_tags", "plain", "redact", "resolve_mode", "start_pipeline",
+    "TrackingSettings", "clean_tags", "has_wandb_credentials", "is_rank_zero", "job_name",
+    "job_tracking", "lightning_logger", "new_group_id", "pipeline_tags", "plain", "redact", "resolve_mode", "start_pipeline",
     "track_run",
 ]  # fmt: skip

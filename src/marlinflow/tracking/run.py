@@ -20,6 +20,7 @@ from marlinflow.tracking.settings import (
     TrackingSettings,
     clean_tags,
     is_rank_zero,
+    job_name,
     new_group_id,
     pipeline_tags,
     resolve_mode,
@@ -158,7 +159,8 @@ def _start_wandb(settings: TrackingSettings, mode: str, header: dict[str, Any]) 
 
     Path(settings.dir).mkdir(parents=True, exist_ok=True)
     kwargs = dict(project=settings.project, entity=settings.entity, group=header["group"],
-                  job_type=header["job_type"], config=header["config"], tags=header["tags"],
+                  job_type=header["job_type"], name=header["name"], config=header["config"],
+                  tags=header["tags"],
                   dir=settings.dir, settings=wandb.Settings(console="off"))  # fmt: skip
     for attempt in ("online", "offline") if mode == "online" else (mode,):
         try:
@@ -187,6 +189,7 @@ def track_run(
     header = {
         "group": settings.group or new_group_id(job_type),
         "job_type": job_type,
+        "name": job_name(),
         "config": redact(plain(dict(config or {})), os.environ.get("WANDB_API_KEY")),
         "tags": clean_tags([*pipeline_tags(), *tags]),
         "mode": mode,

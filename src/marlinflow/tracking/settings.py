@@ -7,6 +7,7 @@ import dataclasses
 import netrc
 import os
 import secrets
+import shlex
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timezone
 from typing import Any
@@ -17,6 +18,8 @@ from marlinflow.errors import InputError
 MODES = ("auto", "offline", "online", "disabled")
 ENV_PREFIX = "MARLINFLOW_TRACKING_"
 TAGS_ENV = ENV_PREFIX + "TAGS"  # the invocation's tags, comma-separated (not a setting)
+NAME_ENV = ENV_PREFIX + "NAME"  # one job's run name (set per job by the workflow)
+JOB_TAGS_ENV = ENV_PREFIX + "JOB_TAGS"  # one job's own tags, comma-separated
 # W&B's spellings of the modes, as WANDB_MODE accepts them.
 WANDB_MODE_ALIASES = {"dryrun": "offline", "run": "online"}
 
@@ -70,12 +73,12 @@ def new_group_id(prefix: str = "run") -> str:
 
 
 def start_pipeline(
-    tracking: Mapping[str, Any] | None, name: str, tags: Iterable[str] = ()
+    tracking: Mapping[str, Any] | None, experiment: str, tags: Iterable[str] = ()
 ) -> TrackingSettings:
     """Called once per workflow invocation: fix the group and export the settings to the jobs.
 
-    ``name`` is the data set's: the group id's prefix and, with ``tags`` (the model size), a tag
-    of every run of the invocation. A group already in the environment is kept: a cluster job
+    ``experiment`` is the experiment's name: the group id's prefix and, as ``experiment:<name>``
+    with ``tags``, a tag of every run of the invocation. A group already in the environment is kept: a cluster job
     re-reads the workflow with its submitter's environment, and must stay in its submitter's
     group. A W&B service address inherited from the caller (``WANDB_SERVICE``, left by a W&B run
     in the process that started the workflow) is dropped: each job starts its own service, and
@@ -83,11 +86,39 @@ def start_pipeline(
     """
     os.environ.pop("WANDB_SERVICE", None)
     settings = TrackingSettings.from_mapping(tracking, source="config: tracking")
-    group = settings.group or os.environ.get(ENV_PREFIX + "GROUP") or new_group_id(name)
+    group = settings.group or os.environ.get(ENV_PREFIX + "GROUP") or new_group_id(experiment)
     settings = dataclasses.replace(settings, group=group)
     os.environ.update(settings.to_env())
-    os.environ[TAGS_ENV] = ",".join(clean_tags([name, *tags]))
+    os.environ[TAGS_ENV] = ",".join(clean_tags([f"experiment:{experiment}", *tags]))
     return settings
+
+
+def job_tracking(
+    rule: str,
+    experiment: str,
+    dataset: str | None = None,
+    task: str | None = None,
+    encoder: str | None = None,
+    model: str | Mapping[str, Any] | None = None,
+) -> str:
+    """The environment that names one job's run, as a shell prefix (``env NAME=... TAGS=...``).
+
+    The name reads as what the job did: ``probe sample/expression tiny``; the tags say which
+    experiment (from :func:`start_pipeline`), data set, task, encoder and model size it was.
+    """
+    where = "/".join(part for part in (dataset, task) if part)
+    name = " ".join(part for part in (rule, where, encoder) if part)
+    size = model.get("name") if isinstance(model, Mapping) else model
+    tags = [f"{key}:{value}" for key, value in (("dataset", dataset), ("task", task),
+            ("encoder", encoder), ("size", size)) if value]  # fmt: skip
+    values = {NAME_ENV: name, JOB_TAGS_ENV: ",".join(clean_tags(tags))}
+    return "env " + " ".join(f"{key}={shlex.quote(value)}" for key, value in values.items())
+
+
+def job_name(environ: Mapping[str, str] | None = None) -> str | None:
+    """The run name the workflow gave this job, if any."""
+    environ = os.environ if environ is None else environ
+    return environ.get(NAME_ENV) or None
 
 
 def clean_tags(tags: Iterable[Any]) -> list[str]:
@@ -97,9 +128,11 @@ def clean_tags(tags: Iterable[Any]) -> list[str]:
 
 
 def pipeline_tags(environ: Mapping[str, str] | None = None) -> list[str]:
-    """The tags :func:`start_pipeline` gave every run of the invocation (none by hand)."""
+    """The tags :func:`start_pipeline` gave every run of the invocation and the job's own
+    (:func:`job_tracking`); none for a step run by hand."""
     environ = os.environ if environ is None else environ
-    return clean_tags(environ.get(TAGS_ENV, "").split(","))
+    tags = environ.get(TAGS_ENV, "").split(",") + environ.get(JOB_TAGS_ENV, "").split(",")
+    return clean_tags(tags)
 
 
 def has_wandb_credentials(environ: Mapping[str, str] | None = None) -> bool:

@@ -1,0 +1,288 @@
+"""An experiment as the paper runs one: data sets, a pretraining corpus, encoders, an evaluation suite.
+
+The config's ``experiment`` section names them (workflow/schemas/config.schema.yaml documents
+every key). Without ``experiment.datasets`` a config describes the simplest experiment: its
+``dataset`` section is the one data set, pretraining takes its train split (every split when it
+has no tasks), and its own tasks are evaluated with the encoders ``downstream.baselines`` names.
+
+:func:`check_overlap` is the promise that pretraining never sees an evaluation video: it refuses,
+before anything runs, a corpus that holds a val or test video of the evaluation suite, naming
+the ids.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import yaml
+
+from marlinflow.config import merge, model_tag, validate_config
+from marlinflow.errors import InputError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+EVALUATION_SPLITS = ("val", "test")
+ALL_SPLITS = ("train", "val", "test")
+# The VideoMAE-style baseline: tube masking and no adversarial loss, as the official code's
+# authors reproduce VideoMAE (marlin.md §8, issue #10).
+VIDEOMAE = {"mask_strategy": "tube", "adv_weight": 0.0}
+
+
+@dataclass(frozen=True)
+class Dataset:
+    name: str
+    config: dict[str, Any]  # the validated dataset section, defaults filled
+    tasks: dict[str, dict[str, Any]]  # task name -> its validated spec
+
+
+@dataclass(frozen=True)
+class Encoder:
+    name: str
+    kind: str  # pretrain, random or external
+    model: str | dict[str, Any] | None  # None: an external file's own geometry
+    pretrain: dict[str, Any] = field(default_factory=dict)  # settings on top of the section's
+    weights: str | None = None  # kind external
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    dataset: str
+    tasks: tuple[str, ...]
+    protocols: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Experiment:
+    name: str
+    datasets: dict[str, Dataset]
+    corpus: dict[str, tuple[str, ...]]  # data set -> the splits pretraining takes
+    encoders: dict[str, Encoder]
+    suite: list[Evaluation]
+    reference: str | None  # the encoder the report compares the others with
+    notes: list[str] = field(default_factory=list)  # what was left out, and why
+
+    def encoders_of(self, kind: str) -> dict[str, Encoder]:
+        return {name: e for name, e in self.encoders.items() if e.kind == kind}
+
+    def evaluated(self, dataset: str) -> bool:
+        return any(evaluation.dataset == dataset for evaluation in self.suite)
+
+
+def experiment_from_config(config: dict[str, Any]) -> Experiment:
+    """The experiment a validated workflow config describes."""
+    section = config["experiment"]
+    if not section["datasets"]:
+        return single_dataset_experiment(config)
+    where = "config: experiment"
+    datasets = {
+        name: read_dataset(name, entry, f"{where}.datasets.{name}")
+        for name, entry in section["datasets"].items()
+    }
+    corpus = {}
+    for item in section["corpus"]:
+        known(item["dataset"], datasets, f"{where}.corpus")
+        corpus[item["dataset"]] = tuple(item["splits"])
+    suite = [evaluation(item, datasets, config, f"{where}.suite") for item in section["suite"]]
+    notes: list[str] = []
+    encoders = read_encoders(section["encoders"], config, notes) or default_encoders(config)
+    name = section["name"] or "experiment"
+    return finish(Experiment(name, datasets, corpus, encoders, suite, section["reference"], notes))
+
+
+def single_dataset_experiment(config: dict[str, Any]) -> Experiment:
+    """The run a config without ``experiment.datasets`` describes: one data set, its tasks."""
+    tasks = config["downstream"]["tasks"]
+    dataset = Dataset(config["dataset"]["name"], config["dataset"], {t["name"]: t for t in tasks})
+    protocols = tuple(config["downstream"]["protocols"])
+    suite = [Evaluation(dataset.name, tuple(dataset.tasks), protocols)] if tasks else []
+    # Nothing is evaluated on a pretraining set, so pretraining may take all of it.
+    splits = ("train",) if tasks else ALL_SPLITS
+    name = config["experiment"]["name"] or dataset.name
+    experiment = Experiment(name, {dataset.name: dataset}, {dataset.name: splits},
+                            default_encoders(config), suite, config["experiment"]["reference"])  # fmt: skip
+    return finish(experiment)
+
+
+def read_dataset(name: str, entry: dict[str, Any], where: str) -> Dataset:
+    """A data set entry: its config file's dataset section and tasks, the entry's keys on top."""
+    section: dict[str, Any] = {}
+    tasks: list[dict[str, Any]] = []
+    if entry.get("config"):
+        document = read_yaml(entry["config"])
+        section = dict(document.get("dataset") or {})
+        tasks = (document.get("downstream") or {}).get("tasks") or []
+    own = {key: value for key, value in entry.items() if key not in ("config", "tasks")}
+    section = merge(section, own) | {"name": name}
+    if entry.get("tasks") is not None:
+        tasks = entry["tasks"]
+    checked = validate_config({"dataset": section, "downstream": {"tasks": tasks}}, where)
+    return Dataset(name, checked["dataset"], {t["name"]: t for t in checked["downstream"]["tasks"]})
+
+
+def read_yaml(path: str | Path) -> dict[str, Any]:
+    try:
+        document = yaml.safe_load(Path(path).read_text()) or {}
+    except (OSError, yaml.YAMLError) as err:
+        raise InputError(path, f"not a readable data set config ({err})") from err
+    if not isinstance(document, dict):
+        raise InputError(path, "a data set config is a mapping of keys")
+    return document
+
+
+def known(name: str, datasets: dict[str, Dataset], where: str) -> None:
+    if name not in datasets:
+        raise InputError(where, f"data set {name!r} is not in experiment.datasets {list(datasets)}")
+
+
+def evaluation(item: dict[str, Any], datasets, config, where: str) -> Evaluation:
+    known(item["dataset"], datasets, where)
+    dataset = datasets[item["dataset"]]
+    tasks = tuple(item["tasks"] if item["tasks"] is not None else dataset.tasks)
+    unknown = [task for task in tasks if task not in dataset.tasks]
+    if unknown:
+        raise InputError(where, f"{dataset.name} has no task(s) {unknown}; its tasks: "
+                         f"{list(dataset.tasks)}")  # fmt: skip
+    protocols = item["protocols"] or config["downstream"]["protocols"]
+    return Evaluation(dataset.name, tasks, tuple(protocols))
+
+
+def default_encoders(config: dict[str, Any]) -> dict[str, Encoder]:
+    """Ours at the configured size, and the baselines ``downstream.baselines`` names."""
+    model = config["model"]
+    tag = model_tag(model)
+    encoders = {tag: Encoder(tag, "pretrain", model)}
+    baselines = config["downstream"]["baselines"]
+    if "videomae" in baselines:
+        encoders[f"videomae-{tag}"] = Encoder(f"videomae-{tag}", "pretrain", model, VIDEOMAE)
+    if "random" in baselines:
+        encoders[f"random-{tag}"] = Encoder(f"random-{tag}", "random", model)
+    return encoders
+
+
+def read_encoders(entries: dict[str, Any], config: dict[str, Any], notes: list[str]):
+    encoders = {}
+    for name, entry in entries.items():
+        where = f"config: experiment.encoders.{name}"
+        if not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.-]*", name):
+            raise InputError(where, "an encoder's name is a folder name (letters, digits, _ . -)")
+        kind, model = entry["kind"], entry["model"]
+        if kind == "external":
+            if not entry["weights"]:
+                notes.append(f"encoder {name!r} left out: it has no weights file yet "
+                             f"(experiment.encoders.{name}.weights)")  # fmt: skip
+                continue
+            if not Path(entry["weights"]).is_file():
+                raise InputError(entry["weights"], f"{where}: no such weights file")
+        elif kind == "pretrain":
+            pretrain = merge(dict(config["pretrain"]), dict(entry["pretrain"]))
+            validate_config({"pretrain": pretrain}, where)
+        model = model if model is not None or kind == "external" else config["model"]
+        encoders[name] = Encoder(name, kind, model, dict(entry["pretrain"]), entry["weights"])
+    return encoders
+
+
+def finish(experiment: Experiment) -> Experiment:
+    """Check what holds across sections, and choose the reference encoder."""
+    if experiment.encoders_of("pretrain") and not experiment.corpus:
+        raise InputError("config: experiment.corpus",
+                         "encoders of kind pretrain need a corpus to pretrain on")  # fmt: skip
+    reference = experiment.reference
+    if reference is None:
+        ranked = sorted(experiment.encoders.values(), key=lambda e: e.kind != "pretrain")
+        reference = ranked[0].name if ranked else None
+    elif reference not in experiment.encoders:
+        raise InputError("config: experiment.reference",
+                         f"{reference!r} is not one of the encoders {list(experiment.encoders)}")  # fmt: skip
+    return Experiment(experiment.name, experiment.datasets, experiment.corpus,
+                      experiment.encoders, experiment.suite, reference, experiment.notes)  # fmt: skip
+
+
+def corpus_ids(experiment: Experiment, manifests: dict[str, pd.DataFrame]) -> dict[str, list[str]]:
+    """The ids pretraining takes, per data set (the corpus splits of each manifest)."""
+    return {
+        name: manifests[name].loc[manifests[name]["split"].isin(splits), "id"].tolist()
+        for name, splits in experiment.corpus.items()
+    }
+
+
+def evaluation_ids(experiment: Experiment, manifests: dict[str, pd.DataFrame]) -> dict:
+    """The val and test ids of every evaluated data set."""
+    evaluated = dict.fromkeys(evaluation.dataset for evaluation in experiment.suite)
+    return {
+        name: manifests[name].loc[manifests[name]["split"].isin(EVALUATION_SPLITS), "id"].tolist()
+        for name in evaluated
+    }
+
+
+YOUTUBE_ID = re.compile(r"(?:v=|youtu\.be/|shorts/|^)([A-Za-z0-9_-]{11})(?:$|[&?#])")
+
+
+def source_key(source: str, base: str) -> str:
+    """What a manifest source points at, spelled one way: a real path, a YouTube id, a URL."""
+    from marlinflow.download.sources import Kind, resolve
+
+    resolved = resolve(source, base)
+    if resolved.kind in (Kind.LOCAL, Kind.FRAMES):
+        return str(Path(resolved.location).resolve())
+    if resolved.kind == Kind.YTDL and (match := YOUTUBE_ID.search(resolved.location)):
+        return f"youtube:{match.group(1)}"
+    return resolved.location
+
+
+def check_overlap(
+    experiment: Experiment, manifests: dict[str, pd.DataFrame], roots: dict[str, str]
+) -> dict[str, Any]:
+    """The record of the check that pretraining sees no evaluation val or test video.
+
+    A video overlaps when it is the same data set and id, or, across two data sets, the same
+    source (file, YouTube video or URL; a data set's own splits are its own business). Raises
+    :class:`InputError` naming the overlapping ids; returns what was checked otherwise.
+    """
+    corpus = corpus_ids(experiment, manifests)
+    held_out = evaluation_ids(experiment, manifests)
+    clashes = [f"{ds}/{i}" for ds, ids in corpus.items() if ds in held_out
+               for i in sorted(set(ids) & set(held_out[ds]))]  # fmt: skip
+    clashes += source_clashes(corpus, held_out, manifests, roots)
+    if clashes:
+        shown = ", ".join(clashes[:20]) + (
+            f" and {len(clashes) - 20} more" if len(clashes) > 20 else ""
+        )
+        raise InputError(
+            "config: experiment.corpus",
+            f"pretraining would see {len(clashes)} val/test video(s) of the evaluation suite: "
+            f"{shown}. Give the corpus only the train split of an evaluated data set.",
+        )
+    return {
+        "checked": True,
+        "by": ["dataset and id", "source"],
+        "corpus": {
+            ds: {"splits": list(experiment.corpus[ds]), "videos": len(ids)}
+            for ds, ids in corpus.items()
+        },  # fmt: skip
+        "evaluation": {
+            ds: {split: int((manifests[ds]["split"] == split).sum()) for split in EVALUATION_SPLITS}
+            for ds in held_out
+        },  # fmt: skip
+        "overlap": [],
+    }
+
+
+def source_clashes(corpus, held_out, manifests, roots) -> list[str]:
+    """``<corpus ds>/<id> = <evaluation ds>/<id>`` for sources shared across two data sets."""
+    others = [(c, e) for c in corpus for e in held_out if c != e]
+    if not others:
+        return []
+
+    def keys(ds: str, ids: list[str]) -> dict[str, str]:
+        rows = manifests[ds].set_index("id").loc[ids, "source"]
+        return {source_key(str(source), roots[ds]): i for i, source in rows.items()}
+
+    clashes = []
+    for c, e in others:
+        mine, theirs = keys(c, corpus[c]), keys(e, held_out[e])
+        clashes += [f"{c}/{mine[k]} = {e}/{theirs[k]}" for k in sorted(set(mine) & set(theirs))]
+    return clashes
