@@ -24,9 +24,9 @@ $(BIN)/.installed: pyproject.toml
 	$(BIN)/python -m pip install --quiet --no-deps "face-alignment>=1.4"
 	touch $@
 
-## Run the workflow end to end on the embedded sample data (CPU, a few minutes).
+## Run the sample experiment end to end (config/experiments/sample.yaml; CPU, a few minutes).
 sample: venv
-	snakemake --cores $(CORES) $(SNAKEMAKE_ARGS)
+	snakemake --cores $(CORES) --configfile config/experiments/sample.yaml $(SNAKEMAKE_ARGS)
 
 ## Run the test suite (lint, unit, integration, workflow, SLURM).
 test: venv
@@ -47,6 +47,9 @@ format: venv
 bench: venv
 	for script in bench/bench_*.py; do python $$script || exit 1; done
 
+# The sample experiment and the data sets it prepares (sample, sample_corpus).
 clean-sample:
-	rm -rf data/sample data/raw/sample data/interim/sample data/processed/sample \
-		data/manifests/sample.tsv results/sample logs/sample
+	rm -rf data/sample data/raw/sample data/raw/sample_corpus data/interim/sample \
+		data/interim/sample_corpus data/manifests/sample.tsv data/manifests/sample_corpus.tsv \
+		results/datasets/sample results/datasets/sample_corpus results/experiments/sample \
+		logs/datasets/sample logs/datasets/sample_corpus logs/experiments/sample

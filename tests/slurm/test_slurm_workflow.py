@@ -14,10 +14,12 @@ from pathlib import Path
 
 import pytest
 
+from marlinflow.layout import DatasetLayout, ExperimentLayout
+
 pytestmark = pytest.mark.slurm
 VIDEOS = 6
 SHEETS = 3
-RESULTS = "results/sample"
+DATASET, EXP = DatasetLayout("sample"), ExperimentLayout("sample")
 EXPRESSION = "{name: expression, adapter: csv, kind: multiclass, label_columns: [expression]}"
 CONFIG = [
     f"dataset={{sample_videos: {VIDEOS}}}",
@@ -65,12 +67,11 @@ def test_whole_sample_workflow_completes_through_slurm(sample_run):
     workdir, result = sample_run
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "Using profiles slurm and" in result.stdout + result.stderr
-    summary = (workdir / f"{RESULTS}/download_summary.tsv").read_text().splitlines()
+    summary = (workdir / DATASET.summary("download")).read_text().splitlines()
     assert len(summary) == VIDEOS + 1  # header and one row per video
-    assert (workdir / f"{RESULTS}/report/index.html").is_file()
-    assert (workdir / f"{RESULTS}/wandb_report.json").is_file()
-    metrics = workdir / f"{RESULTS}/downstream/expression/finetune/tiny/metrics.json"
-    assert metrics.is_file()
+    assert (workdir / EXP.report / "index.html").is_file()
+    assert (workdir / EXP.wandb_report).is_file()
+    assert (workdir / EXP.metrics("sample", "expression", "finetune", "tiny")).is_file()
 
 
 def test_every_job_is_a_slurm_job_the_controller_ran(sample_run, slurm_cluster):
@@ -129,9 +130,9 @@ def test_pretraining_asks_for_its_gpu_and_trains_on_the_cpu(sample_run, slurm_cl
     assert record["TresPerJob"] == "gres:gpu:1"  # compute.gpus_per_node: 1 -> --gpus=1
     assert record["Requeue"] == "1" and record["TimeLimit"] == "00:30:00"
     assert "mem=4000M" in record["TRES"] and "cpu=2," in record["TRES"]
-    log = (workdir / "logs/sample/pretrain/tiny.log").read_text()
+    log = (workdir / EXP.logs / "pretrain/tiny.log").read_text()
     assert f"SLURM job {job_id}: 1 node(s) x 1 cpu device(s)" in log
-    assert (workdir / f"{RESULTS}/pretrain/tiny/encoder.pt").is_file()
+    assert (workdir / EXP.encoder("tiny")).is_file()
 
 
 @pytest.mark.parametrize("rule", ["extract_features", "finetune"])

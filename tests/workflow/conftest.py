@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 WORKFLOW_FILES = ("Snakefile", "workflow", "config", "environment.yml")
 BIN = Path(sys.executable).parent
@@ -38,19 +39,40 @@ def workflow_copy(repo_root, tmp_path) -> Path:
     return copy_workflow(repo_root, tmp_path / "project")
 
 
-# The sample made smaller and shorter: the tests need every kind of output, not good numbers.
-SMALL_SAMPLE = [
-    "dataset={sample_videos: 8}",
-    "pretrain={epochs: 4}",
-    "downstream={seeds: [0], probe: {max_epochs: 50, bootstrap: 20},"
-    " finetune: {max_epochs: 2, bootstrap: 20}}",
-]
+# The sample experiment (config/experiments/sample.yaml) made smaller and shorter, with an
+# external encoder beside ours: the tests need every kind of output, not good numbers.
+SMALL_SAMPLE = {
+    "experiment": {
+        "datasets": {"sample": {"sample_videos": 8}, "sample_corpus": {"sample_videos": 6}},
+        "encoders": {"official-tiny": {"kind": "external", "weights": "external/official-tiny.pt"}},
+    },
+    "pretrain": {"epochs": 4},
+    "downstream": {"seeds": [0], "probe": {"max_epochs": 50, "bootstrap": 20},
+                   "finetune": {"max_epochs": 2, "bootstrap": 20}},
+}  # fmt: skip
+SMALL_CONFIG = "config/small.yaml"
+SAMPLE_ARGS = ["--configfile", "config/experiments/sample.yaml", SMALL_CONFIG]
+
+
+def write_small_sample(project: Path) -> None:
+    """SMALL_SAMPLE as a config file, and the external encoder it names: a foreign file in the
+    released layout (a plain state dict, no geometry recorded), as the official weights are."""
+    import torch
+
+    from marlinflow.checkpoints import export_official
+    from marlinflow.models import MarlinModel, get_size
+
+    (project / SMALL_CONFIG).write_text(yaml.safe_dump(SMALL_SAMPLE))
+    torch.manual_seed(7)
+    model = MarlinModel(get_size("tiny"), with_decoder=False)
+    export_official(model, project / "external/official-tiny.pt", full=False)
 
 
 @pytest.fixture(scope="session")
 def sample_project(repo_root, tmp_path_factory) -> Path:
-    """The whole workflow run once on a small sample, shared by the workflow tests."""
+    """The sample experiment run once, small, shared by the workflow tests."""
     project = copy_workflow(repo_root, tmp_path_factory.mktemp("sample") / "project")
-    result = snakemake(project, "--cores", "2", "--config", *SMALL_SAMPLE)
+    write_small_sample(project)
+    result = snakemake(project, "--cores", "2", *SAMPLE_ARGS)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-5000:]
     return project

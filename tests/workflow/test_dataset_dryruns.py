@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 
 import pytest
+import yaml
 
 from marlinflow.datasets import GATED
+from marlinflow.layout import ExperimentLayout
 from tests.workflow.conftest import snakemake
 
 CONFIGS = sorted(GATED)
@@ -76,15 +78,18 @@ def test_with_the_data_it_plans_the_run(workflow_copy, tmp_path, name):
     assert "download_video" in result.stdout
     for rule in ("track_video", "parse_video", "pretrain", "report_html"):
         assert f"rule {rule}:" in result.stdout, rule
-    if name in TASKS:  # the evaluation is planned for every task, with its baseline
+    # a single data set is the simplest experiment, named after it
+    dataset = yaml.safe_load((workflow_copy / f"config/datasets/{name}.yaml").read_text())
+    dataset = dataset["dataset"]["name"]
+    exp = ExperimentLayout(dataset)
+    if name in TASKS:  # the evaluation is planned for every task, with its baselines
         for task in TASKS[name]:
             budgets = ("probe-frac0.01", "probe-frac0.1", "probe-k10")  # downstream.low_label
             for protocol in ("probe", "finetune", *budgets):
-                for encoder in ("base", "random-base"):
-                    assert f"downstream/{task}/{protocol}/{encoder}/metrics.json" in result.stdout
-    else:  # a pretraining set: notes in place of task tables and results (DVC's outputs)
-        for folder in ("tasks", "downstream"):
-            assert f"/{folder}/NO_TASKS.txt" in result.stdout
+                for encoder in ("base", "videomae-base", "random-base"):
+                    assert exp.metrics(dataset, task, protocol, encoder) in result.stdout
+    else:  # a pretraining set: no evaluation, and pretraining takes every split
+        assert "rule probe:" not in result.stdout and "rule extract_features:" not in result.stdout
 
 
 def test_a_regression_task_gets_fractions_but_no_k_per_class(workflow_copy, tmp_path):
@@ -96,5 +101,5 @@ def test_a_regression_task_gets_fractions_but_no_k_per_class(workflow_copy, tmp_
     result = snakemake(workflow_copy, "-n", "--configfile", "config/datasets/cmu_mosei.yaml",
                        "--config", *config)  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
-    assert "downstream/score/probe-frac0.1/base/metrics.json" in result.stdout
+    assert "downstream/mosei/score/probe-frac0.1/base/metrics.json" in result.stdout
     assert "probe-k10" not in result.stdout  # k per class needs classes

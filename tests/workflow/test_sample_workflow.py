@@ -1,4 +1,5 @@
-"""The sample workflow end to end, a rerun that has nothing to do, and bad videos that drop out."""
+"""The sample experiment end to end (pretraining on one data set, evaluation on another, an
+external encoder beside ours), a rerun that has nothing to do, and bad videos that drop out."""
 
 from __future__ import annotations
 
@@ -8,51 +9,73 @@ from html.parser import HTMLParser
 import pandas as pd
 
 from marlinflow import Marlin
+from marlinflow.checkpoints import read_encoder_info
 from marlinflow.face.store import FaceTrack, load_parsing
-from tests.workflow.conftest import SMALL_SAMPLE, snakemake
+from marlinflow.layout import DatasetLayout, ExperimentLayout
+from tests.workflow.conftest import SAMPLE_ARGS, snakemake
 
-RESULTS = "results/sample"
+EXP = ExperimentLayout("sample")
+EVALUATED, CORPUS = DatasetLayout("sample"), DatasetLayout("sample_corpus")
+ENCODERS = ("tiny", "videomae-tiny", "random-tiny", "official-tiny")
 
 
 def test_every_stage_ran_on_every_video(sample_project):
-    for stage in ("download", "track", "parse"):
-        summary = pd.read_csv(sample_project / f"{RESULTS}/{stage}_summary.tsv", sep="\t")
-        assert len(summary) == 8 and summary["ok"].all(), summary
+    for dataset, videos in ((EVALUATED, 8), (CORPUS, 6)):
+        for stage in ("download", "track", "parse"):
+            summary = pd.read_csv(sample_project / dataset.summary(stage), sep="\t")
+            assert len(summary) == videos and summary["ok"].all(), summary
     track = FaceTrack.load(sample_project / "data/interim/sample/faces/sample00.json")
     labels, present = load_parsing(sample_project / "data/interim/sample/parsing/sample00.npz")
     assert len(track) == len(labels) == 40 and present.mean() > 0.9
     assert {4, 5, 6, 7} <= set(labels[0].ravel())  # eyes, nose, lips where the face is
 
 
-def test_pretraining_exports_official_layout_weights(sample_project):
+def test_pretraining_saw_the_corpus_and_nothing_else(sample_project):
+    for encoder in ("tiny", "videomae-tiny"):
+        corpus = pd.read_csv(sample_project / EXP.encoder_dir(encoder) / "corpus.tsv", sep="\t")
+        assert set(corpus["dataset"]) == {"sample_corpus"} and len(corpus) == 6
+        assert set(corpus["role"]) == {"train", "val"}
+    overlap = json.loads((sample_project / EXP.overlap).read_text())
+    assert overlap["checked"] and overlap["overlap"] == []
+    assert overlap["corpus"] == {"sample_corpus": {"splits": ["train", "val", "test"], "videos": 6}}
+    assert set(overlap["evaluation"]) == {"sample"}
+
+
+def test_encoders_describe_themselves(sample_project):
     baseline = json.loads(
-        (sample_project / f"{RESULTS}/pretrain/videomae-tiny/config.json").read_text()
+        (sample_project / EXP.encoder_dir("videomae-tiny") / "config.json").read_text()
     )
     assert (baseline["mask_strategy"], baseline["adv_weight"]) == ("tube", 0.0)
-    encoder = Marlin.from_file(sample_project / f"{RESULTS}/pretrain/tiny/encoder.pt")
+    encoder = Marlin.from_file(sample_project / EXP.encoder("tiny"))
     assert encoder.size.name == "tiny"
-    metrics = json.loads((sample_project / f"{RESULTS}/pretrain/tiny/metrics.json").read_text())
+    kinds = {name: read_encoder_info(sample_project / EXP.encoder(name))["provenance"]["kind"]
+             for name in ENCODERS}  # fmt: skip
+    assert kinds == {"tiny": "pretrain", "videomae-tiny": "pretrain", "random-tiny": "random",
+                     "official-tiny": "external"}  # fmt: skip
+    metrics = json.loads((sample_project / EXP.encoder_dir("tiny") / "metrics.json").read_text())
     assert metrics["iterations"] > 0
-    run = json.loads((sample_project / f"{RESULTS}/pretrain/tiny/run.json").read_text())
+    run = json.loads((sample_project / EXP.encoder_dir("tiny") / "run.json").read_text())
     assert run["job_type"] == "pretrain" and run["group"].startswith("sample-")
+    assert run["name"] == "pretrain tiny" and "experiment:sample" in run["tags"]
 
 
-def test_downstream_results_for_ours_and_the_baseline(sample_project):
+def test_downstream_results_for_every_encoder(sample_project):
     for task in ("expression", "attributes", "fake"):
         for protocol in ("probe", "finetune"):
-            for encoder in ("tiny", "videomae-tiny", "random-tiny"):
-                path = sample_project / f"{RESULTS}/downstream/{task}/{protocol}/{encoder}"
-                assert json.loads((path / "metrics.json").read_text())["runs"], path
+            for encoder in ENCODERS:
+                path = sample_project / EXP.metrics("sample", task, protocol, encoder)
+                assert json.loads(path.read_text())["runs"], path
 
 
 def test_few_shot_probes_train_on_k_videos_per_class(sample_project):
     """config.yaml's downstream.low_label: k_per_class [2] beside every full-label probe."""
-    for encoder in ("tiny", "videomae-tiny", "random-tiny"):
-        path = sample_project / f"{RESULTS}/downstream/expression/probe-k2/{encoder}/metrics.json"
+    for encoder in ENCODERS:
+        path = sample_project / EXP.metrics("sample", "expression", "probe-k2", encoder)
         few = json.loads(path.read_text())["runs"][0]
-        full = json.loads(path.parents[2].joinpath("probe", encoder, "metrics.json").read_text())
+        full_path = sample_project / EXP.metrics("sample", "expression", "probe", encoder)
+        full = json.loads(full_path.read_text())
         assert few["config"]["k_per_class"] == 2
-        task = pd.read_csv(sample_project / f"{RESULTS}/tasks/expression.tsv", sep="\t")
+        task = pd.read_csv(sample_project / EVALUATED.task_table("expression"), sep="\t")
         per_class = task[task["split"] == "train"].groupby("label").size()
         assert few["counts"]["n_train"] == per_class.clip(upper=2).sum()
         assert full["runs"][0]["counts"]["n_train"] == per_class.sum()
@@ -71,19 +94,22 @@ class _Collect(HTMLParser):
 
 
 def test_the_report_has_its_tables_and_figures(sample_project):
-    report = sample_project / f"{RESULTS}/report"
+    report = sample_project / EXP.report
     page = _Collect()
-    page.feed((report / "index.html").read_text())
+    text = (report / "index.html").read_text()
+    page.feed(text)
     assert page.tables >= 2 and len(page.images) >= 4
     assert all((report / src).is_file() for src in page.images)
+    assert "smoke test" in text  # the sample's banner
     results = pd.read_csv(report / "results.tsv", sep="\t")
-    assert set(results["encoder"]) == {"tiny", "videomae-tiny", "random-tiny"}
+    assert set(results["encoder"]) == set(ENCODERS)  # the external encoder in the same table
+    assert set(results["dataset"]) == {"sample"}
     assert set(results["protocol"]) == {"probe", "finetune", "probe-k2"}
     assert "figures/label_efficiency.png" in page.images  # few-shot against full labels
 
 
 def test_a_second_run_has_nothing_to_do(sample_project):
-    result = snakemake(sample_project, "-n", "--cores", "2", "--config", *SMALL_SAMPLE)
+    result = snakemake(sample_project, "-n", "--cores", "2", *SAMPLE_ARGS)
     assert result.returncode == 0
     assert "Nothing to be done" in result.stdout + result.stderr
 
@@ -98,7 +124,7 @@ def test_bad_videos_drop_out_with_reasons(workflow_copy, carphone):
     rows.append("absent\tabsent.mp4\ttest")
     (data / "manifest.tsv").write_text("id\tsource\tsplit\n" + "\n".join(rows) + "\n")
     config = "dataset={name: mine, builder: manifest, manifest: mine/manifest.tsv}"
-    target = "results/mine/parse_summary.tsv"
+    target = DatasetLayout("mine").summary("parse")
     result = snakemake(workflow_copy, "--cores", "2", "--config", config, "--", target)
     assert result.returncode == 0, result.stderr[-5000:]
     summary = pd.read_csv(workflow_copy / target, sep="\t").set_index("id")
@@ -117,7 +143,7 @@ def test_snakemake_report_gathers_the_marked_outputs(sample_project, tmp_path):
     import zipfile
 
     out = tmp_path / "report.zip"
-    result = snakemake(sample_project, "--report", str(out), "--config", *SMALL_SAMPLE)
+    result = snakemake(sample_project, "--report", str(out), *SAMPLE_ARGS)
     assert result.returncode == 0, result.stderr[-3000:]
     names = zipfile.ZipFile(out).namelist()
     assert any(name.endswith("/report.html") for name in names)

@@ -179,4 +179,6 @@ def tracking_of(rule):
 
 
 def final_outputs():
-    return [EXP.report, EXP.headline, EXP.wandb_report]
+    """The experiment's reports, and each data set's manifest (the record of its videos)."""
+    manifests = [DatasetLayout(ds).manifest for ds in DATASETS]
+    return [EXP.report, EXP.headline, EXP.wandb_report, *manifests]

@@ -1,0 +1,170 @@
+"""Experiments from configs: data sets by their config files, corpus, encoders, suite, and the
+refusal of a corpus that holds an evaluation video."""
+
+from __future__ import annotations
+
+import copy
+
+import pandas as pd
+import pytest
+import yaml
+
+from marlinflow.config import load_config, validate_config
+from marlinflow.errors import InputError
+from marlinflow.experiment import check_overlap, experiment_from_config
+from marlinflow.plan import downstream_runs, plan_document
+from tests.conftest import REPO_ROOT
+
+BASE = REPO_ROOT / "config/config.yaml"
+
+
+def config_with(tmp_path, text: str) -> dict:
+    extra = tmp_path / "experiment.yaml"
+    extra.write_text(text)
+    return load_config(BASE, extra)
+
+
+def manifest(ids_by_split: dict[str, list[str]], source=lambda i: f"{i}.mp4") -> pd.DataFrame:
+    rows = [{"id": i, "source": source(i), "split": split}
+            for split, ids in ids_by_split.items() for i in ids]  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def test_a_single_data_set_config_is_the_simplest_experiment():
+    config = load_config(BASE)
+    experiment = experiment_from_config(config)
+    assert experiment.name == "sample" and list(experiment.datasets) == ["sample"]
+    assert experiment.corpus == {"sample": ("train",)}  # the data set is evaluated: train only
+    assert list(experiment.encoders) == ["tiny", "videomae-tiny", "random-tiny"]
+    assert experiment.encoders["videomae-tiny"].pretrain == {"mask_strategy": "tube",
+                                                              "adv_weight": 0.0}  # fmt: skip
+    assert experiment.reference == "tiny"
+    (evaluation,) = experiment.suite
+    assert evaluation.tasks == ("expression", "attributes", "fake")
+
+
+def test_a_pretraining_set_alone_pretrains_on_all_of_it():
+    config = load_config(BASE, REPO_ROOT / "config/datasets/youtube_faces.yaml")
+    experiment = experiment_from_config(config)
+    assert experiment.corpus == {"ytf": ("train", "val", "test")} and experiment.suite == []
+
+
+def test_the_paper_experiment_reads_each_data_set_from_its_config(tmp_path):
+    config = load_config(BASE, REPO_ROOT / "config/experiments/marlin_paper.yaml")
+    experiment = experiment_from_config(config)
+    assert experiment.corpus == {"ytf": ("train", "val", "test")}
+    assert experiment.datasets["celebvhq"].config["builder"] == "celebv_hq"
+    assert experiment.datasets["ffpp_c40"].config["compression"] == "c40"
+    assert set(experiment.datasets["mosei"].tasks) == {"emotion", "sentiment"}
+    pretrained = experiment.encoders_of("pretrain")
+    assert {name: e.model for name, e in pretrained.items()} == {
+        "marlin-vit-small": "small", "marlin-vit-base": "base", "marlin-vit-large": "large",
+        "videomae-vit-base": "base"}  # fmt: skip
+    # the released weights wait for their paths, and say so
+    assert not experiment.encoders_of("external")
+    assert any("official-vit-base" in note for note in experiment.notes)
+    runs = downstream_runs(experiment, config["downstream"])
+    assert {(r.dataset, r.task) for r in runs} >= {("dfew", "expression-fold5"),
+                                                   ("ffpp", "face2face-c23")}  # fmt: skip
+    assert not any(r.dataset == "ytf" for r in runs)
+
+
+def test_an_external_encoder_with_its_weights_joins_the_experiment(tmp_path):
+    weights = tmp_path / "marlin_vit_base_ytf.encoder.pt"
+    weights.write_bytes(b"")
+    config = load_config(BASE, REPO_ROOT / "config/experiments/marlin_paper.yaml")
+    config["experiment"]["encoders"]["official-vit-base"]["weights"] = str(weights)
+    experiment = experiment_from_config(validate_config(config))
+    assert experiment.encoders["official-vit-base"].weights == str(weights)
+    config["experiment"]["encoders"]["official-vit-base"]["weights"] = str(tmp_path / "nope.pt")
+    with pytest.raises(InputError, match="nope.pt"):
+        experiment_from_config(config)
+
+
+def sample_experiment(tmp_path, corpus_splits="[train]", corpus="sample"):
+    return config_with(
+        tmp_path,
+        f"""
+experiment:
+  name: check
+  datasets:
+    sample: {{config: {BASE}}}
+    other: {{builder: sample, seed: 1}}
+  corpus: [{{dataset: {corpus}, splits: {corpus_splits}}}]
+  suite: [{{dataset: sample, tasks: [fake]}}]
+""",
+    )
+
+
+def test_a_corpus_holding_evaluation_videos_is_refused_naming_them(tmp_path):
+    experiment = experiment_from_config(sample_experiment(tmp_path, "[train, test]"))
+    manifests = {"sample": manifest({"train": ["a", "b"], "val": ["c"], "test": ["d", "e"]})}
+    with pytest.raises(InputError, match=r"2 val/test video\(s\).*sample/d, sample/e"):
+        check_overlap(experiment, manifests, {"sample": str(tmp_path)})
+    # train only: nothing overlaps, and the record says what was checked
+    experiment = experiment_from_config(sample_experiment(tmp_path))
+    record = check_overlap(experiment, manifests, {"sample": str(tmp_path)})
+    assert record["corpus"] == {"sample": {"splits": ["train"], "videos": 2}}
+    assert record["evaluation"] == {"sample": {"val": 1, "test": 2}} and record["overlap"] == []
+
+
+def test_the_same_video_under_two_data_sets_is_refused(tmp_path):
+    experiment = experiment_from_config(sample_experiment(tmp_path, "[train, val, test]", "other"))
+    shared = tmp_path / "shared.mp4"
+    shared.write_bytes(b"video")
+    manifests = {
+        "other": manifest({"train": ["x", "y"]}, lambda i: str(shared) if i == "y" else "x.mp4"),
+        # the same file, spelled relative to another root
+        "sample": manifest({"train": ["a"], "test": ["b"]},
+                           lambda i: "../shared.mp4" if i == "b" else "a.mp4"),
+    }  # fmt: skip
+    roots = {"other": str(tmp_path), "sample": str(tmp_path / "sub")}
+    (tmp_path / "sub").mkdir()
+    with pytest.raises(InputError, match="other/y = sample/b"):
+        check_overlap(experiment, manifests, roots)
+
+
+def test_youtube_sources_are_compared_by_video_id(tmp_path):
+    experiment = experiment_from_config(sample_experiment(tmp_path, "[train]", "other"))
+    manifests = {
+        "other": manifest({"train": ["x"]}, lambda i: "https://youtu.be/abcdefghijk"),
+        "sample": manifest({"test": ["b"]}, lambda i: "https://www.youtube.com/watch?v=abcdefghijk&t=3"),
+    }  # fmt: skip
+    with pytest.raises(InputError, match="other/x = sample/b"):
+        check_overlap(experiment, manifests, {"other": ".", "sample": "."})
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"corpus": [{"dataset": "nowhere"}]}, "not in experiment.datasets"),
+        ({"suite": [{"dataset": "sample", "tasks": ["nope"]}]}, "no task"),
+        ({"reference": "nobody"}, "not one of the encoders"),
+        ({"corpus": []}, "need a corpus"),
+        ({"encoders": {"bad/name": {}}}, "folder name"),
+        ({"encoders": {"x": {"pretrain": {"mask_strategy": "nope"}}}}, "mask_strategy"),
+    ],
+)
+def test_inconsistent_experiments_are_refused_before_anything_runs(tmp_path, change, message):
+    config = sample_experiment(tmp_path)
+    config["experiment"] |= copy.deepcopy(change)
+    with pytest.raises(InputError, match=message):
+        experiment_from_config(validate_config(config))
+
+
+def test_the_plan_lists_every_report_input(tmp_path):
+    config = sample_experiment(tmp_path)
+    experiment = experiment_from_config(config)
+    manifests = {"sample": manifest({"train": ["a", "b"], "test": ["d"]})}
+    plan = plan_document(experiment, manifests, {"sample": ["a", "b"]}, config["downstream"],
+                         config["report"])  # fmt: skip
+    assert plan["experiment"] == "check" and plan["sample"] is True
+    assert plan["datasets"]["sample"]["roles"] == ["corpus", "evaluation"]
+    assert plan["datasets"]["sample"]["tasks"] == {"fake": "results/datasets/sample/tasks/fake.tsv"}
+    assert plan["corpus"] == [{"dataset": "sample", "splits": ["train"], "videos": 2}]
+    metrics = {entry["metrics"] for entry in plan["results"]}
+    assert (
+        "results/experiments/check/downstream/sample/fake/probe-k2/random-tiny/metrics.json"
+        in metrics
+    )
+    assert yaml.safe_dump(plan)  # plain data throughout
