@@ -23,6 +23,7 @@ VERBS = {
     "pretrain": "marlinflow.pretrain.command",
     "extract": "marlinflow.extract",
     "export-weights": "marlinflow.checkpoints",
+    "import-encoder": "marlinflow.encoder_import",
     "report": "marlinflow.report.build",
     "wandb-report": "marlinflow.report.wandb_report",
     "cluster": "marlinflow.cluster",

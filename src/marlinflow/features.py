@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from marlinflow.checkpoints import export_official, load_model
+from marlinflow.checkpoints import load_model, save_encoder
 from marlinflow.errors import InputError
 from marlinflow.models import MarlinModel, ModelSize, get_size
 from marlinflow.release import cache_dir, fetch_release, release_file
@@ -164,7 +164,8 @@ def reduce_windows(features: torch.Tensor, reduction: str) -> torch.Tensor:
 class Marlin(MarlinModel):
     """A MARLIN model for feature extraction and fine-tuning (an ``nn.Module``).
 
-    Its state dict has the official layout; build it with ``from_file`` or ``from_online``.
+    Its state dict has the official layout; build it with ``from_file`` or ``from_online``, and
+    write it with ``save`` (or ``checkpoints.export_official`` for the official package).
     """
 
     @classmethod
@@ -176,8 +177,8 @@ class Marlin(MarlinModel):
         trusted: bool = False,
     ) -> Marlin:
         """Weights from a released ``.pt``, one of ours, or a Lightning ``.ckpt``, loaded
-        strictly. The size is read from the weights' shapes unless given; ``full=None`` keeps
-        the decoder if the file has one."""
+        strictly. The size is the one our files record; other files' is given or read from
+        their shapes (refused when ambiguous). ``full=None`` keeps the decoder if there is one."""
         return load_model(path, size, full, model_class=cls, trusted=trusted)
 
     @classmethod
@@ -191,9 +192,14 @@ class Marlin(MarlinModel):
         except InputError as err:  # e.g. an interrupted or altered copy in the cache
             raise InputError(path, f"{err.reason}; delete it to download it again") from err
 
-    def save(self, path: str | Path, full: bool | None = None) -> Path:
-        """Write the weights in the released layout (``full=False``: the encoder only)."""
-        return export_official(self, path, full)
+    def save(
+        self, path: str | Path, full: bool | None = None, provenance: Mapping | None = None
+    ) -> Path:
+        """Write the weights with their geometry (``checkpoints.save_encoder``), so that
+        ``from_file`` rebuilds exactly this model; ``full=False``: the encoder only, ``None``:
+        the decoder too if there is one. ``provenance`` adds to ``{"kind": "saved"}``."""
+        full = self.has_decoder if full is None else full
+        return save_encoder(self, path, {"kind": "saved", **(provenance or {})}, full=full)
 
     def extract_features(self, clip: torch.Tensor, keep_seq: bool = False) -> torch.Tensor:
         """Clip (B, 3, T, H, W) in [0, 1] -> (B, D) pooled, or (B, N, D) with ``keep_seq``.

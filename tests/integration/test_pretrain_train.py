@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import subprocess
 import sys
@@ -14,6 +15,7 @@ import pytorch_lightning as pl
 import torch
 import yaml
 
+from marlinflow.checkpoints import read_encoder_info
 from marlinflow.models import MarlinModel, get_size
 from marlinflow.pretrain import command
 from marlinflow.pretrain.config import PretrainConfig
@@ -52,6 +54,8 @@ def test_tiny_model_overfits_one_clip(tmp_path):
     pretrain(config)
     losses = [row["train/loss_rec"] for row in train_rows(tmp_path / "run/metrics.csv")]
     assert len(losses) == 40
+    (row,) = corpus_rows(tmp_path / "run")  # no validation set: the one video trains only
+    assert (row["dataset"], row["id"], row["role"]) == ("data", "one", "train")
     assert sum(losses[-5:]) / 5 < 0.5 * sum(losses[:3]) / 3
 
 
@@ -76,9 +80,15 @@ def test_resume_gives_the_same_losses(parsed, tmp_path):
     with pytest.raises(RuntimeError, match="simulated crash"):
         pretrain(config("crashed"), callbacks=[CrashAtEpoch(2)])
     assert (tmp_path / "crashed/last.ckpt").is_file()
+    assert corpus_rows(tmp_path / "crashed") == corpus_rows(tmp_path / "straight")  # from the start
     assert len(train_rows(tmp_path / "crashed/metrics.csv")) == 6  # two epochs of three
     pretrain(config("crashed"))  # finds last.ckpt and continues with epoch 2
     assert_same_training(tmp_path / "straight", tmp_path / "crashed", steps=9)
+
+
+def corpus_rows(run_dir: Path) -> list[dict]:
+    with open(run_dir / "corpus.tsv", newline="") as f:
+        return list(csv.DictReader(f, delimiter="\t"))
 
 
 def wandb_history(run_dir: Path) -> list[dict]:
@@ -125,9 +135,24 @@ def test_pretrain_verb_end_to_end(parsed, tmp_path, monkeypatch):
     assert summary["iterations"] == 4 and summary["epochs"] == 2
     assert summary["final_val"]["val/loss_rec"] > 0
     assert json.loads((run_dir / "config.json").read_text())["mask_strategy"] == "tube"
-    # encoder.pt is the released layout: an encoder-only model loads it strictly.
+    # encoder.pt holds the released layout's state dict: an encoder-only model loads it strictly.
     encoder_only = MarlinModel(get_size("tiny"), with_decoder=False)
-    encoder_only.load_state_dict(torch.load(run_dir / "encoder.pt", weights_only=True))
+    saved = torch.load(run_dir / "encoder.pt", weights_only=True)
+    encoder_only.load_state_dict(saved["state_dict"])
+    # ...with where it came from: the settings and the corpus, listed in corpus.tsv.
+    provenance = read_encoder_info(run_dir / "encoder.pt")["provenance"]
+    assert provenance["kind"] == "pretrain" and provenance["settings"]["mask_strategy"] == "tube"
+    assert "index" not in provenance["settings"]
+    corpus = {"videos": 1, "val_videos": 1, "records": 2, "list": "corpus.tsv"}
+    assert provenance["corpus"] == corpus
+    rows = corpus_rows(run_dir)
+    assert {row["role"]: row["id"] for row in rows} in (
+        {"train": "a", "val": "b"},
+        {"train": "b", "val": "a"},
+    )
+    for row in rows:
+        assert row["dataset"] == parsed.parent.name
+        assert row["record"] == str(parsed / f"{row['id']}.status.json")
     # Running the finished run again resumes, finds nothing left to do, and succeeds.
     assert command.run(args) == 0
     assert json.loads((run_dir / "metrics.json").read_text())["iterations"] == 4

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import dataclasses
 
 import pytest
 import torch
@@ -64,10 +65,13 @@ def test_our_lightning_checkpoint_drops_the_critic(tmp_path):
     loaded = load_model(tmp_path / "last.ckpt")
     assert loaded.size == size
     assert torch.equal(loaded.decoder.head.weight, model.decoder.head.weight)
-    # without the recorded size, the clip length is read from the position table
+    # Without the recorded size, 512 tokens fit 16 frames of 64 px as well as 4 frames of
+    # 128 px: the file is refused rather than guessed, and loads once the size is given.
     ckpt["hyper_parameters"] = {}
     torch.save(ckpt, tmp_path / "bare.ckpt")
-    assert load_model(tmp_path / "bare.ckpt", full=False).size.n_frames == 16
+    with pytest.raises(InputError, match="n_frames=4, img_size=128; n_frames=16, img_size=64"):
+        load_model(tmp_path / "bare.ckpt", full=False)
+    assert load_model(tmp_path / "bare.ckpt", size=size, full=False).size == size
 
 
 def test_checkpoint_written_by_lightning(tmp_path):
@@ -197,3 +201,24 @@ def test_init_from_videomae_checkpoint(tmp_path):
         assert torch.equal(target.state_dict()[key], value), key
     with pytest.raises(InputError, match="VideoMAE weights do not fit size 'mini'"):
         init_from_videomae(MarlinModel(get_size("mini")), tmp_path / "videomae.pth")
+
+
+def test_registered_sizes_alike_are_refused(tmp_path, monkeypatch):
+    torch.save(MarlinModel(get_size("tiny")).state_dict(), tmp_path / "tiny.pt")
+    twin = dataclasses.replace(get_size("tiny"), name="tiny_twin", enc_heads=6)  # same shapes
+    monkeypatch.setitem(checkpoints.SIZES, "tiny_twin", twin)
+    with pytest.raises(InputError, match="several registered sizes alike \\(tiny, tiny_twin\\)"):
+        load_model(tmp_path / "tiny.pt")
+    assert load_model(tmp_path / "tiny.pt", size="tiny").size == get_size("tiny")
+
+
+def test_recorded_geometry_wins_and_contradictions_are_refused(tmp_path):
+    size = resolve_size({"name": "tiny", "img_size": 128})
+    path = checkpoints.save_encoder(MarlinModel(size, with_decoder=False), tmp_path / "e.pt")
+    assert load_model(path).size == size
+    assert load_model(path, size={"name": "tiny", "img_size": 128}).size == size
+    with pytest.raises(
+        InputError, match="saved with geometry .*img_size: 128.*passed is"
+    ) as caught:
+        load_model(path, size="tiny")
+    assert "img_size: 64" in caught.value.reason and caught.value.path == str(path)

@@ -11,6 +11,7 @@ A spec names one:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 import torch
@@ -37,11 +38,14 @@ def load_encoder(spec: str, seed: int = 0, trusted: bool = False) -> tuple[Marli
     return model.encoder, Path(spec).stem
 
 
-def write_random_weights(size: str, path: str | Path, seed: int = 0) -> Path:
-    """Encoder weights (released layout) of a randomly initialised encoder of ``size``: extract
-    features with them (``marlinflow extract --weights``) for the linear probe's baseline. The
-    same seed gives the weights of ``load_encoder(f"random:{size}", seed)``."""
-    from marlinflow.features import Marlin
+def write_random_weights(size: str | Mapping, path: str | Path, seed: int = 0) -> Path:
+    """Encoder weights of a randomly initialised encoder of ``size`` (a name or a mapping such
+    as ``{"name": "tiny", "img_size": 128}``), in our self-describing format with provenance
+    ``{"kind": "random", "seed": seed}``: extract features with them (``marlinflow extract
+    --weights``) for the linear probe's baseline. The same seed gives the weights of
+    ``load_encoder(f"random:{size}", seed)``."""
+    from marlinflow.checkpoints import save_encoder
 
     torch.manual_seed(seed)
-    return Marlin(resolve_size(size), with_decoder=False).save(path)
+    model = MarlinModel(resolve_size(size), with_decoder=False)
+    return save_encoder(model, path, {"kind": "random", "seed": seed})

@@ -40,6 +40,14 @@ class ClipSource:
     video_id: str
     video: Path
     labels: Path
+    # The parse-stage record it was read from (``data/interim/<dataset>/parsing/<id>.status.json``);
+    # None for a source made by hand.
+    record: Path | None = None
+
+    @property
+    def dataset(self) -> str:
+        """The dataset's folder name, two levels above its record ("" without a record)."""
+        return self.record.parent.parent.name if self.record is not None else ""
 
 
 @dataclass(frozen=True)
@@ -59,20 +67,25 @@ def _record_paths(entry: str | Path) -> list[Path]:
     return [entry]
 
 
+def record_paths(entries: Sequence[str | Path]) -> list[Path]:
+    """Every parse record the index names: each entry a record, a folder of them, or a .txt
+    list of record paths."""
+    return [path for entry in entries for path in _record_paths(entry)]
+
+
 def read_index(entries: Sequence[str | Path]) -> list[ClipSource]:
     """Usable clips from parse-stage records: each entry a record, a folder of them, or a .txt
     list of record paths. Not-ok records are skipped; ok ones must name ``video`` and ``labels``."""
     sources = []
-    for path in (p for entry in entries for p in _record_paths(entry)):
+    for path in record_paths(entries):
         record = StageRecord.load(path)
         if not record.ok:
             continue
         missing = {"video", "labels"} - set(record.outputs)
         if missing:
             raise InputError(path, f"stage record lacks outputs {sorted(missing)}")
-        sources.append(
-            ClipSource(record.id, Path(record.outputs["video"]), Path(record.outputs["labels"]))
-        )
+        outputs = record.outputs
+        sources.append(ClipSource(record.id, Path(outputs["video"]), Path(outputs["labels"]), path))
     return sorted(sources, key=lambda source: source.video_id)
 
 
@@ -216,11 +229,19 @@ class PretrainData(pl.LightningDataModule):
         )
         self.train_set: PretrainClips | None = None
         self.val_set: PretrainClips | None = None
+        self._split: tuple[list[ClipSource], list[ClipSource]] | None = None
+
+    def split(self) -> tuple[list[ClipSource], list[ClipSource]]:
+        """(train, validation) videos: a pure function of the index and the settings, read once,
+        so a run can list its corpus before training starts."""
+        if self._split is None:
+            self._split = split_sources(read_index(self.index), self.val_fraction, self.seed)
+        return self._split
 
     def setup(self, stage: str | None = None) -> None:
         if self.train_set is not None:
             return
-        train, val = split_sources(read_index(self.index), self.val_fraction, self.seed)
+        train, val = self.split()
         self.train_set = PretrainClips(train, self.size, self.mask, self.stride, self.seed)
         self.val_set = (
             PretrainClips(val, self.size, self.mask, self.stride, self.seed) if val else None

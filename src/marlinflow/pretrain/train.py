@@ -1,9 +1,11 @@
 """Run MARLIN pretraining from a :class:`PretrainConfig`: resume from the run's newest checkpoint
-(else start from random or VideoMAE weights), track the run, write ``encoder.pt`` (official
-layout) and the run's metrics at the end."""
+(else start from random or VideoMAE weights), track the run, list the videos it trains on in
+``corpus.tsv`` before it starts, and write ``encoder.pt`` (with its geometry and provenance:
+``checkpoints.save_encoder``) and the run's metrics at the end."""
 
 from __future__ import annotations
 
+import csv
 import json
 import logging
 from collections.abc import Sequence
@@ -12,13 +14,13 @@ from pathlib import Path
 import pytorch_lightning as pl
 from pytorch_lightning.loggers import CSVLogger, Logger
 
-from marlinflow.atomic import write_json
-from marlinflow.checkpoints import export_official
+from marlinflow.atomic import atomic_path, write_json
+from marlinflow.checkpoints import save_encoder
 from marlinflow.cluster import resume_checkpoint
 from marlinflow.models import resolve_size
 from marlinflow.pretrain.checkpointing import LAST, LastCheckpoint, init_weights
 from marlinflow.pretrain.config import PretrainConfig
-from marlinflow.pretrain.data import MaskSpec, PretrainData
+from marlinflow.pretrain.data import ClipSource, MaskSpec, PretrainData, record_paths
 from marlinflow.pretrain.launch import (
     RequeueAtBatchEnd,
     build_strategy,
@@ -30,6 +32,8 @@ from marlinflow.pretrain.module import MarlinPretrain
 from marlinflow.tracking import TrackedRun, lightning_logger, track_run
 
 log = logging.getLogger(__name__)
+CORPUS = "corpus.tsv"
+CORPUS_COLUMNS = ("dataset", "id", "role", "record")
 
 
 def build_data(config: PretrainConfig) -> PretrainData:
@@ -108,11 +112,34 @@ def pretrain(config: PretrainConfig, callbacks: Sequence[pl.Callback] = ()) -> d
         trainer = build_trainer(config, run_dir, [lightning_logger(run)], callbacks)
         if trainer.is_global_zero:
             write_json(run_dir / "config.json", config.to_dict())
+            write_corpus(run_dir / CORPUS, *data.split())  # before training: a killed run has it
         trainer.fit(module, datamodule=data, ckpt_path=start_point(config, module, run))
         if trainer.is_global_zero:
-            export_official(module.model, outputs["encoder"], full=False)
+            save_encoder(module.model, outputs["encoder"], provenance(config, data))
         run.summarize(read_summary(outputs["metrics_json"]))
     return outputs
+
+
+def write_corpus(path: Path, train: list[ClipSource], val: list[ClipSource]) -> Path:
+    """List the videos a run trains (``train``) and validates (``val``) on, one row per video and
+    role (a single video serves both), with its dataset and parse record, written atomically."""
+    with atomic_path(path) as tmp, open(tmp, "w", newline="") as f:
+        writer = csv.writer(f, delimiter="\t", lineterminator="\n")
+        writer.writerow(CORPUS_COLUMNS)
+        for role, sources in (("train", train), ("val", val)):
+            for source in sources:
+                writer.writerow([source.dataset, source.video_id, role, str(source.record)])
+    return path
+
+
+def provenance(config: PretrainConfig, data: PretrainData) -> dict:
+    """Where a pretrained encoder came from: the settings (the index, often thousands of record
+    paths, stands as counts and the corpus.tsv beside the encoder) and the corpus's size."""
+    settings = {key: value for key, value in config.to_dict().items() if key != "index"}
+    train, val = data.split()
+    records = len(record_paths(config.index))
+    corpus = {"videos": len(train), "val_videos": len(val), "records": records, "list": CORPUS}
+    return {"kind": "pretrain", "settings": settings, "corpus": corpus}
 
 
 def tracked_config(config: PretrainConfig, max_index: int = 8) -> dict:
