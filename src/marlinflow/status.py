@@ -118,6 +118,14 @@ def usable_outputs(status_paths: list[str | Path], key: str) -> list[str]:
     return [r.outputs[key] for r in collect(status_paths) if r.ok]
 
 
+def write_usable_list(status_paths: list[str | Path], out: str | Path, key: str = "video") -> Path:
+    """:func:`usable_outputs` as a list file, one path a line (written atomically): what the
+    workflow gives every protocol, so that all of them see the same videos."""
+    with atomic_path(out) as tmp:
+        tmp.write_text("".join(f"{path}\n" for path in usable_outputs(status_paths, key)))
+    return Path(out)
+
+
 def collect(status_paths: list[str | Path]) -> list[StageRecord]:
     """Load the records of a set of videos (for aggregating steps and the report)."""
     return [StageRecord.load(p) for p in status_paths]

@@ -83,7 +83,8 @@ def local_source(wildcards):
     """
     if DATASETS[wildcards.ds].config["builder"] == "sample":
         return f"{DatasetLayout(wildcards.ds).sample_sources}/manifest.tsv"
-    source = resolve(MANIFESTS[wildcards.ds].loc[wildcards.id, "source"], ROOTS[wildcards.ds])
+    row = MANIFESTS[wildcards.ds].loc[wildcards.id]
+    source = resolve(row["source"], ROOTS[wildcards.ds])
     if source.kind not in (Kind.LOCAL, Kind.FRAMES):
         return []
     return [source.location] if source.path.exists() else []
@@ -92,7 +93,8 @@ def local_source(wildcards):
 def download_args(wildcards):
     dataset = DATASETS[wildcards.ds].config
     row = MANIFESTS[wildcards.ds].loc[wildcards.id]
-    args = ["--source", row["source"], "--base", ROOTS[wildcards.ds], "--fps", str(dataset["fps"])]
+    args = ["--source", row["source"], "--base", ROOTS[wildcards.ds]]
+    args += ["--fps", str(dataset["fps"])]
     for key in ("sha256", "start", "end"):
         value = row.get(key)
         if value is not None and value == value and value != "":  # skips NaN and blanks
@@ -121,7 +123,9 @@ def task_source(wildcards):
     """The task's label file: under the data set's root, or the data set's manifest."""
     task, root = task_spec(wildcards), ROOTS[wildcards.ds]
     if task["source"] is None:
-        return DatasetLayout(wildcards.ds).manifest if task["adapter"] == "csv" else root
+        return (
+            DatasetLayout(wildcards.ds).manifest if task["adapter"] == "csv" else root
+        )
     return os.path.join(root, task["source"])
 
 
@@ -151,13 +155,18 @@ def model_option(model):
     """``--model SIZE`` for a size name or mapping; nothing for a file's own geometry."""
     if model is None:
         return ""
-    return shlex.join(["--model", model if isinstance(model, str) else json.dumps(model)])
+    return shlex.join(
+        ["--model", model if isinstance(model, str) else json.dumps(model)]
+    )
 
 
 def contact_sheets(ds):
     """The contact sheets the report shows: the first report.contact_sheets videos."""
     layout = DatasetLayout(ds)
-    return [layout.contact_sheet(i) for i in ids_of(ds)[: config["report"]["contact_sheets"]]]
+    return [
+        layout.contact_sheet(i)
+        for i in ids_of(ds)[: config["report"]["contact_sheets"]]
+    ]
 
 
 def run_tracking(rule, ds=None, task=None, encoder=None):
@@ -173,7 +182,9 @@ def tracking_of(rule):
     def job(wildcards):
         values = dict(wildcards.items())
         name = f"{rule}-{values['budget']}" if "budget" in values else rule
-        return run_tracking(name, values.get("ds"), values.get("task"), values.get("encoder"))
+        return run_tracking(
+            name, values.get("ds"), values.get("task"), values.get("encoder")
+        )
 
     return job
 

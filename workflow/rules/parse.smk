@@ -53,8 +53,6 @@ rule list_usable_faces:
     conda:
         CONDA_ENV
     run:
-        from marlinflow.atomic import atomic_path
-        from marlinflow.status import usable_outputs
+        from marlinflow.status import write_usable_list
 
-        with atomic_path(output[0]) as tmp:
-            tmp.write_text("".join(f"{path}\n" for path in usable_outputs(input, "video")))
+        write_usable_list(input, output[0])

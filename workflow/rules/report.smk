@@ -25,15 +25,21 @@ rule report_html:
     input:
         plan=EXP.plan,
         overlap=EXP.overlap,
-        summaries=[DatasetLayout(ds).summary(stage) for ds in DATASETS for stage in STAGES],
+        summaries=[
+            DatasetLayout(ds).summary(stage) for ds in DATASETS for stage in STAGES
+        ],
         sheets=[sheet for ds in DATASETS for sheet in contact_sheets(ds)],
         encoders=[EXP.encoder(name) for name in EXPERIMENT.encoders],
         pretrain=[f"{EXP.encoder_dir(name)}/metrics.json" for name in PRETRAINED],
         tasks=[
-            DatasetLayout(e.dataset).task_table(task) for e in EXPERIMENT.suite for task in e.tasks
+            DatasetLayout(e.dataset).task_table(task)
+            for e in EXPERIMENT.suite
+            for task in e.tasks
         ],
         features=[
-            EXP.features(e.dataset, name) for e in EXPERIMENT.suite for name in EXPERIMENT.encoders
+            EXP.features(e.dataset, name)
+            for e in EXPERIMENT.suite
+            for name in EXPERIMENT.encoders
         ],
         metrics=[run.metrics(EXP) for run in RUNS],
     output:
