@@ -33,6 +33,6 @@ def assert_same_training(straight: Path, resumed: Path, steps: int, rel: float =
     for a, b in zip(first, second, strict=True):
         for key in LOSSES:
             assert a[key] == pytest.approx(b[key], rel=rel, abs=abs_tol), (a["step"], key)
-    encoders = [torch.load(run / "encoder.pt") for run in (straight, resumed)]
+    encoders = [torch.load(run / "encoder.pt")["state_dict"] for run in (straight, resumed)]
     for key, value in encoders[0].items():
         assert torch.allclose(value, encoders[1][key], atol=atol), key

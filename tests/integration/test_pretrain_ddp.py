@@ -52,6 +52,6 @@ def test_two_cpu_processes_match_one(tmp_path):
     # Step 0 checks the data split; later steps check that gradients are averaged correctly.
     assert single == pytest.approx(ddp, rel=1e-4, abs=1e-6)
     assert single[0] != pytest.approx(single[-2])  # it did train
-    a, b = (torch.load(tmp_path / run / "encoder.pt") for run in ("one", "two"))
+    a, b = (torch.load(tmp_path / run / "encoder.pt")["state_dict"] for run in ("one", "two"))
     for key in a:
         assert torch.allclose(a[key], b[key], atol=1e-5), key

@@ -101,7 +101,7 @@ def test_videomae_init_applies_only_to_a_fresh_run(tmp_path):
     config = settings(tmp_path, "run", init=str(tmp_path / "videomae.pth"), steps=1, epochs=1,
                       base_lr=0.0, min_lr=0.0, val_fraction=0)  # fmt: skip
     pretrain(config)
-    encoder = torch.load(tmp_path / "run/encoder.pt", weights_only=True)
+    encoder = torch.load(tmp_path / "run/encoder.pt", weights_only=True)["state_dict"]
     for key, value in encoder.items():
         if "pos_embedding" not in key:
             assert torch.equal(value, source.state_dict()[key]), key
