@@ -8,10 +8,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from marlinflow.downstream.tasks import Task
 from marlinflow.models import resolve_size
+from marlinflow.report.chance import chance_metrics
 from marlinflow.report.embedding import pca_2d, separation
 from marlinflow.report.masks import clip_frames, masked_frame
 from marlinflow.report.paper import closest_number, paper_numbers
+from marlinflow.report.parts_experiment import overlap_statement
 from marlinflow.report.tables import format_value, results_table
 
 
@@ -65,21 +68,35 @@ def test_paper_numbers_match_task_metric_and_protocol():
     assert closest_number("cmu_mosei_emotion", "acc_micro", "finetune", "tiny").variant == "ViT-B"
 
 
-def test_cells_show_spread_over_seeds_or_the_interval():
-    assert format_value(0.8123, 0.0101, 3, math.nan, math.nan) == "0.812 ± 0.010"
+def test_cells_show_the_interval_and_the_spread_over_seeds():
+    assert format_value(0.8123, 0.0101, 3, 0.7, 0.9) == "0.812 [0.700, 0.900] (± 0.010)"
     assert format_value(0.8123, 0.0, 1, 0.7, 0.9) == "0.812 [0.700, 0.900]"
+    assert format_value(0.8123, 0.0101, 3, math.nan, math.nan) == "0.812 (± 0.010)"
     assert format_value(math.nan, 0.0, 1, math.nan, math.nan) == "n/a"
 
 
-def test_results_table_puts_ours_before_the_baseline():
-    long = pd.DataFrame([
-        {"task": "fake", "task_name": "fake", "protocol": "probe", "encoder": e, "metric": "auc", "mean": m, "std": 0.0,
-         "n": 1, "low": math.nan, "high": math.nan}
-        for e, m in (("random-small", 0.5), ("small", 0.9))
+def long_rows(rows: list[tuple[str, str, str, float]], kind: str = "binary") -> pd.DataFrame:
+    """Results rows (task, task_name, encoder, metric, mean) of data set ds, protocol probe."""
+    return pd.DataFrame([
+        {"dataset": "ds", "task": t, "task_name": name, "kind": kind, "protocol": "probe",
+         "encoder": e, "metric": metric, "mean": m, "std": 0.0, "n": 1, "low": math.nan,
+         "high": math.nan, "n_train": 10}
+        for t, name, e, metric, m in rows
     ])  # fmt: skip
-    table = results_table(long)
-    assert list(table.columns) == ["task", "protocol", "metric", "small", "random-small", "paper"]
-    assert table.iloc[0]["small"] == "0.900" and table.iloc[0]["paper"] == ""
+
+
+def test_results_table_is_a_row_per_encoder_and_a_column_per_task_s_main_metric():
+    long = long_rows([("fake", "fake", e, metric, m) for e, m in (("random-small", 0.5), ("small", 0.9))
+                      for metric in ("acc", "auc")])  # fmt: skip
+    table = results_table(long, ["small", "random-small"], {("ds", "fake", "auc"): 0.5})
+    assert list(table.columns) == ["encoder", "ds / fake / probe: auc"]  # auc leads for binary
+    assert table["encoder"].tolist() == ["small", "random-small", "chance"]  # no paper number
+    assert table.iloc[0, 1] == "0.900" and table.iloc[2, 1] == "0.500"
+
+
+def test_chance_without_a_task_table_is_not_available():
+    long = long_rows([("fake", "fake", "small", "auc", 0.9)])
+    assert results_table(long, ["small"], {}).iloc[-1].tolist() == ["chance", "n/a"]
 
 
 def test_masked_frame_greys_exactly_the_hidden_cells():
@@ -99,9 +116,38 @@ def test_clip_frames_take_the_middle_and_repeat_the_end_of_short_videos():
 
 
 def test_paper_numbers_are_found_by_the_task_table_s_own_name():
-    long = pd.DataFrame([
-        {"task": "deepfakes", "task_name": "faceforensics_all_c23", "protocol": "probe",
-         "encoder": "base", "metric": "auc", "mean": 0.9, "std": 0.0, "n": 1, "low": math.nan,
-         "high": math.nan}
-    ])  # fmt: skip
-    assert results_table(long).iloc[0]["paper"] == "0.9305 (ViT-B)"
+    long = long_rows([("deepfakes", "faceforensics_all_c23", "base", "auc", 0.9)])
+    table = results_table(long, ["base"], {}, model="base").set_index("encoder")
+    assert table.loc["paper", "ds / deepfakes / probe: auc"] == "0.9305 (ViT-B)"
+
+
+def test_paper_numbers_are_found_by_data_set_and_task():
+    long = long_rows([("appearance", "appearance", "small", "acc_micro", 0.9)], "multilabel")
+    table = results_table(long, ["small"], {}, model="small")
+    assert "paper" not in set(table["encoder"])  # "appearance" alone is no CelebV-HQ task
+    long[["dataset", "protocol"]] = ["celebv_hq", "finetune"]  # the paper fine-tunes here
+    table = results_table(long, ["small"], {}, model="small").set_index("encoder")
+    assert table.loc["paper"].iloc[0] == "0.9390 (ViT-B, likely)"
+
+
+def test_overlap_statement_names_the_counts_and_the_checks():
+    record = {"checked": True, "by": ["dataset and id", "source"],
+              "evaluation": {"a": {"val": 2, "test": 3}, "b": {"val": 0, "test": 5}}, "overlap": []}  # fmt: skip
+    assert overlap_statement(record) == (
+        "Pretraining saw none of the 10 val/test videos of a (2 val, 3 test), b (0 val, 5 test) "
+        "(checked by dataset and id, and by source)."
+    )
+    assert overlap_statement(record | {"overlap": ["a/v1"]}).startswith("Pretraining saw 1 ")
+
+
+def test_chance_of_a_constant_predictor_uses_the_metric_functions():
+    binary = Task("fake", "binary", [], pd.DataFrame({
+        "id": list("abcdefgh"), "split": ["train"] * 4 + ["test"] * 4,
+        "label": [1, 1, 1, 0, 1, 0, 0, 0]}))  # fmt: skip
+    metrics = chance_metrics(binary)
+    assert metrics["auc"] == 0.5  # constant scores: every pair a tie
+    assert metrics["acc"] == 0.25  # predicts the training majority (1), one test video is 1
+    regression = Task("valence", "regression", [], pd.DataFrame({
+        "id": list("abcd"), "split": ["train", "train", "test", "test"], "label": [1.0, 3.0, 2.0, 4.0]}))  # fmt: skip
+    assert chance_metrics(regression)["mae"] == pytest.approx(1.0)  # train mean 2
+    assert chance_metrics(Task("x", "binary", [], binary.table.assign(split="test"))) == {}

@@ -23,7 +23,7 @@ from marlinflow.report import build
 from marlinflow.report.wandb_report import ReportInputs, build_report
 from marlinflow.status import StageRecord, stage_aggregates, summary_table
 from marlinflow.tracking import ENV_PREFIX, TAGS_ENV, start_pipeline, track_run
-from tests.unit.test_report import write_downstream, write_stage_summaries
+from tests.unit.test_report import EXP, write_experiment
 from tests.unit.test_tracking import wandb_inspect
 
 # Track-stage records as marlinflow track writes them: three usable videos, two not.
@@ -94,7 +94,7 @@ def test_stage_summary_is_the_stages_tracked_run(pipeline, track_records, tmp_pa
     run_dir = tmp_path / "results" / "runs" / "summarize_track"
     record = json.loads((run_dir / "run.json").read_text())
     assert (record["group"], record["job_type"], record["tags"], record["status"]) == (
-        pipeline.group, "summarize_track", ["sample", "tiny"], "finished")  # fmt: skip
+        pipeline.group, "summarize_track", ["experiment:sample", "tiny"], "finished")  # fmt: skip
     assert record["config"] == {"stages": ["track"], "records": 5,
                                 "folders": [str(tmp_path / "faces")], "out": str(out)}  # fmt: skip
     assert record["tables"] == ["video_stats"]
@@ -109,7 +109,10 @@ def test_stage_summary_is_the_stages_tracked_run(pipeline, track_records, tmp_pa
 
     wandb_summary, header = wandb_run(record)
     assert (header["run_group"], header["job_type"]) == (pipeline.group, "summarize_track")
-    assert wandb_summary["tags"] == ["sample", "tiny"] and wandb_summary["config"]["records"] == 5
+    assert (
+        wandb_summary["tags"] == ["experiment:sample", "tiny"]
+        and wandb_summary["config"]["records"] == 5
+    )
     assert wandb_summary["summary"]["videos/usable"] == 3
     assert wandb_summary["summary"]["video_stats"]["_type"] == "table-file"
     logged = wandb_table(record, "video_stats")
@@ -187,21 +190,20 @@ def test_feature_extraction_is_a_tracked_run(pipeline, carphone, tmp_path):
 
 
 def test_html_report_is_a_tracked_run_with_the_results_table(pipeline, tmp_path):
-    results = tmp_path / "results" / "sample"
-    results.mkdir(parents=True)
-    write_stage_summaries(results)
-    write_downstream(results, "tiny", 0.8)
+    plan = write_experiment(tmp_path)
+    report = tmp_path / EXP / "report"
     parser = argparse.ArgumentParser()
     build.add_arguments(parser)
-    assert build.run(parser.parse_args([str(results)])) == 0
+    argv = [str(plan), "--out", str(report / "index.html"), "--root", str(tmp_path)]
+    assert build.run(parser.parse_args(argv)) == 0
 
-    record = json.loads((results / "report" / "run.json").read_text())
+    record = json.loads((report / "run.json").read_text())
     assert (record["group"], record["job_type"], record["tags"]) == (
-        pipeline.group, "report_html", ["sample", "tiny"])  # fmt: skip
-    assert record["config"]["results"] == str(results) and record["tables"] == ["results"]
-    rows = pd.read_csv(results / "report" / "results.tsv", sep="\t")
+        pipeline.group, "report_html", ["experiment:sample", "tiny"])  # fmt: skip
+    assert record["config"]["plan"] == str(plan) and record["tables"] == ["results"]
+    rows = pd.read_csv(report / "results.tsv", sep="\t")
     assert record["summary"]["results_rows"] == len(rows) > 0
-    assert record["summary"]["encoders"] == 1
+    assert (record["summary"]["encoders"], record["summary"]["datasets"]) == (2, 1)
     assert len(wandb_table(record, "results")["data"]) == len(rows)
 
 

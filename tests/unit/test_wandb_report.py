@@ -1,24 +1,29 @@
-"""The W&B Report's structure, built without a server from real run records and stage summaries."""
+"""The W&B Report's structure, built without a server from real run records and stage summaries
+found through an experiment's plan."""
 
 from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 
 import pandas as pd
 import pytest
 import wandb_workspaces.reports.v2 as wr
 
+from marlinflow.report import build
+from marlinflow.report.plan import load_plan
 from marlinflow.report.wandb_report import (
     ReportInputs,
     add_arguments,
     build_report,
     markdown_table,
     outline,
+    record_paths,
     run,
 )
-from marlinflow.status import StageRecord, summary_table
 from marlinflow.tracking import ENV_PREFIX, TrackingSettings, track_run
+from tests.unit.test_report import EXP, write_experiment
 
 
 @pytest.fixture(autouse=True)
@@ -47,18 +52,6 @@ def records(tmp_path):
     return [*paths, out / "run.json"]
 
 
-@pytest.fixture
-def summary_tsv(tmp_path):
-    stage_records = [StageRecord("v1", "download", True), StageRecord("v2", "download", False, "HTTP 404"),
-                     StageRecord("v3", "download", False, "no | face")]  # fmt: skip
-    path = tmp_path / "download_summary.tsv"
-    summary_table(stage_records).to_csv(path, sep="\t", index=False)
-    later = [StageRecord("v1", "track", False, "no face found"),
-             StageRecord("v2", "track", False, "skipped: download: HTTP 404")]  # fmt: skip
-    summary_table(later).to_csv(tmp_path / "track_summary.tsv", sep="\t", index=False)
-    return path
-
-
 def sections(report: wr.Report) -> dict[str, list]:
     """Blocks under each H1 heading."""
     found: dict[str, list] = {}
@@ -73,9 +66,10 @@ def sections(report: wr.Report) -> dict[str, list]:
 def test_report_structure(records):
     runs = [json.loads(p.read_text()) for p in records]
     results = pd.DataFrame({"task": ["emotion"], "accuracy": [0.51234], "auc": [float("nan")]})
-    skipped = pd.DataFrame({"id": ["v2"], "stage": ["download"], "reason": ["HTTP 404"]})
-    report = build_report(ReportInputs("sample-2", runs, results, skipped, "sample"), entity="")
-    assert report.title == "MARLIN pipeline run sample-2"
+    skipped = pd.DataFrame({"dataset": ["faces"], "id": ["v2"], "stage": ["download"],
+                            "reason": ["HTTP 404"]})  # fmt: skip
+    report = build_report(ReportInputs("sample-2", runs, results, skipped, "demo"), entity="")
+    assert report.title == "MARLIN experiment demo"
     assert "sample-1, sample-2" in report.description
     parts = sections(report)
     assert list(parts) == [
@@ -86,7 +80,7 @@ def test_report_structure(records):
         "Feature extraction",
         "Skipped videos",
     ]
-    assert parts["Results"][0].text.splitlines()[2] == "| emotion | 0.5123 |  |"
+    assert parts["Results"][1].text.splitlines()[2] == "| emotion | 0.5123 |  |"
 
     (losses,) = parts["Pretraining"]
     assert [(p.title, p.y) for p in losses.panels] == [
@@ -112,7 +106,7 @@ def test_report_structure(records):
     assert "extract_features" in extraction.runsets[0].filters
     intro, table = parts["Skipped videos"]
     assert intro.text == "1 video could not be used (download: 1)."
-    assert "| v2 | download | HTTP 404 |" in table.text
+    assert "| faces | v2 | download | HTTP 404 |" in table.text
 
 
 def test_empty_sections_say_so():
@@ -133,23 +127,90 @@ def test_markdown_table_escapes_and_truncates():
     assert text.endswith("*... and 3 more rows*")
 
 
-def test_run_writes_outline_offline(records, summary_tsv, tmp_path, monkeypatch):
-    monkeypatch.setenv(ENV_PREFIX + "MODE", "offline")
-    monkeypatch.setenv(ENV_PREFIX + "GROUP", "sample-2")
+def track(out: Path, job_type: str, group: str, summary: dict) -> None:
+    settings = TrackingSettings(mode="disabled", group=group)
+    with track_run(job_type, {"model": "tiny"}, ["tiny"], out, settings) as tracked:
+        if job_type == "pretrain":
+            tracked.log({"train/loss_rec": 1.0}, step=0)
+        tracked.summarize(summary)
+
+
+@pytest.fixture
+def experiment(tmp_path):
+    """The demo experiment of the local report's tests, with a run record where most steps keep
+    one (the others' are missing: they are skipped)."""
+    plan = write_experiment(tmp_path)
+    exp = tmp_path / EXP
+    track(exp / "encoders/tiny", "pretrain", "demo-1", {"epochs": 3})
+    track(exp / "features/faces/tiny", "extract_features", "demo-2", {"videos": 12, "windows": 36})
+    for encoder in ("tiny", "random-tiny"):
+        track(exp / f"downstream/faces/appearance/finetune/{encoder}", "finetune", "demo-2",
+              {"test/acc_micro/mean": 0.9})  # fmt: skip
+    track(tmp_path / "results/datasets/faces/runs/summarize_download", "summarize_download",
+          "demo-2", {"videos/usable": 4, "videos/unusable": 1})  # fmt: skip
+    return tmp_path, plan
+
+
+def wandb_report(root: Path, plan: Path, out: Path, results: Path) -> int:
     parser = argparse.ArgumentParser()
     add_arguments(parser)
-    out = tmp_path / "wandb_report.json"
-    summaries = [str(summary_tsv), str(summary_tsv.with_name("track_summary.tsv"))]
-    argv = ["--runs", *map(str, records), "--summaries", *summaries, "--dataset", "sample",
-            "--out", str(out)]  # fmt: skip
-    assert run(parser.parse_args(argv)) == 0
+    argv = [str(plan), "--results", str(results), "--root", str(root), "--out", str(out)]
+    return run(parser.parse_args(argv))
+
+
+def test_run_records_are_where_the_plan_says(experiment):
+    root, plan = experiment
+    paths = record_paths(load_plan(plan, root), root / EXP / "report")
+    relative = [p.relative_to(root).as_posix() for p in paths]
+    assert relative[0] == f"{EXP}/encoders/tiny/run.json"
+    assert f"{EXP}/features/faces/random-tiny/run.json" in relative
+    assert f"{EXP}/downstream/faces/emotion/probe-k2/tiny/run.json" in relative
+    assert "results/datasets/faces/runs/summarize_parse/run.json" in relative
+    assert relative[-1] == f"{EXP}/report/run.json" and len(relative) == len(set(relative))
+
+
+def test_run_writes_outline_offline(experiment, monkeypatch):
+    root, plan = experiment
+    monkeypatch.setenv(ENV_PREFIX + "GROUP", "demo-2")
+    monkeypatch.setenv(ENV_PREFIX + "MODE", "disabled")
+    report_dir = root / EXP / "report"
+    parser = argparse.ArgumentParser()
+    build.add_arguments(parser)
+    argv = [str(plan), "--out", str(report_dir / "index.html"), "--root", str(root)]
+    assert build.run(parser.parse_args(argv)) == 0
+    monkeypatch.setenv(ENV_PREFIX + "MODE", "offline")
+    out = root / EXP / "wandb_report.json"
+    assert wandb_report(root, plan, out, report_dir / "results.tsv") == 0
     written = json.loads(out.read_text())
-    assert written["url"] is None and written["title"] == "MARLIN pipeline run sample-2"
+    assert written["url"] is None and written["title"] == "MARLIN experiment demo"
+    texts = [b.get("text", "") for b in written["blocks"]]
+    assert "smoke test" in texts[0].lower()  # the plan is the embedded sample's
+    lines = next(t for t in texts if t.startswith("| encoder |")).splitlines()
+    assert lines[0].startswith("| encoder | faces / appearance / finetune: acc_micro |")
+    assert [line.split(" | ")[0] for line in lines[2:]] == [
+        "| tiny", "| random-tiny", "| official-tiny", "| paper", "| chance"]  # fmt: skip
     skipped_table = [b["text"] for b in written["blocks"] if b["block"] == "MarkdownBlock"][-1]
-    assert "| v2 | download | HTTP 404 |" in skipped_table and "no \\| face" in skipped_table
-    assert "| v1 | track | no face found |" in skipped_table and "skipped:" not in skipped_table
-    assert "3 videos could not be used (download: 2, track: 1)." in [
-        b.get("text") for b in written["blocks"]
-    ]
+    assert "| faces | v4 | download | HTTP Error 404: Not Found |" in skipped_table
+    assert "| faces | v3 | parse | no face in 95% of the frames |" in skipped_table
+    assert "2 videos could not be used (download: 1, parse: 1)." in texts
     grids = [b for b in written["blocks"] if b["block"] == "PanelGrid"]
-    assert [len(g["panels"]) for g in grids] == [1, 2, 4]  # losses, downstream, extraction
+    # losses, downstream, stage summaries, feature extraction
+    assert [len(g["panels"]) for g in grids] == [1, 1, 2, 2]
+
+
+def test_a_partial_experiment_gets_a_report(tmp_path):
+    """Only the plan is there: every section says what is missing."""
+    plan = write_experiment(tmp_path / "full")
+    (tmp_path / "plan.json").write_text(plan.read_text())
+    out = tmp_path / "wandb_report.json"
+    assert wandb_report(tmp_path, tmp_path / "plan.json", out, tmp_path / "report/results.tsv") == 0
+    texts = [b.get("text") for b in json.loads(out.read_text())["blocks"]]
+    assert "No results yet in this run." in texts
+    assert "No stage summary yet in this experiment." in texts
+    assert "No pretraining run in this pipeline run." in texts
+
+
+def test_a_missing_plan_is_refused(tmp_path):
+    out = tmp_path / "wandb_report.json"
+    assert wandb_report(tmp_path, tmp_path / "plan.json", out, tmp_path / "results.tsv") == 2
+    assert not out.exists()

@@ -21,6 +21,8 @@ th, td { border: 1px solid #ccc; padding: .3em .6em; text-align: left; vertical-
 th { background: #f0f0f0; }
 td.number { text-align: right; font-variant-numeric: tabular-nums; }
 tr:nth-child(even) td { background: #fafafa; }
+p.banner { color: #7a1010; background: #fde8e8; border: 2px solid #c62828; padding: .6em 1em;
+           font-weight: 600; }
 p.note { color: #8a5a00; background: #fff6e0; border-left: 4px solid #e0a800; padding: .4em .8em; }
 p.source, figcaption { color: #555; font-size: 13px; }
 figure { margin: 1em 0; }
@@ -82,13 +84,19 @@ def render_section(section: Section) -> str:
     return f'<section id="{escape(section.anchor)}">\n<h2>{escape(section.title)}</h2>\n{body}\n</section>'
 
 
-def page(title: str, intro: str, sections: list[Section]) -> str:
-    """The whole document, with a navigation line to every section."""
+def heading(text: str, level: int = 3) -> str:
+    return f"<h{level}>{escape(text)}</h{level}>"
+
+
+def page(title: str, intro: str, sections: list[Section], banner: str = "") -> str:
+    """The whole document, with a navigation line to every section; ``banner`` is a warning
+    shown above everything else (a smoke-test run must not be read as evidence)."""
     links = " ".join(f'<a href="#{escape(s.anchor)}">{escape(s.title)}</a>' for s in sections)
     body = "\n".join(render_section(section) for section in sections)
     return (
         '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
         f"<title>{escape(title)}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n"
+        f"{paragraph(banner, 'banner') if banner else ''}\n"
         f"<h1>{escape(title)}</h1>\n{paragraph(intro)}\n<nav>{links}</nav>\n{body}\n"
         "</body>\n</html>\n"
     )

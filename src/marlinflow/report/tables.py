@@ -1,8 +1,8 @@
-"""The report's tables, read from a results folder: downstream results, stage counts, skipped videos.
+"""The report's tables: downstream results, the paper-style table, stage counts, skipped videos.
 
-Downstream runs live in ``downstream/<task>/<protocol>/<encoder>/metrics.json`` (as
-:func:`marlinflow.downstream.results.write_outputs` writes them); stage summaries in
-``<stage>_summary.tsv`` (as ``marlinflow summary`` writes them).
+Downstream runs are read from the ``metrics.json`` files the experiment's plan lists (as
+:func:`marlinflow.downstream.results.write_outputs` writes them); stage summaries from the
+``<stage>_summary.tsv`` files it lists (as ``marlinflow summary`` writes them).
 """
 
 from __future__ import annotations
@@ -12,10 +12,14 @@ import logging
 import math
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
+from marlinflow.downstream.tasks import load_task
 from marlinflow.errors import InputError
+from marlinflow.report.chance import chance_metrics
 from marlinflow.report.paper import closest_number
+from marlinflow.report.plan import Plan
 from marlinflow.status import reason_category
 
 log = logging.getLogger(__name__)
@@ -27,57 +31,74 @@ MAIN_METRICS = {
     "binary": ("auc", "acc"),
     "regression": ("mae", "corr"),
 }
-# task: the workflow's name (the folder); task_name: the name the task table gives itself
+# task: the workflow's name (the folder); task_name: the name the task table gives itself;
+# low/high: the 95% bootstrap interval over test videos (the mean of the seeds' bounds);
 # n_train: labelled training videos (the mean over seeds; fewer in low-label runs)
-RESULT_COLUMNS = ["task", "task_name", "kind", "protocol", "encoder", "metric", "mean", "std", "n",
-                  "low", "high", "n_train"]  # fmt: skip
+RESULT_COLUMNS = ["dataset", "task", "task_name", "kind", "protocol", "encoder", "metric", "mean",
+                  "std", "n", "low", "high", "n_train"]  # fmt: skip
 SKIPPED_COLUMNS = ["id", "stage", "category", "reason"]
+COLUMN_KEY = ["dataset", "task", "protocol"]
 
 
 def is_baseline(encoder: str) -> bool:
     return encoder.startswith("random")
 
 
-def read_metrics(path: Path) -> list[dict]:
-    """The main-metric rows of one ``metrics.json``; [] (with a warning) if it is unreadable."""
+def mean_bound(runs: list[dict], metric: str, bound: str) -> float:
+    """The mean over seeds of one bound of the runs' bootstrap intervals (NaN where none)."""
+    values = [run.get("metrics", {}).get(metric, {}).get(bound) for run in runs]
+    values = [float(v) for v in values if isinstance(v, (int, float))]
+    finite = [v for v in values if math.isfinite(v)]
+    return float(np.mean(finite)) if finite else math.nan
+
+
+def read_metrics(path: Path, entry: dict) -> list[dict]:
+    """The main-metric rows of one ``metrics.json`` listed in the plan (``entry`` names its data
+    set, task, protocol and encoder); [] (with a warning) if it is unreadable."""
     try:
         document = json.loads(path.read_text())
         kind, summary, runs = document["kind"], document["summary"], document["runs"]
     except (OSError, ValueError, KeyError, TypeError) as err:
         log.warning("%s: not a readable metrics file (%s)", path, err)
         return []
-    encoder, protocol, task = path.parts[-2], path.parts[-3], path.parts[-4]
     trained = [run["counts"]["n_train"] for run in runs if "n_train" in run.get("counts", {})]
     n_train = sum(trained) / len(trained) if trained else math.nan
-    rows = []
-    for metric in MAIN_METRICS.get(kind, tuple(summary)):
-        if metric not in summary:
-            continue
-        # One run: its bootstrap interval; several seeds: the spread over seeds (std) instead.
-        interval = runs[0]["metrics"].get(metric, {}) if len(runs) == 1 else {}
-        rows.append({"task": task, "task_name": document.get("task", task), "kind": kind, "protocol": protocol, "encoder": encoder,
-                     "metric": metric, **summary[metric],
-                     "low": interval.get("low", math.nan), "high": interval.get("high", math.nan),
-                     "n_train": n_train})  # fmt: skip
-    return rows
+    names = {k: entry[k] for k in ("dataset", "task", "protocol", "encoder")}
+    return [
+        names | {"task_name": document.get("task", entry["task"]), "kind": kind, "metric": metric,
+                 **summary[metric], "low": mean_bound(runs, metric, "low"),
+                 "high": mean_bound(runs, metric, "high"), "n_train": n_train}
+        for metric in MAIN_METRICS.get(kind, tuple(summary)) if metric in summary
+    ]  # fmt: skip
 
 
-def downstream_results(results_dir: str | Path) -> pd.DataFrame:
-    """One row per (task, protocol, encoder, main metric), in RESULT_COLUMNS."""
-    paths = sorted(Path(results_dir).glob("downstream/*/*/*/metrics.json"))
-    rows = [row for path in paths for row in read_metrics(path)]
-    return pd.DataFrame(rows, columns=RESULT_COLUMNS)
+def downstream_results(plan: Plan) -> pd.DataFrame:
+    """One row per (data set, task, protocol, encoder, main metric) of the plan's results that
+    exist, in RESULT_COLUMNS; a result not there yet is logged and left out."""
+    rows, missing = [], []
+    for entry in plan.results:
+        path = plan.path(entry["metrics"])
+        if path.is_file():
+            rows += read_metrics(path, entry)
+        else:
+            missing.append(path)
+    if missing:
+        log.info("%d of %d planned downstream results not there yet, e.g. %s", len(missing),
+                 len(plan.results), missing[0])  # fmt: skip
+    return pd.DataFrame(rows, columns=RESULT_COLUMNS).astype({"mean": float, "std": float})
 
 
 def format_value(mean: float, std: float, n: int, low: float, high: float) -> str:
-    """``0.812 ± 0.010`` over seeds, ``0.812 [0.700, 0.900]`` with a bootstrap interval."""
+    """``0.812 [0.700, 0.900] (± 0.010)``: the mean over seeds, its bootstrap interval over test
+    videos, and the std over seeds when there are several."""
     if mean is None or math.isnan(mean):
         return "n/a"
-    if n > 1:
-        return f"{mean:.3f} ± {std:.3f}"
+    text = f"{mean:.3f}"
     if not (math.isnan(low) or math.isnan(high)):
-        return f"{mean:.3f} [{low:.3f}, {high:.3f}]"
-    return f"{mean:.3f}"
+        text += f" [{low:.3f}, {high:.3f}]"
+    if n > 1 and not math.isnan(std):
+        text += f" (± {std:.3f})"
+    return text
 
 
 def encoder_order(encoders: list[str]) -> list[str]:
@@ -85,35 +106,89 @@ def encoder_order(encoders: list[str]) -> list[str]:
     return sorted(set(encoders), key=lambda name: (is_baseline(name), name))
 
 
-def paper_cell(task_names: list[str], metric: str, protocol: str, encoders: list[str]) -> str:
+def paper_cell(task_names: list[str], metric: str, protocol: str, model: str) -> str:
     """The paper's number for the first of the task's names it knows, as ``0.9390 (ViT-B)``."""
-    ours = [name for name in encoders if not is_baseline(name)]
     for task in task_names:
-        number = closest_number(task, metric, protocol, ours[0] if ours else "")
+        number = closest_number(task, metric, protocol, model)
         if number:
             return f"{number.value:.4f} ({number.variant})"
     return ""
 
 
-def results_table(long: pd.DataFrame) -> pd.DataFrame:
-    """The paper-style table: one row per (task, protocol, metric), one column per encoder (ours
-    before the random baseline), and the paper's number where it has one."""
-    encoders = encoder_order(long["encoder"].tolist())
-    rows = []
-    for (task, protocol, metric), group in long.groupby(["task", "protocol", "metric"], sort=False):
-        cells = {r.encoder: format_value(r.mean, r.std, int(r.n), r.low, r.high)
-                 for r in group.itertuples()}  # fmt: skip
-        row = {"task": task, "protocol": protocol, "metric": metric}
-        row |= {name: cells.get(name, "") for name in encoders}
-        names = [task, *group["task_name"].unique()]
-        rows.append(row | {"paper": paper_cell(names, metric, protocol, encoders)})
-    return pd.DataFrame(rows, columns=["task", "protocol", "metric", *encoders, "paper"])
+def lead_metric(kind: str, metrics: list[str]) -> str:
+    """The first of the kind's main metrics that the rows have."""
+    return next((m for m in MAIN_METRICS.get(kind, ()) if m in metrics), sorted(metrics)[0])
 
 
-def read_summaries(results_dir: str | Path) -> pd.DataFrame:
-    """The stage summaries that exist, concatenated in stage order (id, stage, ok, ...)."""
-    tables = [read_summary(path) for stage in STAGES
-              if (path := Path(results_dir) / f"{stage}_summary.tsv").is_file()]  # fmt: skip
+def lead_rows(long: pd.DataFrame) -> pd.DataFrame:
+    """Per (data set, task, protocol), the rows of the kind's main metric."""
+    parts = [group[group["metric"] == lead_metric(group["kind"].iloc[0], list(group["metric"]))]
+             for _, group in long.groupby(COLUMN_KEY, sort=False)]  # fmt: skip
+    return pd.concat(parts) if parts else long.iloc[:0]
+
+
+def column_name(dataset: str, task: str, protocol: str, metric: str) -> str:
+    return f"{dataset} / {task} / {protocol}: {metric}"
+
+
+def results_table(long: pd.DataFrame, encoders: list[str], chance: dict[tuple, float],
+                  model: str = "") -> pd.DataFrame:  # fmt: skip
+    """The paper-style table: one row per encoder (in ``encoders``' order), a "paper" row where
+    the paper has a number for a column, and a "chance" row; one column per (data set, task,
+    protocol) with its main metric. ``chance`` maps (data set, task, metric) to a value."""
+    lead = lead_rows(long)
+    columns, rows = {}, {name: {} for name in encoders}
+    paper, floor = {}, {}
+    for (dataset, task, protocol), group in lead.groupby(COLUMN_KEY, sort=False):
+        first = group.iloc[0]
+        name = column_name(dataset, task, protocol, first.metric)
+        columns[name] = True
+        for r in group.itertuples():
+            rows.setdefault(r.encoder, {})[name] = format_value(r.mean, r.std, int(r.n), r.low,
+                                                                r.high)  # fmt: skip
+        names = [task, first.task_name, f"{dataset}_{task}"]
+        paper[name] = paper_cell(names, first.metric, protocol, model)
+        value = chance.get((dataset, task, first.metric), math.nan)
+        floor[name] = "n/a" if math.isnan(value) else f"{value:.3f}"
+    table = [{"encoder": e, **{c: cells.get(c, "") for c in columns}} for e, cells in rows.items()]
+    if any(paper.values()):
+        table.append({"encoder": "paper", **paper})
+    table.append({"encoder": "chance", **floor})
+    return pd.DataFrame(table, columns=["encoder", *columns])
+
+
+def chance_values(plan: Plan, long: pd.DataFrame) -> dict[tuple[str, str, str], float]:
+    """(data set, task, metric) -> the prior predictor's test metric, from the task tables."""
+    values = {}
+    for dataset, task in long[["dataset", "task"]].drop_duplicates().itertuples(index=False):
+        path = plan.task_path(dataset, task)
+        try:
+            if path is None:
+                raise InputError(f"plan: datasets.{dataset}.tasks", f"no table for task {task}")
+            metrics = chance_metrics(load_task(path))
+        except InputError as err:
+            log.info("chance row: %s", err)
+            continue
+        values |= {(dataset, task, name): value for name, value in metrics.items()}
+    return values
+
+
+def reference_model(plan: Plan) -> str:
+    """The size the paper row is matched to: the reference encoder's, else the first trained."""
+    names = [plan.reference, *plan.pretrained()]
+    return next((m for name in names if (m := plan.model_name(name))), "")
+
+
+def paper_table(plan: Plan, long: pd.DataFrame) -> pd.DataFrame:
+    """The paper-style table of the results (shared by the page and the W&B report)."""
+    encoders = [*plan.encoders, *(e for e in long["encoder"].unique() if e not in plan.encoders)]
+    return results_table(long, encoders, chance_values(plan, long), reference_model(plan))
+
+
+def read_summaries(paths: list[Path]) -> pd.DataFrame:
+    """The stage summaries among ``paths`` (in pipeline order) that exist, concatenated (id,
+    stage, ok, ...); an empty frame when none does."""
+    tables = [read_summary(path) for path in paths if Path(path).is_file()]
     return pd.concat(tables, ignore_index=True) if tables else pd.DataFrame()
 
 

@@ -1,18 +1,21 @@
-"""Build the W&B Report of a pipeline run: results, loss curves, downstream metrics, skipped videos.
+"""Build the W&B Report of an experiment: results, loss curves, downstream metrics, skipped videos.
 
-The report is made from the same plain data as the local report: the steps' run records
-(``run.json``, see :mod:`marlinflow.tracking`), the results table and the stage summaries. Its
-sections: results, pretraining losses, downstream metrics, preprocessing (the stage summaries'
-runs: usable videos, face statistics, the per-video table), feature extraction and skipped
-videos. Its panels show the W&B runs of the groups those records belong to (a step that was up
-to date in this invocation keeps the group of the invocation that ran it). Building needs no
-server; saving happens only when tracking is online.
+The report is made from the same plain data as the local report, all found through the
+experiment's plan (``plan.json``): the steps' run records (``run.json``, see
+:mod:`marlinflow.tracking`) in the folders the plan names, the results table the local report
+wrote, and the stage summaries. Its sections: results (the local page's paper-style table),
+pretraining losses, downstream metrics, preprocessing (the stage summaries' runs: usable videos,
+face statistics, the per-video table), feature extraction and skipped videos. Its panels show
+the W&B runs of the groups those records belong to (a step that was up to date in this
+invocation keeps the group of the invocation that ran it). Building needs no server; saving
+happens only when tracking is online.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import logging
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -25,7 +28,11 @@ from wandb_workspaces import expr
 
 from marlinflow.atomic import write_json
 from marlinflow.errors import InputError
-from marlinflow.tracking import TrackingSettings, resolve_mode
+from marlinflow.report import tables
+from marlinflow.report.plan import SAMPLE_BANNER, Plan, load_plan
+from marlinflow.tracking import RUN_FILE, TrackingSettings, resolve_mode
+
+log = logging.getLogger(__name__)
 
 LOSS_JOB_TYPES = ("pretrain",)
 # Rules whose runs end in downstream metrics (their run summaries).
@@ -39,16 +46,20 @@ PREPROCESSING_METRICS = ("videos/usable", "videos/unusable", "stats/face_fractio
                          "stats/crop_jitter_px/p90", "stats/face_jitter_px/p90",
                          "stats/frames/total", "stats/fps/mean")  # fmt: skip
 MAX_TABLE_ROWS = 200
-SKIPPED_COLUMNS = ["id", "stage", "reason"]
+SKIPPED_COLUMNS = ["dataset", "id", "stage", "reason"]
 
 
 @dataclass
 class ReportInputs:
-    group: str  # this invocation's group: the report's name
+    group: str  # this invocation's group
     runs: list[dict[str, Any]]  # run.json records
-    results: pd.DataFrame = field(default_factory=pd.DataFrame)  # the results table
-    skipped: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=SKIPPED_COLUMNS))
-    dataset: str = ""
+    results: pd.DataFrame = field(default_factory=pd.DataFrame)  # the paper-style table
+    # the unusable videos; None: no stage summary is there yet
+    skipped: pd.DataFrame | None = field(
+        default_factory=lambda: pd.DataFrame(columns=SKIPPED_COLUMNS)
+    )
+    experiment: str = ""  # the report's name
+    sample: bool = False  # results of the embedded sample: a smoke test
 
 
 def markdown_table(table: pd.DataFrame, max_rows: int = MAX_TABLE_ROWS) -> str:
@@ -120,13 +131,22 @@ def panel_section(title, runs, panels, project, entity, empty: str) -> list:
     return [wr.H1(title), grid]
 
 
+RESULTS_NOTE = (
+    "One row per encoder, one column per (data set, task, protocol) with the task's main test "
+    "metric: mean over seeds [95% bootstrap interval over test videos, the mean of the seeds' "
+    "bounds] (± std over seeds). chance: the training split's label frequencies for every video."
+)
+
+
 def results_section(results: pd.DataFrame) -> list:
     if results.empty:
         return [wr.H1("Results"), wr.P("No results yet in this run.")]
-    return [wr.H1("Results"), wr.MarkdownBlock(text=markdown_table(results))]
+    return [wr.H1("Results"), wr.P(RESULTS_NOTE), wr.MarkdownBlock(text=markdown_table(results))]
 
 
-def skipped_section(skipped: pd.DataFrame) -> list:
+def skipped_section(skipped: pd.DataFrame | None) -> list:
+    if skipped is None:
+        return [wr.H1("Skipped videos"), wr.P("No stage summary yet in this experiment.")]
     if skipped.empty:
         return [wr.H1("Skipped videos"), wr.P("Every video was usable.")]
     counts = skipped["stage"].value_counts().sort_index()
@@ -143,8 +163,10 @@ def build_report(inputs: ReportInputs, project: str = "marlinflow", entity: str 
     stages = [r for r in inputs.runs if r["job_type"].startswith(PREPROCESSING_PREFIX)]
     features = [r for r in inputs.runs if r["job_type"] == FEATURES_JOB_TYPE]
     groups = sorted({r["group"] for r in inputs.runs} | {inputs.group})
-    about = f"Data set {inputs.dataset or 'unnamed'}; W&B groups: {', '.join(groups)}."
+    name = inputs.experiment or inputs.group
+    about = f"Experiment {name}; W&B groups: {', '.join(groups)}."
     blocks = [
+        *([wr.P(SAMPLE_BANNER)] if inputs.sample else []),
         wr.TableOfContents(),
         *results_section(inputs.results),
         *panel_section("Pretraining", pretrain, loss_panels(pretrain), project, entity,
@@ -157,7 +179,7 @@ def build_report(inputs: ReportInputs, project: str = "marlinflow", entity: str 
                        "No feature extraction in this pipeline run."),
         *skipped_section(inputs.skipped),
     ]  # fmt: skip
-    title = f"MARLIN pipeline run {inputs.group}"[:128]  # W&B's title limit
+    title = f"MARLIN experiment {name}"[:128]  # W&B's title limit
     return wr.Report(project=project, entity=entity, title=title, description=about, blocks=blocks)
 
 
@@ -195,44 +217,81 @@ def save_report(report: wr.Report, settings: TrackingSettings) -> str | None:
     return report.url
 
 
+def record_paths(plan: Plan, report_dir: Path | None) -> list[Path]:
+    """Where the plan's steps keep their run records: pretraining runs, feature extractions,
+    downstream results, stage summaries, and the local report's run (no duplicates)."""
+    paths = [run / RUN_FILE for run in plan.pretrained().values()]
+    paths += [plan.path(entry["folder"]) / RUN_FILE for entry in plan.features]
+    paths += [plan.path(entry["metrics"]).parent / RUN_FILE for entry in plan.results]
+    paths += [plan.path(p) for d in plan.datasets.values()
+              for p in (d.get("summary_runs") or {}).values()]  # fmt: skip
+    if report_dir is not None:
+        paths.append(report_dir / RUN_FILE)
+    return list(dict.fromkeys(paths))
+
+
 def read_records(paths: Iterable[str | Path]) -> list[dict[str, Any]]:
-    records = []
+    """The records that are there and readable; the others are logged and left out (a partial
+    run still gets a report)."""
+    records, missing = [], []
     for path in paths:
+        if not Path(path).is_file():
+            missing.append(path)
+            continue
         try:
             records.append(json.loads(Path(path).read_text()))
         except (OSError, ValueError) as err:
-            raise InputError(path, f"not a readable run record ({err})") from err
+            log.warning("%s: not a readable run record (%s)", path, err)
+    if missing:
+        log.info("%d run record(s) not there yet: %s", len(missing), ", ".join(map(str, missing)))
     return records
 
 
-def read_skipped(summaries: Iterable[str | Path]) -> pd.DataFrame:
-    """The unusable videos of stage summaries (TSVs with id, stage, ok, reason), each once: at
-    the first stage, in the order given, where it failed (later stages only say it was skipped)."""
-    tables = [pd.read_csv(p, sep="\t", dtype={"id": str}) for p in summaries]
-    if not tables:
-        return pd.DataFrame(columns=SKIPPED_COLUMNS)
-    table = pd.concat(tables, ignore_index=True)
-    failed = table.loc[~table["ok"].astype(bool), SKIPPED_COLUMNS]
-    return failed.drop_duplicates("id", keep="first").reset_index(drop=True)
+def read_skipped(plan: Plan) -> pd.DataFrame | None:
+    """The unusable videos of every data set's stage summaries, each once: at the first stage
+    where it failed (later stages only say it was skipped); None when no summary is there."""
+    frames = []
+    for dataset in plan.datasets:
+        summaries = tables.read_summaries(list(plan.summaries(dataset).values()))
+        if not summaries.empty:
+            frames.append(tables.skipped_videos(summaries).assign(dataset=dataset))
+    if not frames:
+        return None
+    return pd.concat(frames, ignore_index=True)[SKIPPED_COLUMNS]
+
+
+def read_results(plan: Plan, path: Path | None) -> pd.DataFrame:
+    """The local report's table, from its long form (``results.tsv``), when it is there."""
+    if path is None or not path.is_file():
+        log.info("no results table: %s", path)
+        return pd.DataFrame()
+    long = pd.read_csv(path, sep="\t", dtype={"dataset": str, "task": str, "encoder": str})
+    return tables.paper_table(plan, long) if not long.empty else pd.DataFrame()
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--runs", nargs="*", type=Path, default=[], help="run records (run.json)")
-    parser.add_argument("--results", type=Path, help="results table (TSV)")
-    parser.add_argument("--summaries", nargs="*", type=Path, default=[],
-                        help="stage summaries (TSV): their unusable videos are listed")  # fmt: skip
-    parser.add_argument("--dataset", default="", help="data set name, for the description")
+    parser.add_argument("plan", type=Path, help="the experiment's plan.json")
+    parser.add_argument("--results", type=Path,
+                        help="the local report's results table (<report>/results.tsv)")  # fmt: skip
+    parser.add_argument("--root", type=Path, default=Path("."),
+                        help="folder the plan's paths are relative to (default: .)")  # fmt: skip
     parser.add_argument("--group", help="this run's group (default: the workflow's)")
     parser.add_argument("--out", type=Path, required=True, help="outline of the report (JSON)")
 
 
 def run(args: argparse.Namespace) -> int:
-    """Build the pipeline run's W&B Report; save it when tracking is online."""
+    """Build the experiment's W&B Report; save it when tracking is online."""
     settings = TrackingSettings.from_env()
-    runs = read_records(args.runs)
-    group = args.group or settings.group or (runs[-1]["group"] if runs else "unnamed")
-    results = pd.read_csv(args.results, sep="\t") if args.results else pd.DataFrame()
-    inputs = ReportInputs(group, runs, results, read_skipped(args.summaries), args.dataset)
+    try:
+        plan = load_plan(args.plan, args.root)
+        report_dir = args.results.parent if args.results else None
+        runs = read_records(record_paths(plan, report_dir))
+        group = args.group or settings.group or (runs[-1]["group"] if runs else "unnamed")
+        inputs = ReportInputs(group, runs, read_results(plan, args.results), read_skipped(plan),
+                              plan.name, plan.sample)  # fmt: skip
+    except InputError as err:
+        log.error("%s", err)
+        return 2
     report = build_report(inputs, settings.project, settings.entity or "")
     url = save_report(report, settings)
     write_json(args.out, {"title": report.title, "url": url, "blocks": outline(report)})
