@@ -36,7 +36,7 @@ def test_notebooks_are_stored_without_outputs(repo_root):
         nbformat.validate(notebook)
         code = [cell for cell in notebook.cells if cell.cell_type == "code"]
         assert code and all(not cell.outputs and cell.execution_count is None for cell in code)
-        assert 'RESULTS = Path("results/sample")' in code[0].source
+        assert 'PLAN = Path("results/experiments/sample/plan.json")' in code[0].source
 
 
 @pytest.mark.parametrize("name", NOTEBOOKS)
