@@ -4,6 +4,7 @@ videos refused before anything runs, and a pretraining-only experiment that fini
 from __future__ import annotations
 
 import json
+import re
 
 import yaml
 
@@ -68,7 +69,7 @@ def test_a_corpus_that_would_see_evaluation_videos_is_refused(workflow_copy):
     assert result.returncode != 0
     message = result.stdout + result.stderr
     assert "pretraining would see 8 val/test video(s)" in message
-    assert "sample/sample03" in message  # the ids, by data set
+    assert len(set(re.findall(r"sample/sample\d\d", message))) == 8  # the ids, by data set
     assert not (workflow_copy / "data").exists()  # refused before anything ran
 
 
@@ -84,6 +85,7 @@ def test_a_pretraining_only_experiment_finishes(workflow_copy):
     exp = ExperimentLayout("corpus_only")
     assert (workflow_copy / exp.encoder("tiny")).is_file()
     assert (workflow_copy / exp.report / "index.html").is_file()
-    headline = json.loads((workflow_copy / exp.headline).read_text())
-    assert set(headline["pretrain"]) == {"tiny"}
+    text = (workflow_copy / exp.headline).read_text()
+    assert "NaN" not in text  # strict JSON, as DVC reads it
+    assert set(json.loads(text)["pretrain"]) == {"tiny"}
     assert (workflow_copy / exp.wandb_report).is_file()

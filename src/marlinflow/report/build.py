@@ -89,7 +89,10 @@ def collect_metrics(plan: Plan) -> dict:
             log.info("no pretraining summary yet: %s", run_dir / "metrics.json")
             continue
         keys = ("iterations", "best_val_loss_rec", "clips_per_s_mean")
-        document["pretrain"][name] = {k: summary.get(k) for k in keys}
+        values = {k: summary.get(k) for k in keys}
+        document["pretrain"][name] = {  # a NaN (no timed iteration yet) as null, too
+            k: finite(v) if isinstance(v, float) else v for k, v in values.items()
+        }
     for row in tables.downstream_results(plan).itertuples():
         cell = document["downstream"].setdefault(row.dataset, {}).setdefault(row.task, {})
         metrics = cell.setdefault(row.protocol, {}).setdefault(row.encoder, {})
