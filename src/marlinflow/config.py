@@ -27,14 +27,19 @@ def load_config(*paths: str | Path) -> dict[str, Any]:
     """Merge YAML files left to right (later keys win, recursively), then validate."""
     merged: dict[str, Any] = {}
     for path in paths:
-        try:
-            data = yaml.safe_load(Path(path).read_text()) or {}
-        except (OSError, yaml.YAMLError) as err:
-            raise InputError(path, f"not a readable YAML config ({err})") from err
-        if not isinstance(data, dict):
-            raise InputError(path, "a config file must be a mapping of keys")
-        merge(merged, data)
+        merge(merged, read_config_file(path))
     return validate_config(merged, " + ".join(map(str, paths)))
+
+
+def read_config_file(path: str | Path) -> dict[str, Any]:
+    """One YAML config file as a mapping (not validated: it may be one layer of several)."""
+    try:
+        data = yaml.safe_load(Path(path).read_text()) or {}
+    except (OSError, yaml.YAMLError) as err:
+        raise InputError(path, f"not a readable YAML config ({err})") from err
+    if not isinstance(data, dict):
+        raise InputError(path, "a config file must be a mapping of keys")
+    return data
 
 
 def merge(into: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:

@@ -17,9 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import yaml
-
-from marlinflow.config import merge, model_tag, validate_config
+from marlinflow.config import merge, model_tag, read_config_file, validate_config
 from marlinflow.errors import InputError
 
 if TYPE_CHECKING:
@@ -89,7 +87,9 @@ def experiment_from_config(config: dict[str, Any]) -> Experiment:
     suite = [evaluation(item, datasets, config, f"{where}.suite") for item in section["suite"]]
     notes: list[str] = []
     encoders = read_encoders(section["encoders"], config, notes) or default_encoders(config)
-    name = section["name"] or "experiment"
+    name = section["name"]
+    if not name:
+        raise InputError(f"{where}.name", "an experiment names its results folder: set a name")
     return finish(Experiment(name, datasets, corpus, encoders, suite, section["reference"], notes))
 
 
@@ -112,7 +112,7 @@ def read_dataset(name: str, entry: dict[str, Any], where: str) -> Dataset:
     section: dict[str, Any] = {}
     tasks: list[dict[str, Any]] = []
     if entry.get("config"):
-        document = read_yaml(entry["config"])
+        document = read_config_file(entry["config"])
         section = dict(document.get("dataset") or {})
         tasks = (document.get("downstream") or {}).get("tasks") or []
     own = {key: value for key, value in entry.items() if key not in ("config", "tasks")}
@@ -121,16 +121,6 @@ def read_dataset(name: str, entry: dict[str, Any], where: str) -> Dataset:
         tasks = entry["tasks"]
     checked = validate_config({"dataset": section, "downstream": {"tasks": tasks}}, where)
     return Dataset(name, checked["dataset"], {t["name"]: t for t in checked["downstream"]["tasks"]})
-
-
-def read_yaml(path: str | Path) -> dict[str, Any]:
-    try:
-        document = yaml.safe_load(Path(path).read_text()) or {}
-    except (OSError, yaml.YAMLError) as err:
-        raise InputError(path, f"not a readable data set config ({err})") from err
-    if not isinstance(document, dict):
-        raise InputError(path, "a data set config is a mapping of keys")
-    return document
 
 
 def known(name: str, datasets: dict[str, Dataset], where: str) -> None:
@@ -150,9 +140,22 @@ def evaluation(item: dict[str, Any], datasets, config, where: str) -> Evaluation
     return Evaluation(dataset.name, tasks, tuple(protocols))
 
 
+def check_model(model: str | dict[str, Any] | None, where: str) -> None:
+    """A size that exists and whose geometry holds, checked before the first job."""
+    from marlinflow.models import resolve_size
+
+    if model is None:
+        return
+    try:
+        resolve_size(model)
+    except (KeyError, ValueError) as err:
+        raise InputError(where, str(err).strip("'\"")) from None
+
+
 def default_encoders(config: dict[str, Any]) -> dict[str, Encoder]:
     """Ours at the configured size, and the baselines ``downstream.baselines`` names."""
     model = config["model"]
+    check_model(model, "config: model")
     tag = model_tag(model)
     encoders = {tag: Encoder(tag, "pretrain", model)}
     baselines = config["downstream"]["baselines"]
@@ -181,6 +184,7 @@ def read_encoders(entries: dict[str, Any], config: dict[str, Any], notes: list[s
             pretrain = merge(dict(config["pretrain"]), dict(entry["pretrain"]))
             validate_config({"pretrain": pretrain}, where)
         model = model if model is not None or kind == "external" else config["model"]
+        check_model(model, f"{where}.model")
         encoders[name] = Encoder(name, kind, model, dict(entry["pretrain"]), entry["weights"])
     return encoders
 
@@ -202,11 +206,19 @@ def finish(experiment: Experiment) -> Experiment:
 
 
 def corpus_ids(experiment: Experiment, manifests: dict[str, pd.DataFrame]) -> dict[str, list[str]]:
-    """The ids pretraining takes, per data set (the corpus splits of each manifest)."""
-    return {
+    """The ids pretraining takes, per data set (the corpus splits of each manifest); a data set
+    with none in those splits is refused, before pretraining would start on nothing."""
+    ids = {
         name: manifests[name].loc[manifests[name]["split"].isin(splits), "id"].tolist()
         for name, splits in experiment.corpus.items()
     }
+    for name, found in ids.items():
+        if not found:
+            splits = list(experiment.corpus[name])
+            raise InputError("config: experiment.corpus", f"data set {name!r} has no video in "
+                             f"the splits {splits} (its splits: "
+                             f"{sorted(set(manifests[name]['split']))})")  # fmt: skip
+    return ids
 
 
 def evaluation_ids(experiment: Experiment, manifests: dict[str, pd.DataFrame]) -> dict:

@@ -143,6 +143,10 @@ def test_youtube_sources_are_compared_by_video_id(tmp_path):
         ({"corpus": []}, "need a corpus"),
         ({"encoders": {"bad/name": {}}}, "folder name"),
         ({"encoders": {"x": {"pretrain": {"mask_strategy": "nope"}}}}, "mask_strategy"),
+        ({"datasets": {"sample": {"config": "nowhere.yaml"}}}, "nowhere.yaml"),
+        ({"datasets": {"bad/name": {"builder": "sample"}}}, "bad/name"),
+        ({"name": None}, "set a name"),
+        ({"encoders": {"x": {"model": "huge"}}}, "huge"),
     ],
 )
 def test_inconsistent_experiments_are_refused_before_anything_runs(tmp_path, change, message):
@@ -150,6 +154,13 @@ def test_inconsistent_experiments_are_refused_before_anything_runs(tmp_path, cha
     config["experiment"] |= copy.deepcopy(change)
     with pytest.raises(InputError, match=message):
         experiment_from_config(validate_config(config))
+
+
+def test_a_corpus_split_without_videos_is_refused(tmp_path):
+    experiment = experiment_from_config(sample_experiment(tmp_path, "[val]"))
+    manifests = {"sample": manifest({"train": ["a"], "test": ["b"]})}
+    with pytest.raises(InputError, match=r"'sample' has no video in the splits \['val'\]"):
+        check_overlap(experiment, manifests, {"sample": str(tmp_path)})
 
 
 def test_the_plan_lists_every_report_input(tmp_path):
@@ -168,3 +179,11 @@ def test_the_plan_lists_every_report_input(tmp_path):
         in metrics
     )
     assert yaml.safe_dump(plan)  # plain data throughout
+
+
+@pytest.mark.parametrize("model", ["huge", {"name": "tiny", "img_size": 60}])
+def test_a_model_that_cannot_be_built_is_refused_before_the_first_job(model):
+    config = load_config(BASE)
+    config["model"] = model
+    with pytest.raises(InputError, match="config: model: .*(unknown model size|multiple)"):
+        experiment_from_config(config)
