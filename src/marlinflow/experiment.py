@@ -230,6 +230,26 @@ def evaluation_ids(experiment: Experiment, manifests: dict[str, pd.DataFrame]) -
     }
 
 
+def check_tasks(experiment: Experiment, manifests: dict[str, pd.DataFrame]) -> None:
+    """Tasks read from a manifest (adapter csv) need their label columns there: checked before
+    the first job, not found missing after the data set was tracked and parsed."""
+    for evaluation in experiment.suite:
+        dataset = experiment.datasets[evaluation.dataset]
+        columns = set(manifests[dataset.name].columns)
+        for name in evaluation.tasks:
+            task = dataset.tasks[name]
+            if task["adapter"] != "csv" or task["source"] is not None:
+                continue
+            missing = [c for c in task["label_columns"] or [] if c not in columns]
+            if missing or not task["label_columns"]:
+                raise InputError(
+                    f"data set {dataset.name!r}, task {name!r}",
+                    f"needs label column(s) {missing or '(none named)'} in the manifest, whose "
+                    f"columns are {sorted(columns)}; give the data set tasks of its own "
+                    "(downstream.tasks, or tasks: [] for none)",
+                )
+
+
 YOUTUBE_ID = re.compile(r"(?:v=|youtu\.be/|shorts/|^)([A-Za-z0-9_-]{11})(?:$|[&?#])")
 
 

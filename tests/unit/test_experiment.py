@@ -11,7 +11,7 @@ import yaml
 
 from marlinflow.config import load_config, validate_config
 from marlinflow.errors import InputError
-from marlinflow.experiment import check_overlap, experiment_from_config
+from marlinflow.experiment import check_overlap, check_tasks, experiment_from_config
 from marlinflow.plan import downstream_runs, plan_document
 from tests.conftest import REPO_ROOT
 
@@ -187,3 +187,17 @@ def test_a_model_that_cannot_be_built_is_refused_before_the_first_job(model):
     config["model"] = model
     with pytest.raises(InputError, match="config: model: .*(unknown model size|multiple)"):
         experiment_from_config(config)
+
+
+def test_manifest_tasks_need_their_label_columns(tmp_path):
+    """Your own manifest under the sample's settings inherits the sample's tasks: refused up
+    front, naming the columns, instead of failing after the videos were processed."""
+    config = load_config(BASE)
+    config["dataset"] |= {"name": "mine", "builder": "manifest", "manifest": "mine.tsv"}
+    experiment = experiment_from_config(config)
+    with pytest.raises(InputError, match=r"task 'expression'.*\['expression'\].*tasks: \[\]"):
+        check_tasks(experiment, {"mine": manifest({"train": ["a"], "test": ["b"]})})
+    labelled = manifest({"train": ["a"], "test": ["b"]}).assign(
+        expression="x", attr_gray=0, attr_bright=1, attr_blur=0, fake=1
+    )
+    check_tasks(experiment, {"mine": labelled})  # every column there: no complaint

@@ -13,7 +13,12 @@ from marlinflow.config import cli_options, validate_config
 from marlinflow.datasets import build_manifest, source_root
 from marlinflow.download.sources import Kind, resolve
 from marlinflow.errors import InputError
-from marlinflow.experiment import check_overlap, corpus_ids, experiment_from_config
+from marlinflow.experiment import (
+    check_overlap,
+    check_tasks,
+    corpus_ids,
+    experiment_from_config,
+)
 from marlinflow.layout import STAGES, DatasetLayout, ExperimentLayout
 from marlinflow.plan import (
     downstream_options,
@@ -33,8 +38,10 @@ try:
         for name, dataset in DATASETS.items()
     }
     ROOTS = {name: source_root(dataset.config) for name, dataset in DATASETS.items()}
-    # Refused here, before anything runs: a corpus holding an evaluation val or test video.
+    # Refused here, before anything runs: a corpus holding an evaluation val or test video,
+    # and tasks whose labels the manifest lacks.
     OVERLAP = check_overlap(EXPERIMENT, MANIFESTS, ROOTS)
+    check_tasks(EXPERIMENT, MANIFESTS)
 except InputError as err:
     raise WorkflowError(str(err)) from None
 
