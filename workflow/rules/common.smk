@@ -23,7 +23,6 @@ from marlinflow.layout import STAGES, DatasetLayout, ExperimentLayout
 from marlinflow.plan import (
     downstream_options,
     downstream_runs,
-    label_budgets,
     plan_document,
     used_datasets,
 )
