@@ -1,5 +1,5 @@
-"""DVC round trip of the whole sample pipeline with a real local-folder remote: the finished run
-is committed and pushed; a fresh clone pulls the same bytes and Snakemake has nothing to redo."""
+"""DVC round trip of the sample experiment with a real local-folder remote: the finished run is
+committed and pushed; a fresh clone pulls the same bytes and Snakemake has nothing to redo."""
 
 from __future__ import annotations
 
@@ -14,24 +14,43 @@ import pandas as pd
 import pytest
 import yaml
 
-from tests.workflow.conftest import BIN, SMALL_SAMPLE, copy_workflow, snakemake
+from tests.workflow.conftest import BIN, SAMPLE_ARGS, SMALL_CONFIG, snakemake
 
 pytestmark = pytest.mark.slow
 
 DVC_FILES = ("dvc.yaml", ".dvcignore", ".gitignore")  # beside the workflow files
-# The sample made small, as a config file: DVC stage commands carry --configfile, not --config.
-SMALL_CONFIG = "config/small.yaml"
-RESULTS = "results/sample"
-EXPECTED_OUTS = {
-    "data/sample", "data/manifests/sample.tsv", "data/raw/sample",
-    f"{RESULTS}/download_summary.tsv", "data/interim/sample/faces", f"{RESULTS}/track_summary.tsv",
-    "data/interim/sample/parsing", f"{RESULTS}/parse_summary.tsv", f"{RESULTS}/tasks",
-    f"{RESULTS}/pretrain", f"{RESULTS}/usable_faces.txt", f"{RESULTS}/baselines",
-    f"{RESULTS}/features", f"{RESULTS}/downstream", f"{RESULTS}/contact_sheets",
-    f"{RESULTS}/report", f"{RESULTS}/wandb_report.json", f"{RESULTS}/metrics.json",
+WORKFLOW = ("Snakefile", "workflow", "config", "environment.yml")
+SAMPLE_CONFIG = "config/experiments/sample.yaml"
+# The external encoder's weights file, an input of import_encoder. Versioned with `dvc add`, as
+# released weights would be (hundreds of MB, not for git): the clone pulls it with the rest.
+EXTERNAL = "external/official-tiny.pt"
+DATASETS = ("sample_corpus", "sample")
+EXP = "results/experiments/sample"
+
+
+def dataset_outs(ds: str) -> set[str]:
+    results = f"results/datasets/{ds}"
+    return {
+        f"data/sample/{ds}", f"data/manifests/{ds}.tsv", f"data/raw/{ds}",
+        f"{results}/download_summary.tsv", f"data/interim/{ds}/faces",
+        f"{results}/track_summary.tsv", f"data/interim/{ds}/parsing",
+        f"{results}/parse_summary.tsv", f"{results}/contact_sheets",
+    }  # fmt: skip
+
+
+EXPERIMENT_OUTS = {
+    f"{EXP}/encoders", f"{EXP}/plan.json", f"{EXP}/overlap.json", f"{EXP}/report",
+    f"{EXP}/wandb_report.json", f"{EXP}/metrics.json",
 }  # fmt: skip
+EXPECTED_OUTS = (
+    dataset_outs("sample_corpus")
+    | dataset_outs("sample")
+    | {"results/datasets/sample/tasks", "results/datasets/sample/usable_faces.txt"}
+    | EXPERIMENT_OUTS
+    | {f"{EXP}/features", f"{EXP}/downstream"}
+)
 # W&B run records of the stage summaries: kept like logs, not versioned.
-SIDE_RECORDS = f"{RESULTS}/runs"
+SIDE_RECORDS = tuple(f"results/datasets/{ds}/runs" for ds in DATASETS)
 
 
 def run(command: list[str], cwd: Path, env: dict[str, str], timeout: int = 120) -> str:
@@ -44,38 +63,51 @@ def run(command: list[str], cwd: Path, env: dict[str, str], timeout: int = 120) 
 
 def tool_env(home: Path) -> dict[str, str]:
     """This environment's commands first; git identity and DVC state kept inside the test."""
-    return dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ['PATH']}", HOME=str(home),
-                DVC_NO_ANALYTICS="1", DVC_SITE_CACHE_DIR=str(home / "dvc-site"),
-                GIT_AUTHOR_NAME="test", GIT_AUTHOR_EMAIL="test@example.org",
-                GIT_COMMITTER_NAME="test", GIT_COMMITTER_EMAIL="test@example.org")  # fmt: skip
+    env = dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ['PATH']}", HOME=str(home),
+               DVC_NO_ANALYTICS="1", DVC_SITE_CACHE_DIR=str(home / "dvc-site"),
+               GIT_AUTHOR_NAME="test", GIT_AUTHOR_EMAIL="test@example.org",
+               GIT_COMMITTER_NAME="test", GIT_COMMITTER_EMAIL="test@example.org")  # fmt: skip
+    env.pop("WANDB_SERVICE", None)  # stage commands start their own W&B service
+    return env
 
 
-def write_small_config(project: Path) -> None:
-    """SMALL_SAMPLE's `key=value` overrides as a config file, and dvc.yaml's sample entry on it."""
-    overrides = dict(item.split("=", 1) for item in SMALL_SAMPLE)
-    small = {key: yaml.safe_load(value) for key, value in overrides.items()}
-    (project / SMALL_CONFIG).write_text(yaml.safe_dump(small))
+def dvc_vars(config: str, overrides: str, datasets, tasks, experiments, suites) -> list[dict]:
+    """dvc.yaml's vars: the named entries of each list, run with `config` and `overrides`."""
+    entry = {"config": config, "overrides": overrides}
+    return [
+        {"datasets": {ds: {**entry, "sources": f"data/sample/{ds}"} for ds in datasets}},
+        {"tasks": {ds: dict(entry) for ds in tasks}},
+        {"experiments": {name: dict(entry) for name in experiments}},
+        {"suites": {name: dict(entry) for name in suites}},
+    ]
+
+
+def set_vars(project: Path, variables: list[dict]) -> None:
     spec = yaml.safe_load((project / "dvc.yaml").read_text())
-    spec["vars"][0]["datasets"]["sample"]["config"] = SMALL_CONFIG
+    spec["vars"] = variables
     (project / "dvc.yaml").write_text(yaml.safe_dump(spec, sort_keys=False))
 
 
-def make_project(repo_root: Path, finished: Path, dest: Path) -> Path:
-    """The workflow, the DVC files, the sources the stages depend on, and a finished run's data."""
-    copy_workflow(repo_root, dest)
+def make_project(repo_root: Path, finished: Path, dest: Path, folders=("data", "results")) -> Path:
+    """The finished project's workflow, small config, external encoder and data, with the DVC
+    files and the sources the stages depend on."""
+    dest.mkdir(parents=True)
+    for name in (*WORKFLOW, "external", *folders):
+        shutil.copytree(finished / name, dest / name) if (finished / name).is_dir() else (
+            shutil.copy2(finished / name, dest / name)
+        )
     for name in DVC_FILES:
         shutil.copy2(repo_root / name, dest / name)
     shutil.copytree(repo_root / "src", dest / "src", ignore=shutil.ignore_patterns("__pycache__"))
-    for folder in ("data", "results"):
-        shutil.copytree(finished / folder, dest / folder)
-    write_small_config(dest)
     return dest
 
 
 def digests(root: Path) -> dict[str, str]:
-    """Every file the pipeline wrote under data/ and results/ but its side records, by SHA-256."""
-    files = [p for folder in ("data", "results") for p in (root / folder).rglob("*")]
-    kept = sorted(p for p in files if p.is_file() and (root / SIDE_RECORDS) not in p.parents)
+    """Every file the pipeline wrote (data/, results/) but its side records, and the external
+    encoder's folder, by SHA-256."""
+    files = [p for folder in ("data", "results", "external") for p in (root / folder).rglob("*")]
+    side = [root / record for record in SIDE_RECORDS]
+    kept = sorted(p for p in files if p.is_file() and not any(r in p.parents for r in side))
     return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest() for p in kept}
 
 
@@ -88,24 +120,35 @@ def lock_outs(project: Path) -> set[str]:
     return {out["path"] for stage in stages for out in stage.get("outs", [])}
 
 
-def metrics(project: Path, stage: str) -> dict[str, dict]:
-    """Every metrics.json a stage wrote (one per pretraining run, or per downstream run)."""
-    found = sorted((project / RESULTS / stage).rglob("metrics.json"))
-    return {str(path.relative_to(project)): json.loads(path.read_text()) for path in found}
+def under(path: str, outs: set[str]) -> bool:
+    return any(path == out or path.startswith(f"{out}/") for out in outs)
+
+
+def canonical(value) -> str:
+    """A JSON value as canonical text, in which a NaN (a speed a short run never measured)
+    equals itself."""
+    return json.dumps(value, sort_keys=True)
+
+
+def metrics(project: Path, folder: str) -> dict[str, str]:
+    """Every metrics.json under an experiment folder (one per pretrained encoder, or per
+    downstream run), read and written again canonically."""
+    found = sorted((project / EXP / folder).rglob("metrics.json"))
+    return {str(p.relative_to(project)): canonical(json.loads(p.read_text())) for p in found}
 
 
 def dvc_metrics(project: Path, env: dict[str, str]) -> dict:
-    """`dvc metrics show --json`: the one metrics file of the sample's report stage."""
+    """`dvc metrics show --json`: the one metrics file of the experiment's report stage."""
     done = subprocess.run([str(BIN / "dvc"), "metrics", "show", "--json"], cwd=project, env=env,
                           capture_output=True, text=True, timeout=120)  # fmt: skip
     assert done.returncode == 0, done.stderr
     shown = json.loads(done.stdout)
     (workspace,) = shown.values()
-    return workspace["data"][f"{RESULTS}/metrics.json"]["data"]
+    return workspace["data"][f"{EXP}/metrics.json"]["data"]
 
 
 def results_table(project: Path) -> pd.DataFrame:
-    return pd.read_csv(project / RESULTS / "report/results.tsv", sep="\t")
+    return pd.read_csv(project / EXP / "report/results.tsv", sep="\t")
 
 
 def assert_nothing_to_do(project: Path, *args: str) -> None:
@@ -121,60 +164,92 @@ def commit_and_push(project: Path, remote: Path, env: dict[str, str]) -> None:
     run([*git, "init", "-q"], project, env)
     run([*dvc, "init", "-q"], project, env)
     run([*dvc, "remote", "add", "-d", "store", str(remote)], project, env)
+    run([*dvc, "add", "-q", EXTERNAL], project, env)
     run([*dvc, "commit", "--force"], project, env)
     run([*dvc, "push"], project, env)
     run([*git, "add", "-A"], project, env)
     run([*git, "commit", "-q", "-m", "sample results"], project, env)
 
 
-def test_clean_clone_pulls_the_whole_pipeline_and_has_nothing_to_redo(
+def test_clean_clone_pulls_the_whole_experiment_and_has_nothing_to_redo(
     repo_root, sample_project, tmp_path
 ):
     env = tool_env(tmp_path)
     project = make_project(repo_root, sample_project, tmp_path / "project")
+    sample = (SAMPLE_CONFIG, DATASETS, ["sample"], ["sample"], ["sample"])
+    # the committed vars are the sample experiment's; the test's run is the small sample
+    assert yaml.safe_load((project / "dvc.yaml").read_text())["vars"] == dvc_vars(
+        sample[0], "", *sample[1:]
+    )
+    set_vars(project, dvc_vars(sample[0], SMALL_CONFIG, *sample[1:]))
     commit_and_push(project, tmp_path / "remote", env)
     assert lock_outs(project) == EXPECTED_OUTS  # every stage, each out a file the run made
-    assert not run(["git", "ls-files", "data", "results"], project, env).strip()  # DVC's only
     made = digests(project)
+    written = [path for path in made if path.startswith(("data/", "results/"))]
+    unversioned = [path for path in written if not under(path, EXPECTED_OUTS)]
+    assert not unversioned  # all the run wrote is in some stage's outs
+    tracked = run(["git", "ls-files", "data", "results", "external"], project, env).split()
+    assert set(tracked) == {f"{EXTERNAL}.dvc", "external/.gitignore"}  # the data is DVC's
 
     clone = tmp_path / "clone"
     run(["git", "clone", "-q", str(project), str(clone)], tmp_path, env)
     assert not (clone / "data").exists() and not (clone / "results").exists()
+    assert not (clone / EXTERNAL).exists()
     run([str(BIN / "dvc"), "pull"], clone, env)
     run([str(BIN / "dvc"), "status", "--quiet"], clone, env)  # data match code and config
-    touched = snakemake(clone, "--touch", "--cores", "1", "--configfile", SMALL_CONFIG)
+    touched = snakemake(clone, "--touch", "--cores", "1", *SAMPLE_ARGS)
     assert touched.returncode == 0, touched.stderr[-5000:]
-    assert_nothing_to_do(clone, "--cores", "1", "--configfile", SMALL_CONFIG)  # the default target
+    assert_nothing_to_do(clone, "--cores", "1", *SAMPLE_ARGS)  # the default target
     for name, stage in locked_stages(clone).items():  # each DVC stage's own command, too
         command = stage["cmd"].split()
-        assert command[0] == "snakemake" and SMALL_CONFIG in command, name
+        assert command[0] == "snakemake" and command[-2:] == [SAMPLE_CONFIG, SMALL_CONFIG], name
         assert_nothing_to_do(clone, *command[1:])
 
     assert digests(clone) == made  # every file of the run pulled, byte for byte
-    # the numbers: of both pretraining runs and of tasks x protocols x encoders downstream
-    for stage, at_least in (("pretrain", 2), ("downstream", 3 * 2 * 3)):
-        assert len(metrics(project, stage)) >= at_least, stage
-        assert metrics(clone, stage) == metrics(project, stage), stage
+    # the numbers: of both pretrained encoders, and of tasks x protocols x encoders downstream
+    for folder, at_least in (("encoders", 2), ("downstream", 3 * 2 * 4)):
+        assert len(metrics(project, folder)) >= at_least, folder
+        assert metrics(clone, folder) == metrics(project, folder), folder
     table = results_table(project)
     pd.testing.assert_frame_equal(results_table(clone), table)
     # DVC's own view of the numbers: the report stage's metrics file, the same in the clone
     shown = dvc_metrics(project, env)
-    assert shown == dvc_metrics(clone, env)
-    downstream = shown["downstream"]["expression"]["probe-k2"]["tiny"]
+    assert canonical(shown) == canonical(dvc_metrics(clone, env))
+    downstream = shown["downstream"]["sample"]["expression"]["probe-k2"]["tiny"]
     assert set(downstream) == {"war", "uar"} and shown["pretrain"]["tiny"]["iterations"] > 0
-    assert set(table["encoder"]) == {"tiny", "videomae-tiny", "random-tiny"}
+    encoders = {"tiny", "videomae-tiny", "random-tiny", "official-tiny"}
+    assert set(table["encoder"]) == encoders
 
 
-def test_a_pretraining_set_makes_the_outputs_of_its_task_and_downstream_stages(repo_root, tmp_path):
-    """Without downstream tasks the stages `tasks` and `downstream` still leave their folders
-    (a note in each), so `dvc repro` of a pretraining set such as YouTube Faces can finish."""
-    project = copy_workflow(repo_root, tmp_path / "project")
-    (project / "config/pretraining.yaml").write_text("downstream: {tasks: []}\n")
-    stages = yaml.safe_load((repo_root / "dvc.yaml").read_text())["stages"]
-    for stage in ("tasks", "downstream"):
-        command = stages[stage]["do"]["cmd"].replace("${item.config}", "config/pretraining.yaml")
-        (out,) = stages[stage]["do"]["outs"][0]
-        result = snakemake(project, *command.split()[1:], timeout=300)
-        assert result.returncode == 0, result.stderr[-3000:]
-        made = project / out.replace("${key}", "sample")
-        assert (made / "NO_TASKS.txt").read_text().startswith("This data set has no downstream")
+def test_a_pretraining_only_experiment_has_every_out_of_its_stages(
+    repo_root, sample_project, tmp_path
+):
+    """An experiment without an evaluation suite is listed under experiments only, and its data
+    sets under datasets only: it has no tasks or evaluation stages, and `dvc repro` of the stages
+    it has makes every out (on the sample's prepared data sets, pretrained on in full)."""
+    env = tool_env(tmp_path)
+    project = make_project(repo_root, sample_project, tmp_path / "project", ("data",))
+    shutil.copytree(sample_project / "results/datasets", project / "results/datasets")
+    experiment = yaml.safe_load((project / SAMPLE_CONFIG).read_text())
+    section = experiment["experiment"]
+    section |= {"name": "pretraining", "suite": [], "encoders": {"tiny": {}},
+                "corpus": [{"dataset": ds, "splits": ["train", "val", "test"]} for ds in DATASETS]}  # fmt: skip
+    config = "config/experiments/pretraining.yaml"
+    (project / config).write_text(yaml.safe_dump(experiment, sort_keys=False))
+    set_vars(project, dvc_vars(config, SMALL_CONFIG, DATASETS, [], ["pretraining"], []))
+
+    run([str(BIN / "dvc"), "init", "-q", "--no-scm"], project, env)
+    run([str(BIN / "dvc"), "repro"], project, env, timeout=1200)
+    run([str(BIN / "dvc"), "status", "--quiet"], project, env)
+    stages = locked_stages(project)
+    assert not [name for name in stages if name.startswith(("tasks", "evaluation"))]
+    assert {"encoders@pretraining", "report@pretraining", "sample"} <= set(stages)
+    root = "results/experiments/pretraining"
+    experiment_outs = {out.replace(EXP, root) for out in EXPERIMENT_OUTS}
+    assert lock_outs(project) == dataset_outs("sample_corpus") | dataset_outs("sample") | (
+        experiment_outs
+    )
+    assert all((project / out).exists() for out in lock_outs(project))
+    assert not (project / root / "features").exists()
+    assert not (project / root / "downstream").exists()
+    assert (project / root / "encoders/tiny/encoder.pt").is_file()
