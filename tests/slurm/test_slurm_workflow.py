@@ -23,7 +23,8 @@ DATASET, EXP = DatasetLayout("sample"), ExperimentLayout("sample")
 EXPRESSION = "{name: expression, adapter: csv, kind: multiclass, label_columns: [expression]}"
 CONFIG = [
     f"dataset={{sample_videos: {VIDEOS}}}",
-    "pretrain={epochs: 2, accelerator: cpu}",
+    # The single data set pretrains on its train split: 2 of the 6 videos, one for validation.
+    "pretrain={epochs: 2, accelerator: cpu, clips_per_epoch: 4}",
     f"downstream={{seeds: [0], baselines: [], tasks: [{EXPRESSION}],"
     " probe: {max_epochs: 50, bootstrap: 20}, finetune: {max_epochs: 1, bootstrap: 20}}",
     # The test node has 4 CPUs and 16 GB; the GPUs are SLURM's only (no CUDA device behind).

@@ -45,6 +45,9 @@ SMALL_SAMPLE = {
     "experiment": {
         "datasets": {"sample": {"sample_videos": 8}, "sample_corpus": {"sample_videos": 6}},
         "encoders": {"official-tiny": {"kind": "external", "weights": "external/official-tiny.pt"}},
+        # two of the sample's three tasks: a multi-class and a binary one (each job costs a
+        # process start and a W&B run, and the test suite pays for every one)
+        "suite": [{"dataset": "sample", "tasks": ["expression", "fake"]}],
     },
     "pretrain": {"epochs": 4},
     "downstream": {"seeds": [0], "probe": {"max_epochs": 50, "bootstrap": 20},

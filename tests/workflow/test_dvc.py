@@ -236,7 +236,12 @@ def test_a_pretraining_only_experiment_has_every_out_of_its_stages(
                 "corpus": [{"dataset": ds, "splits": ["train", "val", "test"]} for ds in DATASETS]}  # fmt: skip
     config = "config/experiments/pretraining.yaml"
     (project / config).write_text(yaml.safe_dump(experiment, sort_keys=False))
-    set_vars(project, dvc_vars(config, SMALL_CONFIG, DATASETS, [], ["pretraining"], []))
+    # the small overrides without the shared run's evaluation suite
+    small = yaml.safe_load((project / SMALL_CONFIG).read_text())
+    small["experiment"].pop("suite", None)
+    overrides = "config/small_pretraining.yaml"
+    (project / overrides).write_text(yaml.safe_dump(small, sort_keys=False))
+    set_vars(project, dvc_vars(config, overrides, DATASETS, [], ["pretraining"], []))
 
     run([str(BIN / "dvc"), "init", "-q", "--no-scm"], project, env)
     run([str(BIN / "dvc"), "repro"], project, env, timeout=1200)

@@ -58,5 +58,5 @@ def test_every_tracked_rule_of_the_sample_is_one_run_of_one_group(sample_project
     # fine-tune runs carry their encoder's name, not the weights file's stem ("encoder")
     finetunes = {r["name"]: r["tags"] for r in records if r["job_type"] == "finetune"}
     assert "encoder" not in {tag for tags in finetunes.values() for tag in tags}
-    assert "encoder:official-tiny" in finetunes["finetune sample/attributes official-tiny"]
+    assert "encoder:official-tiny" in finetunes["finetune sample/fake official-tiny"]
     assert all(r["name"] for r in records)
