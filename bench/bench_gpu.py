@@ -310,58 +310,58 @@ class Measured:
     inputs: float | None = None
 
 
-def measure_pretrain(size: ModelSize, bf16: bool, batch: int, warmup: int, steps: int,
-                     device: torch.device) -> Measured:  # fmt: skip
-    """Time the training step, halving the batch on out-of-memory."""
+def halving_on_oom(batch: int, attempt):
+    """``attempt(batch)``, with the batch halved after each out-of-memory until it fits."""
     while True:
-        module = batches = None
         try:
-            pl.seed_everything(0, verbose=False)
-            batches = make_batches(size, batch, warmup + steps, device)
-            inputs = torch.cuda.memory_allocated(device) / 2**30 if device.type == "cuda" else None
-            reset_peak(device)
-            module = (Pretrain if bf16 else Fp32Pretrain)(size.name, reconstructions=False)
-            timer = fit(module, batches, device)
-            return Measured(batch, timer.seconds[warmup:], peak_gib(device), inputs)
+            return attempt(batch)
         except torch.cuda.OutOfMemoryError:
             if batch == 1:
                 raise
             say(f"#   out of memory at batch {batch}; trying {batch // 2}")
             batch //= 2
         finally:
-            del module, batches
-            free_memory()
+            free_memory()  # the attempt's model and inputs are gone with its frame
+
+
+def measure_pretrain(size: ModelSize, bf16: bool, batch: int, warmup: int, steps: int,
+                     device: torch.device) -> Measured:  # fmt: skip
+    """Time the training step, halving the batch on out-of-memory."""
+
+    def attempt(batch: int) -> Measured:
+        pl.seed_everything(0, verbose=False)
+        batches = make_batches(size, batch, warmup + steps, device)
+        inputs = torch.cuda.memory_allocated(device) / 2**30 if device.type == "cuda" else None
+        reset_peak(device)
+        module = (Pretrain if bf16 else Fp32Pretrain)(size.name, reconstructions=False)
+        timer = fit(module, batches, device)
+        return Measured(batch, timer.seconds[warmup:], peak_gib(device), inputs)
+
+    return halving_on_oom(batch, attempt)
 
 
 def measure_extract(size: ModelSize, bf16: bool, batch: int, warmup: int, steps: int,
                     device: torch.device) -> tuple[Measured, torch.Tensor]:  # fmt: skip
     """Time pooled feature extraction of one fixed batch; also return its features (float32)."""
-    while True:
-        encoder = video = None
-        try:
-            torch.manual_seed(0)
-            encoder = MarlinEncoder(size).to(device).eval()
-            generator = torch.Generator(device=device).manual_seed(1)
-            video = torch.rand(batch, *size.clip_shape, device=device, generator=generator)
-            reset_peak(device)
-            seconds = []
-            with (torch.inference_mode(),
-                  torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16)):  # fmt: skip
-                for _ in range(warmup + steps):
-                    sync(device)
-                    started = time.perf_counter()
-                    features = encoder.extract_features(video)
-                    sync(device)
-                    seconds.append(time.perf_counter() - started)
-            return Measured(batch, seconds[warmup:], peak_gib(device)), features.float().cpu()
-        except torch.cuda.OutOfMemoryError:
-            if batch == 1:
-                raise
-            say(f"#   out of memory at batch {batch}; trying {batch // 2}")
-            batch //= 2
-        finally:
-            del encoder, video
-            free_memory()
+
+    def attempt(batch: int) -> tuple[Measured, torch.Tensor]:
+        torch.manual_seed(0)
+        encoder = MarlinEncoder(size).to(device).eval()
+        generator = torch.Generator(device=device).manual_seed(1)
+        video = torch.rand(batch, *size.clip_shape, device=device, generator=generator)
+        reset_peak(device)
+        seconds = []
+        with (torch.inference_mode(),
+              torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16)):  # fmt: skip
+            for _ in range(warmup + steps):
+                sync(device)
+                started = time.perf_counter()
+                features = encoder.extract_features(video)
+                sync(device)
+                seconds.append(time.perf_counter() - started)
+        return Measured(batch, seconds[warmup:], peak_gib(device)), features.float().cpu()
+
+    return halving_on_oom(batch, attempt)
 
 
 def numbers(m: Measured, flops_per_clip: float) -> str:
