@@ -143,7 +143,8 @@ def test_pretrain_verb_end_to_end(parsed, tmp_path, monkeypatch):
     provenance = read_encoder_info(run_dir / "encoder.pt")["provenance"]
     assert provenance["kind"] == "pretrain" and provenance["settings"]["mask_strategy"] == "tube"
     assert "index" not in provenance["settings"]
-    corpus = {"videos": 1, "val_videos": 1, "records": 2, "list": "corpus.tsv"}
+    corpus = {"videos": 1, "val_videos": 1, "records": 2, "list": "corpus.tsv",
+              "datasets": {parsed.parent.name: 2}}  # fmt: skip
     assert provenance["corpus"] == corpus
     rows = corpus_rows(run_dir)
     assert {row["role"]: row["id"] for row in rows} in (

@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import json
 import logging
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -138,7 +139,9 @@ def provenance(config: PretrainConfig, data: PretrainData) -> dict:
     settings = {key: value for key, value in config.to_dict().items() if key != "index"}
     train, val = data.split()
     records = len(record_paths(config.index))
-    corpus = {"videos": len(train), "val_videos": len(val), "records": records, "list": CORPUS}
+    datasets = dict(sorted(Counter(source.dataset for source in train + val).items()))
+    corpus = {"videos": len(train), "val_videos": len(val), "records": records,
+              "datasets": datasets, "list": CORPUS}  # fmt: skip
     return {"kind": "pretrain", "settings": settings, "corpus": corpus}
 
 
