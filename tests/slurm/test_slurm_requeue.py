@@ -98,7 +98,7 @@ def test_the_job_was_requeued_once_and_completed(requeued_run):
     workdir, record = requeued_run
     assert "Restarts=1" in record and "Requeue=1" in record
     log = (workdir / "job.log").read_text()
-    assert log.count("requeued SLURM job") == 1  # by rank 0, which was not warned itself
+    assert log.count("requeueing SLURM job") == 1  # by rank 0, which was not warned itself
     assert log.count("hpc_ckpt_1.ckpt on SLURM's time-limit warning") == 2  # saved by both
     assert log.count("MEMBER: 2/2") == 2  # both runs of the job had both ranks
     assert (workdir / "requeued/encoder.pt").is_file()

@@ -142,12 +142,12 @@ class RequeueAtBatchEnd(pl.Callback):
         """Rank 0 requeues the job; every rank learns whether it did."""
         # The run is saved: the requeue's SIGTERM may end this process at once from here on.
         previous = signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        if trainer.is_global_zero:  # said first: once requeued, SLURM may stop us at any line
+            log.info("requeueing SLURM job %s; SLURM stops it once requeued", self.job.job_id)
         done = trainer.is_global_zero and self.requeue(self.job.job_id)
         if not trainer.strategy.broadcast(done, src=0):
             signal.signal(signal.SIGTERM, previous)
             return False
-        if trainer.is_global_zero:
-            log.info("requeued SLURM job %s; waiting for SLURM to stop it", self.job.job_id)
         return True
 
     def save(self, trainer: pl.Trainer) -> Path:
