@@ -313,8 +313,11 @@ def source_clashes(corpus, held_out, manifests, roots) -> list[str]:
         rows = manifests[ds].set_index("id").loc[ids, "source"]
         return {source_key(str(source), roots[ds]): i for i, source in rows.items()}
 
+    # each data set's sources resolved once (resolving a local path asks the file system)
+    mine = {c: keys(c, corpus[c]) for c in dict.fromkeys(c for c, _ in others)}
+    theirs = {e: keys(e, held_out[e]) for e in dict.fromkeys(e for _, e in others)}
     clashes = []
     for c, e in others:
-        mine, theirs = keys(c, corpus[c]), keys(e, held_out[e])
-        clashes += [f"{c}/{mine[k]} = {e}/{theirs[k]}" for k in sorted(set(mine) & set(theirs))]
+        shared = sorted(set(mine[c]) & set(theirs[e]))
+        clashes += [f"{c}/{mine[c][k]} = {e}/{theirs[e][k]}" for k in shared]
     return clashes
