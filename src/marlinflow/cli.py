@@ -11,6 +11,8 @@ import importlib.util
 import logging
 import sys
 
+from marlinflow.errors import InputError
+
 # verb -> module exposing add_arguments(parser) and run(args) -> exit code
 VERBS = {
     "sample": "marlinflow.sample",
@@ -60,6 +62,7 @@ def build_parser(verb: str | None = None) -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one verb; a user error (:class:`InputError`) is one line on stderr and exit status 2."""
     argv = sys.argv[1:] if argv is None else argv
     verb = next((a for a in argv if a in VERBS), None)
     args = build_parser(verb).parse_args(argv)
@@ -67,7 +70,11 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    return importlib.import_module(VERBS[args.verb]).run(args)
+    try:
+        return importlib.import_module(VERBS[args.verb]).run(args)
+    except InputError as err:
+        print(f"marlinflow {args.verb}: error: {err}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":
