@@ -56,9 +56,11 @@ def _numbers(frames: int, started: float, cpu_started: float) -> dict:
 def measure(video: Path, out_dir: Path, parse: bool = HAS_PARSE) -> dict:
     """Run in this process: track, then parse, one video; frames/s and peak RSS after each."""
     from marlinflow.face.detect import make_detector
+    from marlinflow.face.pipeline import TrackConfig
     from marlinflow.face.track_step import track_step
 
-    make_detector()  # load the models before the clock starts
+    config = TrackConfig()
+    make_detector(config.backend, config.detect_size)  # load the models before the clock starts
     status = out_dir / f"{video.stem}.status.json"
     started, cpu_started = time.perf_counter(), _cpu_seconds()
     record = track_step(video, status)

@@ -17,9 +17,9 @@ from marlinflow.errors import InputError
 VERBS = {
     "sample": "marlinflow.sample",
     "manifest": "marlinflow.datasets",
-    "download": "marlinflow.download.step",
-    "track": "marlinflow.face.track_step",
-    "parse": "marlinflow.face.parsing_step",
+    "download": "marlinflow.commands.download",
+    "track": "marlinflow.commands.track",
+    "parse": "marlinflow.commands.parse",
     "contact-sheet": "marlinflow.face.contact",
     "summary": "marlinflow.status",
     "pretrain": "marlinflow.pretrain.command",

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 
 import pytest
 
-from marlinflow.download import step
+from marlinflow.cli import main
 from marlinflow.status import collect, summary_table
 
 from .test_download_support import MediaServer
@@ -20,9 +19,7 @@ def server():
 
 
 def run_step(*argv: str) -> int:
-    parser = argparse.ArgumentParser()
-    step.add_arguments(parser)
-    return step.run(parser.parse_args(list(argv)))
+    return main(["download", *argv])
 
 
 def record(path) -> dict:

@@ -3,7 +3,6 @@ does (a failed upstream, a corrupt track, a mismatched pair, missing FaRL weight
 
 from __future__ import annotations
 
-import argparse
 import json
 import shutil
 from pathlib import Path
@@ -13,6 +12,7 @@ import numpy as np
 import pytest
 import torch
 
+from marlinflow.cli import main
 from marlinflow.face import parsing_step
 from marlinflow.face.detect import landmarks_per_frame
 from marlinflow.face.parsing_farl import WEIGHTS_NAME
@@ -108,9 +108,7 @@ def test_a_track_that_does_not_match_its_clip_is_refused(faces_dir, tmp_path):
 
 
 def cli(*argv: str) -> int:
-    parser = argparse.ArgumentParser()
-    parsing_step.add_arguments(parser)
-    return parsing_step.run(parser.parse_args([str(a) for a in argv]))
+    return main(["parse", *map(str, argv)])
 
 
 def test_the_command_writes_the_record(faces_dir, tmp_path):
@@ -141,7 +139,11 @@ def test_the_farl_backend_streams_the_clip_through_the_network(faces_dir, tmp_pa
     weights = tmp_path / "red.pt"
     torch.jit.script(RedLabels()).save(str(weights))
     out = tmp_path / "car.status.json"
-    record = parsing_step.parse_video(faces_dir / "car.status.json", out, "farl", weights)
+    record = parsing_step.parse_video(
+        faces_dir / "car.status.json",
+        out,
+        parsing_step.ParseSettings(backend="farl", weights=str(weights)),
+    )
     assert record.ok and record.stats["backend"] == "farl"
     labels, present = load_parsing(tmp_path / "car.npz")
     assert labels.shape == (60, 224, 224)

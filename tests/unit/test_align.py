@@ -48,8 +48,8 @@ def test_crop_matrix_predicts_where_points_land(mode, window):
     window = np.array(window)
     for dx, dy in [(0.0, 0.0), (0.33, -0.25), (-0.31, 0.3)]:  # shares of the half-side
         x, y = window[0] + dx * window[2], window[1] + dy * window[2]
-        crop = align.crop_frame(dot_image(240, 320, x, y), window, mode)
-        predicted = align.to_crop_coords(np.array([x, y]), align.crop_matrix(window, mode))
+        crop = align.crop_frame(dot_image(240, 320, x, y), window, mode, 224)
+        predicted = align.to_crop_coords(np.array([x, y]), align.crop_matrix(window, mode, 224))
         assert np.abs(bright_centroid(crop) - predicted).max() < 0.3  # half a pixel would show
 
 
@@ -57,7 +57,7 @@ def test_official_crop_is_the_literal_rule_with_zero_padding():
     rng = np.random.default_rng(0)
     frame = rng.integers(0, 255, (100, 120, 3), dtype=np.uint8)
     box = np.array([[-10.0, 30.0, 50.0, 95.0]])  # sticks out left: padded with zeros
-    crop = align.crop_frame(frame, align.official_windows(box)[0], "official")
+    crop = align.crop_frame(frame, align.official_windows(box)[0], "official", 224)
     cx, cy, m = int(20.0), int(62.5), int(65 / 2)  # centre int((x1+x2)/2), half-side int(max/2)
     padded = np.zeros((2 * m, 2 * m, 3), np.uint8)
     y1 = min(cy + m, 100)
@@ -70,10 +70,12 @@ def test_official_crop_is_the_literal_rule_with_zero_padding():
 def test_similarity_alignment_is_pose_invariant(scale, angle):
     landmarks = canonical_landmarks((200, 150), scale, angle)[None]
     window = align.similarity_windows(landmarks)[0]
-    in_crop = align.to_crop_coords(landmarks[0], align.crop_matrix(window))
+    in_crop = align.to_crop_coords(landmarks[0], align.crop_matrix(window, "similarity", 224))
     reference = align.to_crop_coords(
         canonical_landmarks()[None][0],
-        align.crop_matrix(align.similarity_windows(canonical_landmarks()[None])[0]),
+        align.crop_matrix(
+            align.similarity_windows(canonical_landmarks()[None])[0], "similarity", 224
+        ),
     )
     assert np.degrees(window[3]) == pytest.approx(angle, abs=1e-6)
     assert np.allclose(in_crop, reference, atol=1e-6)

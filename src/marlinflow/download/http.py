@@ -12,12 +12,12 @@ import http.client
 import logging
 import re
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from urllib.error import HTTPError, URLError
 from urllib.request import Request, urlopen
 
 from marlinflow.errors import InputError
+from marlinflow.settings import settings_class
 
 log = logging.getLogger(__name__)
 USER_AGENT = "marlinflow-download/1"
@@ -25,24 +25,23 @@ RETRY_STATUS = {408, 425, 429}  # 4xx codes that mean "try again later", besides
 CONTENT_RANGE = re.compile(r"bytes (\d+)-\d+/(\d+|\*)")
 
 
-@dataclass(frozen=True)
-class RetryPolicy:
-    retries: int = 4  # attempts after the first
-    backoff: float = 1.0  # seconds before the first retry; doubles after each
-    timeout: float = 30.0  # seconds a connect or a read may stall
-    chunk_size: int = 1 << 20
+# The config's download section: retries after the first attempt, the first retry's delay in
+# seconds (doubling after each), the seconds a connect or a read may stall.
+CHUNK = {"type": "integer", "minimum": 1, "default": 1 << 20, "description": "Bytes per read."}
+RetryPolicy = settings_class("download", "RetryPolicy", extra={"chunk_size": CHUNK})
 
 
 class Transient(Exception):
     """A failure worth another attempt."""
 
 
-def download(url: str, part: Path, policy: RetryPolicy = RetryPolicy()) -> int:
+def download(url: str, part: Path, policy: RetryPolicy | None = None) -> int:
     """Complete ``part`` from ``url``; the number of attempts it took.
 
     Only attempts that add nothing to ``part`` count against ``policy.retries``: a long file on
     a flaky link keeps going as long as each connection brings more of it.
     """
+    policy = policy or RetryPolicy()
     attempts = failures = 0
     while True:
         attempts += 1

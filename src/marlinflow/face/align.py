@@ -21,7 +21,6 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-CROP_SIZE = 224
 MODES = ("similarity", "official")
 EYE_SCALE, MOUTH_SCALE = 1.5, 1.4
 CENTRE_BELOW_EYES = 0.4  # fraction of the eye-to-mouth vector: between the eyes and the nose tip
@@ -64,7 +63,7 @@ def _official_square(window: np.ndarray) -> tuple[int, int, int]:
     return cx - half, cy - half, 2 * half
 
 
-def crop_matrix(window: np.ndarray, mode: str = "similarity", size: int = CROP_SIZE) -> np.ndarray:
+def crop_matrix(window: np.ndarray, mode: str, size: int) -> np.ndarray:
     """The (2, 3) affine map from source pixel coordinates to crop pixel coordinates."""
     if mode == "official":
         x0, y0, side = _official_square(window)
@@ -76,9 +75,7 @@ def crop_matrix(window: np.ndarray, mode: str = "similarity", size: int = CROP_S
     return np.array([[a, b, size / 2 - (a * cx + b * cy)], [-b, a, size / 2 - (-b * cx + a * cy)]])
 
 
-def crop_frame(
-    frame: np.ndarray, window: np.ndarray, mode: str = "similarity", size: int = CROP_SIZE
-) -> np.ndarray:
+def crop_frame(frame: np.ndarray, window: np.ndarray, mode: str, size: int) -> np.ndarray:
     """The (size, size, 3) crop of an RGB frame; outside the image is black."""
     if mode == "official":
         return _official_crop(frame, window, size)

@@ -24,7 +24,6 @@ import cv2
 import numpy as np
 
 BACKENDS = ("dlib", "fan")
-DETECT_SIZE = 540  # HOG's 80 px minimum face is then 15% of the frame height
 HOG_MIN_FACE = 80  # pixels: dlib's HOG window
 SFD_MIN_FACE = 32  # pixels: S3FD finds faces from about its second anchor size on
 
@@ -104,7 +103,7 @@ def landmarks_per_frame(frames, upsample: int = 0) -> np.ndarray:
 class DlibDetector:
     name = "dlib"
 
-    def __init__(self, detect_size: int = DETECT_SIZE, threshold: float = 0.0):
+    def __init__(self, detect_size: int, threshold: float = 0.0):
         import dlib
 
         self._dlib = dlib
@@ -159,7 +158,7 @@ def check_fan_weights() -> None:
 class FanDetector:
     name = "fan"
 
-    def __init__(self, detect_size: int = DETECT_SIZE, device: str | None = None):
+    def __init__(self, detect_size: int, device: str | None = None):
         check_fan_weights()
         import face_alignment
 
@@ -193,7 +192,7 @@ class FanDetector:
         return np.asarray(points, np.float32).reshape(len(boxes), 68, 2)
 
 
-def make_detector(backend: str = "dlib", detect_size: int = DETECT_SIZE) -> FaceDetector:
+def make_detector(backend: str, detect_size: int) -> FaceDetector:
     """A detector of the named backend, built once per process and setting (loading dlib's
     models takes 0.5-2 s; the detectors keep no state between calls)."""
     if backend not in BACKENDS:

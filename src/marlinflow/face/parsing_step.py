@@ -1,6 +1,6 @@
 """Draw per-frame face-part label maps (FaRL-LaPa labels) for one video's face track.
 
-``marlinflow parse IN OUT_STATUS``: IN is the track stage's record (``faces/<id>.status.json``,
+:func:`parse_video` (the ``parse`` verb): IN is the track stage's record (``faces/<id>.status.json``,
 whose outputs name the face clip ``video`` and the landmarks ``track``) or a track JSON with its
 clip ``<id>.mp4`` beside it. Writes ``<id>.npz`` beside OUT_STATUS, then the record, whose
 outputs are ``labels`` (the npz) and ``video`` (the face clip, passed on: pretraining reads both).
@@ -8,9 +8,7 @@ outputs are ``labels`` (the npz) and ``video`` (the face clip, passed on: pretra
 
 from __future__ import annotations
 
-import argparse
 import logging
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -19,32 +17,28 @@ import numpy as np
 from marlinflow.errors import InputError
 from marlinflow.face.parsing import coverage_of_counts, rasterize_parts
 from marlinflow.face.store import CHUNK_FRAMES, PART_LABELS, FaceTrack, ParsingWriter
+from marlinflow.settings import settings_class
 from marlinflow.status import StageRecord, is_status_path, run_stage, sibling
 from marlinflow.video.io import VideoInfo, iter_frames, probe
 
 log = logging.getLogger(__name__)
-BACKENDS = ("landmarks", "farl")
+ParseSettings = settings_class("parse", "ParseSettings")
 
 
 def parse_video(
-    source: str | Path,
-    out_status: str | Path,
-    backend: str = "landmarks",
-    weights: str | Path | None = None,
-    device: str = "cpu",
+    source: str | Path, out_status: str | Path, settings: ParseSettings | None = None
 ) -> StageRecord:
     """Parse one face track into ``<id>.npz`` beside ``out_status`` and write the stage record.
 
     A missing or unreadable FaRL weights file raises :class:`InputError` before any record is
     written: it is a setup problem, not a property of the video.
     """
-    if backend not in BACKENDS:
-        raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+    settings = settings or ParseSettings()
     farl = None
-    if backend == "farl":
+    if settings.backend == "farl":
         from marlinflow.face.parsing_farl import FarlParser
 
-        farl = FarlParser(weights, device)
+        farl = FarlParser(settings.weights, settings.device)
     out_npz = sibling(out_status, ".npz")
 
     def work(inputs: dict[str, str]) -> tuple[dict[str, str], dict[str, Any]]:
@@ -128,24 +122,3 @@ def _farl_batch(farl, frames: list, track: FaceTrack, start: int, video: Path) -
     if rows.stop > len(track):  # the header's frame count was checked; the decoder has the say
         raise InputError(video, f"decodes to more frames than its {len(track)} of landmarks")
     return farl(np.stack(frames), track.landmarks[rows], track.present[rows])
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("source", metavar="IN", help="track stage record or track JSON")
-    parser.add_argument("out_status", metavar="OUT_STATUS", help="<dir>/<id>.status.json to write")
-    parser.add_argument(
-        "--backend", choices=BACKENDS, default="landmarks",
-        help="draw parts from landmarks (fast, default) or run the FaRL-LaPa network",
-    )  # fmt: skip
-    parser.add_argument("--weights", default=None, help="FaRL-LaPa TorchScript file (farl)")
-    parser.add_argument("--device", default="cpu", help="torch device for farl (cpu, cuda)")
-
-
-def run(args: argparse.Namespace) -> int:
-    try:
-        record = parse_video(args.source, args.out_status, args.backend, args.weights, args.device)
-    except InputError as err:
-        print(f"marlinflow parse: {err}", file=sys.stderr)
-        return 2
-    log.info("parse %s: ok=%s %s", record.id, record.ok, record.reason)
-    return 0

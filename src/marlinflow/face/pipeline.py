@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -22,10 +22,11 @@ from tqdm import tqdm
 
 from marlinflow.errors import InputError, VideoError
 from marlinflow.face import align, timeline
-from marlinflow.face.detect import DETECT_SIZE, FaceDetector, make_detector
+from marlinflow.face.detect import FaceDetector, make_detector
 from marlinflow.face.identity import IdentityCheck
 from marlinflow.face.store import FaceTrack
-from marlinflow.face.track import CUT_THRESHOLD, follow_faces
+from marlinflow.face.track import follow_faces
+from marlinflow.settings import settings_class
 from marlinflow.video.io import VideoInfo, iter_frames, iter_timed_frames, prefetch, probe
 from marlinflow.video.writer import write_video
 
@@ -33,27 +34,7 @@ PROGRESS_MIN_FRAMES = 1000  # show a progress bar for videos longer than this
 RIGID_POINTS = slice(27, 48)  # nose bridge and eyes: they move with the head, not the expression
 
 
-@dataclass
-class TrackConfig:
-    backend: str = "dlib"
-    detect_interval: int = 10  # frames between detections while a face is followed
-    detect_size: int = DETECT_SIZE  # short side of the frame the detector sees, in pixels
-    crop_mode: str = "similarity"  # or "official" (MARLIN's square-box rule)
-    margin: float = 0.0  # similarity mode: the crop side grows by this share (0.2: 20% wider)
-    size: int = align.CROP_SIZE
-    min_face_fraction: float = 0.5  # fewer frames with a face than this: the video is dropped
-    min_frames: int = 16  # shorter videos are dropped (one MARLIN clip is 16 frames)
-    smoothing: float = 0.5  # seconds: Savitzky-Golay window of the crop window (0: none)
-    max_gap: float = 0.5  # seconds without a face that are bridged by interpolation
-    cut_threshold: float = CUT_THRESHOLD
-
-    def __post_init__(self) -> None:
-        if self.size % 2 or self.size < 32:
-            raise ValueError(f"crop size must be even and >= 32 (H.264 4:2:0), got {self.size}")
-        if self.crop_mode not in align.MODES:
-            raise ValueError(f"crop_mode must be one of {align.MODES}, got {self.crop_mode!r}")
-        if self.detect_interval < 1:
-            raise ValueError(f"detect_interval must be >= 1, got {self.detect_interval}")
+TrackConfig = settings_class("track", "TrackConfig")
 
 
 def _frames(seconds: float, fps: float) -> int:

@@ -20,7 +20,6 @@ import numpy as np
 
 from marlinflow.face.detect import FaceDetector
 
-CUT_THRESHOLD = 0.5  # share of the colour histogram that changes between frames at a cut
 MIN_MATCH = 0.5  # a detection continues a track at this IoU, or centres half a face apart
 MAX_MISSED_DETECTIONS = 2  # key frames in a row a followed face may go undetected
 MAX_SCALE_CHANGE = 1.3  # beyond this change of size since its detection a followed face is lost
@@ -112,9 +111,7 @@ def _plausible_step(track: Track, landmarks: np.ndarray, shape: tuple) -> bool:
 class FaceFollower:
     """Consume frames one by one; ``tracks`` holds every track seen, finished or not."""
 
-    def __init__(
-        self, detector: FaceDetector, interval: int = 10, cut_threshold: float = CUT_THRESHOLD
-    ):
+    def __init__(self, detector: FaceDetector, interval: int, cut_threshold: float):
         self.detector = detector
         self.interval = max(1, interval)
         self.cut_threshold = cut_threshold
@@ -201,8 +198,8 @@ class FaceFollower:
 def follow_faces(
     frames: Iterable[np.ndarray],
     detector: FaceDetector,
-    interval: int = 10,
-    cut_threshold: float = CUT_THRESHOLD,
+    interval: int,
+    cut_threshold: float,
 ) -> tuple[list[Track], list[int], int]:
     """All tracks, the scene-cut frame indices, and the number of frames, in one pass."""
     follower = FaceFollower(detector, interval, cut_threshold)

@@ -1,0 +1,205 @@
+"""Each setting is declared once, in the config schema; settings classes and CLI flags are made
+from that declaration.
+
+A section of ``workflow/schemas/config.schema.yaml`` (``track``, ``downstream.probe``, ...) gives
+a frozen dataclass whose fields, types and defaults are the section's properties
+(:func:`settings_class`), and the command-line flags of the verb that takes the section, with the
+property's description as help, its enum as choices and its constraints checked as the value is
+read (:func:`add_arguments`). Adding a setting is adding it to the schema: the class, the flag,
+its help and the workflow's options (:func:`marlinflow.config.cli_options`) follow.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import dataclasses
+import re
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import jsonschema
+import yaml
+
+from marlinflow.errors import InputError
+from marlinflow.schemas import describe_error, load_schema
+
+PYTHON_TYPES = {
+    "integer": int,
+    "number": float,
+    "string": str,
+    "boolean": bool,
+    "array": list,
+    "object": dict,
+}
+
+
+def section_schema(path: str) -> dict[str, Any]:
+    """The schema of a config section, by its dotted path (``downstream.probe``)."""
+    schema = load_schema("config")
+    for key in path.split("."):
+        properties = schema.get("properties", {})
+        if key not in properties:
+            raise KeyError(f"the config schema has no section {path!r}")
+        schema = properties[key]
+    return schema
+
+
+def properties(path: str) -> dict[str, dict[str, Any]]:
+    """The settings of a section: name -> property schema, leaf values only (not subsections)."""
+    return {
+        name: spec
+        for name, spec in section_schema(path).get("properties", {}).items()
+        if "properties" not in spec
+    }
+
+
+def _types(spec: dict[str, Any]) -> list[str]:
+    types = spec.get("type", [])
+    return [types] if isinstance(types, str) else list(types)
+
+
+def _annotation(spec: dict[str, Any]) -> str:
+    names = [PYTHON_TYPES[t].__name__ if t in PYTHON_TYPES else "None" for t in _types(spec)]
+    return " | ".join(names) or "Any"
+
+
+def _field(spec: dict[str, Any]) -> dataclasses.Field:
+    default = spec.get("default")
+    if isinstance(default, (list, dict)):
+        return dataclasses.field(default_factory=lambda: copy.deepcopy(default))
+    return dataclasses.field(default=default)
+
+
+class Settings:
+    """What every generated settings class can do besides holding its values."""
+
+    SECTION: str = ""
+    EXTRA: dict[str, dict[str, Any]] = {}
+
+    @classmethod
+    def schema(cls) -> dict[str, Any]:
+        """The section's schema, with the class's extra (workflow-owned) properties."""
+        props = {**properties(cls.SECTION), **cls.EXTRA}
+        return _with_defs({"type": "object", "properties": props, "additionalProperties": False})
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], source: str = "<settings>"):
+        """Settings from a mapping: missing keys get their defaults, every key is checked."""
+        data = copy.deepcopy(dict(data))
+        schema = cls.schema()
+        for name, spec in schema["properties"].items():
+            data.setdefault(name, copy.deepcopy(spec.get("default")))
+        errors = sorted(_validator(schema).iter_errors(data), key=str)
+        if errors:
+            where = f"{source} ({cls.SECTION})" if cls.SECTION else source
+            raise InputError(where, "; ".join(map(describe_error, errors)))
+        return cls(**data)
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace):
+        """Settings from parsed flags made by :func:`add_arguments` (one attribute a field)."""
+        values = vars(args)
+        return cls(**{f.name: values[f.name] for f in dataclasses.fields(cls) if f.name in values})
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def replace(self, **changes):
+        return dataclasses.replace(self, **changes)
+
+
+def _with_defs(schema: dict[str, Any]) -> dict[str, Any]:
+    """A piece of the config schema made whole: its ``$ref`` s point into the root's ``$defs``."""
+    return {**schema, "$defs": load_schema("config").get("$defs", {})}
+
+
+def _validator(schema: dict[str, Any]) -> jsonschema.protocols.Validator:
+    return jsonschema.validators.validator_for(schema)(schema)
+
+
+def settings_class(
+    section: str, name: str, extra: dict[str, dict[str, Any]] | None = None, doc: str = ""
+) -> type:
+    """A frozen dataclass of a schema section's settings, with their schema defaults.
+
+    ``extra`` declares properties that are not user config (paths the workflow sets), in the
+    schema's own terms, so they are typed, defaulted and checked the same way.
+    """
+    props = {**properties(section), **(extra or {})}
+    fields = [(key, _annotation(spec), _field(spec)) for key, spec in props.items()]
+    description = section_schema(section).get("description", "")
+    namespace = {
+        "SECTION": section,
+        "EXTRA": dict(extra or {}),
+        "__doc__": doc or f"Settings of ``{section}``: {' '.join(description.split())}",
+    }
+    return dataclasses.make_dataclass(
+        name, fields, bases=(Settings,), frozen=True, namespace=namespace
+    )
+
+
+def add_arguments(
+    parser: argparse.ArgumentParser | argparse._ArgumentGroup,
+    settings: type[Settings],
+    *,
+    only: Iterable[str] | None = None,
+    exclude: Iterable[str] = (),
+) -> None:
+    """One flag per setting (``--max-gap`` for ``max_gap``), its help and default from the schema.
+
+    Booleans are ``--flag/--no-flag``; lists take several values; anything else is read as YAML
+    when the setting is not a plain string, and checked against the property's schema.
+    """
+    props = settings.schema()["properties"]
+    names = [n for n in (props if only is None else only) if n not in set(exclude)]
+    for key in names:
+        parser.add_argument("--" + key.replace("_", "-"), dest=key, **_flag(key, props[key]))
+
+
+def add_setting(parser: argparse.ArgumentParser, path: str) -> None:
+    """The flag of one setting, by its dotted path (``dataset.fps`` is ``--fps``)."""
+    section, _, key = path.rpartition(".")
+    spec = properties(section)[key]
+    parser.add_argument("--" + key.replace("_", "-"), dest=key, **_flag(key, spec))
+
+
+def _flag(key: str, spec: dict[str, Any]) -> dict[str, Any]:
+    default = copy.deepcopy(spec.get("default"))
+    help_text = _help(spec) + (" (default: %(default)s)" if default is not None else "")
+    if _types(spec) == ["boolean"]:
+        return {"action": argparse.BooleanOptionalAction, "default": default, "help": help_text}
+    option: dict[str, Any] = {"default": default, "help": help_text}
+    if "array" in _types(spec):
+        option |= {"nargs": "+", "type": _reader(key, spec.get("items", {}))}
+    elif "enum" in spec:
+        option |= {"choices": spec["enum"]}
+    else:
+        option |= {"type": _reader(key, spec), "metavar": key.upper()}
+    return option
+
+
+def _help(spec: dict[str, Any]) -> str:
+    text = " ".join(spec.get("description", "").split())
+    return re.sub(r"%", "%%", text)  # argparse formats help with %
+
+
+def _reader(key: str, spec: dict[str, Any]) -> Callable[[str], Any]:
+    """Text -> value of the property's type, checked against its schema (range, pattern)."""
+    schema = _with_defs({k: v for k, v in spec.items() if k not in ("default", "description")})
+    plain_text = _types(spec) == ["string"]
+
+    def read(text: str) -> Any:
+        try:
+            value = text if plain_text else yaml.safe_load(text)
+        except yaml.YAMLError as err:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a value ({err})") from None
+        if isinstance(value, int) and not isinstance(value, bool) and "number" in _types(spec):
+            value = float(value) if "integer" not in _types(spec) else value
+        error = jsonschema.exceptions.best_match(_validator(schema).iter_errors(value))
+        if error is not None:
+            raise argparse.ArgumentTypeError(f"{text!r}: {error.message}")
+        return value
+
+    read.__name__ = key  # argparse names the type in its messages
+    return read
