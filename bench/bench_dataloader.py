@@ -18,6 +18,7 @@ from pathlib import Path
 from machine import describe
 
 from marlinflow.models import get_size
+from marlinflow.pretrain.config import PretrainConfig
 from marlinflow.pretrain.data import PretrainData
 from marlinflow.pretrain.synthetic import write_clip
 
@@ -46,8 +47,15 @@ def main() -> None:
         for i in range(args.videos):
             write_clip(root, f"v{i}", n_frames=args.frames, side=224)
         for workers in args.workers:
-            data = PretrainData([Path(root) / "parsing"], size, args.batch, workers=workers,
-                                clips_per_epoch=args.batch * (args.batches + 1), val_fraction=0)  # fmt: skip
+            config = PretrainConfig(
+                model=size.name,
+                index=[str(Path(root) / "parsing")],
+                batch_size=args.batch,
+                workers=workers,
+                clips_per_epoch=args.batch * (args.batches + 1),
+                val_fraction=0,
+            )
+            data = PretrainData(config)
             data.setup()
             seconds = time_loader(data, args.batches)
             print(f"| pretrain data loader: {size.name} {size.n_frames}×{size.img_size}², "

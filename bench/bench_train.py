@@ -28,6 +28,7 @@ from torch.utils.data import DataLoader
 
 from marlinflow.masking import fasking
 from marlinflow.models import ModelSize, get_size
+from marlinflow.pretrain.config import PretrainConfig
 from marlinflow.pretrain.module import MarlinPretrain
 from marlinflow.pretrain.synthetic import face_label_map
 
@@ -68,7 +69,7 @@ def time_fit(module: pl.LightningModule, batches: list, warmup: int) -> list[flo
 
 def ours(size: ModelSize, batches: list, warmup: int) -> list[float]:
     as_dicts = [{"video": video, "visible": visible} for video, visible in batches]
-    return time_fit(MarlinPretrain(size.name), as_dicts, warmup)
+    return time_fit(MarlinPretrain(PretrainConfig(model=size.name)), as_dicts, warmup)
 
 
 def official(size: ModelSize, batches: list, warmup: int, src: Path) -> list[float]:

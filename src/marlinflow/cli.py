@@ -22,16 +22,16 @@ VERBS = {
     "parse": "marlinflow.commands.parse",
     "contact-sheet": "marlinflow.face.contact",
     "summary": "marlinflow.status",
-    "pretrain": "marlinflow.pretrain.command",
-    "extract": "marlinflow.extract",
+    "pretrain": "marlinflow.commands.pretrain",
+    "extract": "marlinflow.commands.extract",
     "export-weights": "marlinflow.checkpoints",
     "import-encoder": "marlinflow.encoder_import",
     "report": "marlinflow.report.build",
     "wandb-report": "marlinflow.report.wandb_report",
     "cluster": "marlinflow.cluster",
     "task": "marlinflow.downstream.cli_task",
-    "probe": "marlinflow.downstream.cli_probe",
-    "finetune": "marlinflow.downstream.cli_finetune",
+    "probe": "marlinflow.commands.probe",
+    "finetune": "marlinflow.commands.finetune",
 }
 
 

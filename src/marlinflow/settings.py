@@ -88,6 +88,10 @@ class Settings:
         """Settings from a mapping: missing keys get their defaults, every key is checked."""
         data = copy.deepcopy(dict(data))
         schema = cls.schema()
+        unknown = sorted(set(data) - set(schema["properties"]))
+        if unknown:
+            known = ", ".join(schema["properties"])
+            raise InputError(source, f"unknown {cls.SECTION} settings {unknown}; known: {known}")
         for name, spec in schema["properties"].items():
             data.setdefault(name, copy.deepcopy(spec.get("default")))
         errors = sorted(_validator(schema).iter_errors(data), key=str)
@@ -187,15 +191,9 @@ def _help(spec: dict[str, Any]) -> str:
 def _reader(key: str, spec: dict[str, Any]) -> Callable[[str], Any]:
     """Text -> value of the property's type, checked against its schema (range, pattern)."""
     schema = _with_defs({k: v for k, v in spec.items() if k not in ("default", "description")})
-    plain_text = _types(spec) == ["string"]
 
     def read(text: str) -> Any:
-        try:
-            value = text if plain_text else yaml.safe_load(text)
-        except yaml.YAMLError as err:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a value ({err})") from None
-        if isinstance(value, int) and not isinstance(value, bool) and "number" in _types(spec):
-            value = float(value) if "integer" not in _types(spec) else value
+        value = _parse(text, _types(spec))
         error = jsonschema.exceptions.best_match(_validator(schema).iter_errors(value))
         if error is not None:
             raise argparse.ArgumentTypeError(f"{text!r}: {error.message}")
@@ -203,3 +201,19 @@ def _reader(key: str, spec: dict[str, Any]) -> Callable[[str], Any]:
 
     read.__name__ = key  # argparse names the type in its messages
     return read
+
+
+def _parse(text: str, types: list[str]) -> Any:
+    """Text as the first of the setting's types it reads as (YAML 1.1 takes ``1e-3`` for text)."""
+    if types == ["string"]:
+        return text
+    for name, convert in (("integer", int), ("number", float)):
+        if name in types:
+            try:
+                return convert(text)
+            except ValueError:
+                pass
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a value ({err})") from None

@@ -2,22 +2,17 @@
 
 from __future__ import annotations
 
-import argparse
-
 import numpy as np
 
-from marlinflow import extract
+from marlinflow.cli import main
 from marlinflow.downstream.encoders import write_random_weights
 from marlinflow.downstream.probe import load_features
 
 
 def test_probe_loads_features_extracted_from_a_real_video(carphone, tmp_path):
     weights = write_random_weights("tiny", tmp_path / "random.pt")
-    parser = argparse.ArgumentParser()
-    extract.add_arguments(parser)
     out = tmp_path / "features"
-    args = parser.parse_args([str(carphone), "--weights", str(weights), "--out", str(out)])
-    assert extract.run(args) == 0
+    assert main(["extract", str(carphone), "--weights", str(weights), "--out", str(out)]) == 0
     ids, table, skipped = load_features(out, [carphone.stem, "absent"])
     windows = np.load(out / f"{carphone.stem}.npy")
     assert ids == [carphone.stem] and table.shape == (1, 96)

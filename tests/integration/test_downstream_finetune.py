@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
 
@@ -11,7 +10,7 @@ import pandas as pd
 import pytest
 import torch
 
-from marlinflow.downstream import cli_finetune
+from marlinflow.cli import main
 from marlinflow.downstream.encoders import load_encoder
 from marlinflow.downstream.finetune import ClipClassifier, FaceClips, FinetuneConfig, run_finetune
 from marlinflow.downstream.tasks import Task
@@ -92,14 +91,11 @@ def test_finetune_verb_with_weights_file_and_random_baseline(bright_dark, tmp_pa
     task, folder = bright_dark
     task.save(tmp_path / "bright.tsv")
     weights = Marlin(get_size("tiny"), with_decoder=False).save(tmp_path / "tiny.encoder.pt")
-    parser = argparse.ArgumentParser()
-    cli_finetune.add_arguments(parser)
-    args = parser.parse_args(
-        [str(tmp_path / "bright.tsv"), "--faces", str(folder), "--encoder", str(weights),
-         "--out", str(tmp_path / "out"), "--baseline", "--max-epochs", "1", "--lr", "1e-3",
-         "--sample-rate", "1", "--test-clips", "1", "--bootstrap", "20", "--threads", "1"]
-    )  # fmt: skip
-    assert cli_finetune.run(args) == 0
+    argv = ["finetune", str(tmp_path / "bright.tsv"), "--faces", str(folder), "--encoder",
+            str(weights), "--out", str(tmp_path / "out"), "--baseline", "--max-epochs", "1",
+            "--lr", "1e-3", "--sample-rate", "1", "--test-clips", "1", "--bootstrap", "20",
+            "--threads", "1"]  # fmt: skip
+    assert main(argv) == 0
     ours = json.loads((tmp_path / "out" / "metrics.json").read_text())
     baseline = json.loads((tmp_path / "out" / "baseline" / "metrics.json").read_text())
     assert ours["model"] == "tiny.encoder" and baseline["model"] == "random-tiny"

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import argparse
 import csv
 import json
 import subprocess
@@ -16,8 +15,8 @@ import torch
 import yaml
 
 from marlinflow.checkpoints import read_encoder_info
+from marlinflow.cli import main
 from marlinflow.models import MarlinModel, get_size
-from marlinflow.pretrain import command
 from marlinflow.pretrain.config import PretrainConfig
 from marlinflow.pretrain.synthetic import write_clip
 from marlinflow.pretrain.train import pretrain
@@ -107,12 +106,10 @@ def test_pretrain_verb_end_to_end(parsed, tmp_path, monkeypatch):
     settings = {"model": "tiny", "index": [str(parsed)], "batch_size": 2, "epochs": 2,
                 "clips_per_epoch": 4, "workers": 0, "warmup_epochs": 1}  # fmt: skip
     (tmp_path / "pretrain.yaml").write_text(yaml.safe_dump({"pretrain": settings}))
-    parser = argparse.ArgumentParser()
-    command.add_arguments(parser)
     run_dir = tmp_path / "run"
-    args = parser.parse_args([str(tmp_path / "pretrain.yaml"), "--run-dir", str(run_dir),
-                              "--set", "mask_strategy=tube", "--set", "adv_weight=0"])  # fmt: skip
-    assert command.run(args) == 0
+    argv = ["pretrain", str(tmp_path / "pretrain.yaml"), "--run-dir", str(run_dir),
+            "--set", "mask_strategy=tube", "--set", "adv_weight=0"]  # fmt: skip
+    assert main(argv) == 0
     for name in ("last.ckpt", "encoder.pt", "metrics.csv", "metrics.json", "config.json"):
         assert (run_dir / name).is_file(), name
     assert sorted(p.name for p in (run_dir / "reconstructions").glob("*.png")) == [
@@ -155,13 +152,15 @@ def test_pretrain_verb_end_to_end(parsed, tmp_path, monkeypatch):
         assert row["dataset"] == parsed.parent.name
         assert row["record"] == str(parsed / f"{row['id']}.status.json")
     # Running the finished run again resumes, finds nothing left to do, and succeeds.
-    assert command.run(args) == 0
+    assert main(argv) == 0
     assert json.loads((run_dir / "metrics.json").read_text())["iterations"] == 4
 
 
-def test_pretrain_verb_bad_config(tmp_path, caplog):
+def test_pretrain_verb_bad_config(tmp_path, capsys):
     (tmp_path / "bad.yaml").write_text("batch_sise: 4\n")
-    parser = argparse.ArgumentParser()
-    command.add_arguments(parser)
-    assert command.run(parser.parse_args([str(tmp_path / "bad.yaml")])) == 2
-    assert "bad.yaml" in caplog.text and "batch_sise" in caplog.text
+    assert main(["pretrain", str(tmp_path / "bad.yaml")]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith(
+        f"marlinflow pretrain: error: {tmp_path / 'bad.yaml'}: unknown pretrain"
+    )
+    assert "batch_sise" in error

@@ -77,9 +77,10 @@ def test_our_lightning_checkpoint_drops_the_critic(tmp_path):
 def test_checkpoint_written_by_lightning(tmp_path):
     import pytorch_lightning as pl
 
+    from marlinflow.pretrain.config import PretrainConfig
     from marlinflow.pretrain.module import MarlinPretrain
 
-    module = MarlinPretrain({"name": "tiny", "n_frames": 16})
+    module = MarlinPretrain(PretrainConfig(model={"name": "tiny", "n_frames": 16}))
     trainer = pl.Trainer(logger=False, enable_checkpointing=False, accelerator="cpu")
     trainer.strategy.connect(module)
     trainer.save_checkpoint(tmp_path / "last.ckpt")

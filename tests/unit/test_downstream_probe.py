@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 
 import numpy as np
 import pandas as pd
 
-from marlinflow.downstream import cli_probe
+from marlinflow.cli import main
 from marlinflow.downstream.probe import ProbeConfig, load_features, run_probe
 from marlinflow.downstream.tasks import Task
 from marlinflow.downstream.training import TrainConfig
@@ -97,14 +96,10 @@ def test_probe_verb_writes_metrics_and_predictions(tmp_path):
     table = write_features(tmp_path / "f", 100)
     np.save(tmp_path / "f" / "v004.npy", np.zeros((0, WIDTH), np.float32))
     Task("syn", "multilabel", list("abc"), table).save(tmp_path / "syn.tsv")
-    parser = argparse.ArgumentParser()
-    cli_probe.add_arguments(parser)
-    args = parser.parse_args(
-        [str(tmp_path / "f"), str(tmp_path / "syn.tsv"), "--out", str(tmp_path / "out"),
-         "--seeds", "0", "1", "--lr", "0.01", "--max-epochs", "30", "--bootstrap", "50",
-         "--k-per-class", "10"]
-    )  # fmt: skip
-    assert cli_probe.run(args) == 0
+    argv = ["probe", str(tmp_path / "f"), str(tmp_path / "syn.tsv"), "--out", str(tmp_path / "out"),
+            "--seeds", "0", "1", "--lr", "0.01", "--max-epochs", "30", "--bootstrap", "50",
+            "--k-per-class", "10"]  # fmt: skip
+    assert main(argv) == 0
     document = json.loads((tmp_path / "out" / "metrics.json").read_text())
     assert document["protocol"] == "linear_probe" and document["seeds"] == [0, 1]
     assert set(document["summary"]["auc_micro"]) == {"mean", "std", "n"}
@@ -129,11 +124,9 @@ def test_probe_verb_writes_metrics_and_predictions(tmp_path):
 
 
 def test_probe_verb_reports_a_bad_task_file(tmp_path, capsys):
-    parser = argparse.ArgumentParser()
-    cli_probe.add_arguments(parser)
-    args = parser.parse_args([str(tmp_path), str(tmp_path / "none.tsv"), "--out", str(tmp_path)])
-    assert cli_probe.run(args) == 1
-    assert "none.tsv: task table not found" in capsys.readouterr().err
+    assert main(["probe", str(tmp_path), str(tmp_path / "none.tsv"), "--out", str(tmp_path)]) == 2
+    error = capsys.readouterr().err
+    assert error == f"marlinflow probe: error: {tmp_path / 'none.tsv'}: task table not found\n"
 
 
 def test_defaults_are_the_official_settings():

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import argparse
-
 import numpy as np
 import pytest
 import torch
 
 import marlinflow
-from marlinflow import extract as extract_verb
 from marlinflow.checkpoints import export_official
+from marlinflow.cli import main
 from marlinflow.errors import InputError, VideoError
 from marlinflow.features import Marlin, plan_windows, read_clips, resize_frames
 from marlinflow.models import MarlinModel, get_size, resolve_size
@@ -182,11 +180,9 @@ def test_package_exports_marlin():
 def test_extract_features_command(tiny16, carphone, tmp_path):
     weights = tiny16.save(tmp_path / "tiny16.encoder.pt")
     (tmp_path / "broken.mp4").write_bytes(b"\x00" * 100)
-    parser = argparse.ArgumentParser()
-    extract_verb.add_arguments(parser)
     videos = [str(carphone), str(tmp_path / "broken.mp4")]
-    args = parser.parse_args([*videos, "--weights", str(weights), "--out", str(tmp_path / "out")])
-    assert extract_verb.run(args) == 1  # the broken video is skipped, the other written
+    argv = ["extract", *videos, "--weights", str(weights), "--out", str(tmp_path / "out")]
+    assert main(argv) == 1  # the broken video is skipped, the other written
     written = np.load(tmp_path / "out" / f"{carphone.stem}.npy")
     assert written.dtype == np.float32
     assert np.allclose(written, tiny16.extract_video(carphone).numpy(), atol=1e-6)

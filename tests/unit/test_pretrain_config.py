@@ -15,7 +15,7 @@ def test_defaults_are_official():
     assert (config.mask_strategy, config.mask_ratio, config.adv_weight) == ("fasking", 0.9, 0.01)
     assert (config.base_lr, config.min_lr, config.warmup_epochs, config.epochs) == (
         1.5e-4, 1e-5, 40, 2000)  # fmt: skip
-    assert config.betas == (0.9, 0.95) and config.weight_decay == 0.0 and config.gp_weight == 0.0
+    assert config.betas == [0.9, 0.95] and config.weight_decay == 0.0 and config.gp_weight == 0.0
 
 
 def test_load_yaml_section_and_json(tmp_path):
@@ -24,7 +24,7 @@ def test_load_yaml_section_and_json(tmp_path):
     )
     config = PretrainConfig.load(tmp_path / "a.yaml")
     assert (
-        config.model == "tiny" and config.index == ["data/parsing"] and config.betas == (0.9, 0.99)
+        config.model == "tiny" and config.index == ["data/parsing"] and config.betas == [0.9, 0.99]
     )
     (tmp_path / "b.json").write_text(json.dumps({"model": {"name": "tiny", "n_frames": 16}}))
     assert PretrainConfig.load(tmp_path / "b.json").model == {"name": "tiny", "n_frames": 16}

@@ -12,6 +12,7 @@ from marlinflow.errors import InputError
 from marlinflow.face.store import load_parsing
 from marlinflow.masking import label_presence, visible_count
 from marlinflow.models import get_size
+from marlinflow.pretrain.config import PretrainConfig
 from marlinflow.pretrain.data import (
     KeySampler,
     MaskSpec,
@@ -75,7 +76,9 @@ def test_clip_indices_stride_and_short_videos():
 
 
 def dataset(records, strategy="fasking") -> PretrainClips:
-    return PretrainClips(read_index([records[0] / "parsing"]), TINY, MaskSpec(strategy), seed=7)
+    return PretrainClips(
+        read_index([records[0] / "parsing"]), TINY, MaskSpec(strategy, 0.9, False), 2, 7
+    )
 
 
 def test_item_is_the_clip_and_its_mask(records):
@@ -120,7 +123,7 @@ def test_broken_clip_is_named_then_skipped(records, tmp_path, caplog):
     broken = tmp_path / "broken.mp4"
     broken.write_bytes(b"\x00not a video" * 100)
     sources[0] = type(sources[0])("broken", broken, sources[0].labels)
-    clips = PretrainClips(sources, TINY, MaskSpec())
+    clips = PretrainClips(sources, TINY, MaskSpec("fasking", 0.9, False), 2, 0)
     with pytest.raises(InputError, match="broken.mp4"):
         clips.load(sources[0], np.random.default_rng(0))
     with caplog.at_level(logging.WARNING):
@@ -168,8 +171,16 @@ def test_sampler_resumes_within_an_epoch_on_every_rank():
 
 def test_datamodule_batches_same_with_workers(records):
     def first_batch(workers: int) -> dict[str, torch.Tensor]:
-        data = PretrainData([records[0] / "parsing"], TINY, batch_size=2, seed=5, workers=workers,
-                            clips_per_epoch=4, val_fraction=0.34)  # fmt: skip
+        config = PretrainConfig(
+            model="tiny",
+            index=[str(records[0] / "parsing")],
+            batch_size=2,
+            seed=5,
+            workers=workers,
+            clips_per_epoch=4,
+            val_fraction=0.34,
+        )
+        data = PretrainData(config)
         data.setup()
         return next(iter(data.train_dataloader()))
 
@@ -180,8 +191,14 @@ def test_datamodule_batches_same_with_workers(records):
 
 
 def test_an_epoch_without_a_full_batch_is_refused(records):
-    data = PretrainData([records[0] / "parsing"], TINY, batch_size=8, clips_per_epoch=4,
-                        val_fraction=0)  # fmt: skip
+    config = PretrainConfig(
+        model="tiny",
+        index=[str(records[0] / "parsing")],
+        batch_size=8,
+        clips_per_epoch=4,
+        val_fraction=0,
+    )
+    data = PretrainData(config)
     data.setup()
     with pytest.raises(InputError, match="parsing.*4 training clips per epoch.*batch of 8"):
         data.train_dataloader()

@@ -109,7 +109,7 @@ def test_slurm_layout_without_tasks_per_node_is_refused(slurm_env):
 
 def test_resume_takes_the_newest_checkpoint(tmp_path):
     config = PretrainConfig(model="tiny", run_dir=str(tmp_path), init=str(tmp_path / "absent.pth"))
-    module = MarlinPretrain("tiny")
+    module = MarlinPretrain(PretrainConfig(model="tiny"))
     (tmp_path / "last.ckpt").write_bytes(b"epoch end")
     assert start_point(config, module) == tmp_path / "last.ckpt"  # init not read
     time.sleep(0.01)

@@ -11,6 +11,7 @@ from torch.utils.data import DataLoader
 
 from marlinflow import masking
 from marlinflow.models import get_size
+from marlinflow.pretrain.config import PretrainConfig
 from marlinflow.pretrain.module import MarlinPretrain, gradient_penalty, normalise_patches
 from marlinflow.pretrain.visual import reconstruction_grid
 
@@ -46,7 +47,7 @@ class GradientProbe(pl.Callback):
 def trained():
     """Two iterations of a tiny model, with the probes attached."""
     pl.seed_everything(0, verbose=False)
-    module = MarlinPretrain("tiny", warmup_epochs=0.5, base_lr=0.1)
+    module = MarlinPretrain(PretrainConfig(model="tiny", warmup_epochs=0.5, base_lr=0.1))
     forwards = []
     module.model.register_forward_hook(lambda *args: forwards.append(1))
     probe = GradientProbe()
@@ -124,7 +125,7 @@ def test_reconstruction_grid_layout():
 @pytest.mark.gpu
 def test_bf16_autocast_on_gpu():
     pl.seed_everything(0, verbose=False)
-    module = MarlinPretrain("tiny")
+    module = MarlinPretrain(PretrainConfig(model="tiny"))
     dtypes = []
     module.model.decoder.register_forward_hook(lambda mod, args, out: dtypes.append(out.dtype))
     trainer = pl.Trainer(max_epochs=1, accelerator="gpu", devices=1, logger=False,

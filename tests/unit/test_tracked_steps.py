@@ -15,8 +15,7 @@ import pytest
 import torch
 
 from marlinflow import cli, status
-from marlinflow.extract import add_arguments as extract_arguments
-from marlinflow.extract import run as extract
+from marlinflow.cli import main
 from marlinflow.features import Marlin, plan_windows
 from marlinflow.models import resolve_size
 from marlinflow.report import build
@@ -162,8 +161,6 @@ def test_feature_extraction_is_a_tracked_run(pipeline, carphone, tmp_path):
     model = Marlin(resolve_size({"name": "tiny", "n_frames": 16}), with_decoder=False)
     weights = model.save(tmp_path / "tiny16.encoder.pt")
     (tmp_path / "broken.mp4").write_bytes(b"\x00" * 100)
-    parser = argparse.ArgumentParser()
-    extract_arguments(parser)
     out = tmp_path / "features" / "tiny"
     argv = [
         str(carphone),
@@ -173,7 +170,7 @@ def test_feature_extraction_is_a_tracked_run(pipeline, carphone, tmp_path):
         "--out",
         str(out),
     ]
-    assert extract(parser.parse_args(argv)) == 1  # the broken video is skipped
+    assert main(["extract", *argv]) == 1  # the broken video is skipped
 
     record = json.loads((out / "run.json").read_text())
     assert (record["group"], record["job_type"], record["tags"]) == (

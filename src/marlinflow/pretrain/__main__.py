@@ -3,7 +3,7 @@ point Lightning re-runs in each extra process of a DDP run)."""
 
 import sys
 
-from marlinflow.pretrain.command import main
+from marlinflow.cli import main
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(["pretrain", *sys.argv[1:]]))

@@ -26,7 +26,8 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 from marlinflow.errors import InputError
 from marlinflow.face.store import load_parsing
 from marlinflow.masking import make_mask
-from marlinflow.models import ModelSize
+from marlinflow.models import ModelSize, resolve_size
+from marlinflow.pretrain.config import PretrainConfig
 from marlinflow.status import STATUS_SUFFIX, StageRecord
 from marlinflow.video.io import read_frames
 
@@ -52,9 +53,11 @@ class ClipSource:
 
 @dataclass(frozen=True)
 class MaskSpec:
-    strategy: str = "fasking"
-    ratio: float = 0.9
-    balanced: bool = False
+    """How each clip's visible tokens are drawn (the pretrain settings' mask_*)."""
+
+    strategy: str
+    ratio: float
+    balanced: bool
 
 
 def _record_paths(entry: str | Path) -> list[Path]:
@@ -117,8 +120,9 @@ def clip_indices(
 class PretrainClips(Dataset):
     """Clip (3, T, H, W) float in [0, 1] and visible mask (N,) bool for a key from the sampler."""
 
-    def __init__(self, sources: list[ClipSource], size: ModelSize, mask: MaskSpec, stride: int = 2,
-                 seed: int = 0):  # fmt: skip
+    def __init__(
+        self, sources: list[ClipSource], size: ModelSize, mask: MaskSpec, stride: int, seed: int
+    ):
         if not sources:
             raise ValueError("no usable videos to pretrain on")
         self.sources, self.size, self.mask, self.stride, self.seed = (
@@ -215,18 +219,18 @@ class KeySampler(Sampler[Key]):
 class PretrainData(pl.LightningDataModule):
     """Train and fixed validation loaders over the parse records in ``index``."""
 
-    def __init__(self, index: Sequence[str | Path], size: ModelSize, batch_size: int,
-                 mask: MaskSpec = MaskSpec(), stride: int = 2, seed: int = 0, workers: int = 0,
-                 clips_per_epoch: int | None = None, val_fraction: float = 0.05,
-                 val_clips: int | None = None):  # fmt: skip
+    def __init__(self, config: PretrainConfig):
         super().__init__()
-        self.index, self.size, self.batch_size, self.mask = list(index), size, batch_size, mask
-        self.stride, self.seed, self.workers = stride, seed, workers
-        self.clips_per_epoch, self.val_fraction, self.val_clips = (
-            clips_per_epoch,
-            val_fraction,
-            val_clips,
+        self.config, self.index = config, list(config.index)
+        self.size = resolve_size(config.model)
+        self.mask = MaskSpec(config.mask_strategy, config.mask_ratio, config.mask_balanced)
+        self.batch_size, self.stride, self.seed = (
+            config.batch_size,
+            config.frame_stride,
+            config.seed,
         )
+        self.workers, self.clips_per_epoch = config.workers, config.clips_per_epoch
+        self.val_fraction, self.val_clips = config.val_fraction, config.val_clips
         self.train_set: PretrainClips | None = None
         self.val_set: PretrainClips | None = None
         self._split: tuple[list[ClipSource], list[ClipSource]] | None = None

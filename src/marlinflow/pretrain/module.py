@@ -19,6 +19,7 @@ import torch
 import torch.nn.functional as F
 
 from marlinflow.models import MarlinModel, PatchCritic, resolve_size
+from marlinflow.pretrain.config import INPUTS, PretrainConfig
 from marlinflow.pretrain.schedule import LrSchedule, scaled_lr
 from marlinflow.pretrain.visual import log_reconstruction
 
@@ -52,14 +53,13 @@ def gradient_penalty(
 class MarlinPretrain(pl.LightningModule):
     """Holds ``model`` (MarlinModel) and ``critic`` (PatchCritic); checkpoints rely on the names."""
 
-    def __init__(self, size: str | dict = "small", adv_weight: float = 0.01, gp_weight: float = 0.0,
-                 norm_targets: bool = False, base_lr: float = 1.5e-4, min_lr: float = 1e-5,
-                 warmup_epochs: float = 40, lr_schedule: str = "cosine",
-                 betas: tuple[float, float] = (0.9, 0.95), weight_decay: float = 0.0,
-                 max_iters: int | None = None, reconstructions: bool = True):  # fmt: skip
+    def __init__(self, config: PretrainConfig, reconstructions: bool = True):
         super().__init__()
-        self.save_hyperparameters()
-        self.size = resolve_size(size)
+        self.config, self.reconstructions = config, reconstructions
+        # the checkpoint's record of the run: its model ("size") and settings, not its inputs
+        settings = {k: v for k, v in config.to_dict().items() if k not in INPUTS}
+        self.save_hyperparameters({"size": config.model, **settings})
+        self.size = resolve_size(config.model)
         self.model = MarlinModel(self.size)
         self.critic = PatchCritic(self.size)
         self.automatic_optimization = False
@@ -86,7 +86,7 @@ class MarlinPretrain(pl.LightningModule):
         with self.autocast():
             pred = self.model(video, visible)
         target = self.model.targets(video, visible)
-        if self.hparams.norm_targets:
+        if self.config.norm_targets:
             target = normalise_patches(target)
         return pred.float(), target
 
@@ -95,8 +95,8 @@ class MarlinPretrain(pl.LightningModule):
         _, opt_d = self.optimizers()
         fake = pred.detach()
         loss = critic_loss(self.critic, fake, target)
-        if self.hparams.gp_weight > 0:
-            loss = loss + self.hparams.gp_weight * gradient_penalty(self.critic, fake, target)
+        if self.config.gp_weight > 0:
+            loss = loss + self.config.gp_weight * gradient_penalty(self.critic, fake, target)
         opt_d.zero_grad(set_to_none=True)
         self.manual_backward(loss)
         opt_d.step()
@@ -108,7 +108,7 @@ class MarlinPretrain(pl.LightningModule):
         self.toggle_optimizer(opt_g)  # the critic's weights take no gradient here
         rec = F.mse_loss(pred, target)
         adv = -self.critic(pred).mean()
-        loss = rec + self.hparams.adv_weight * adv
+        loss = rec + self.config.adv_weight * adv
         opt_g.zero_grad(set_to_none=True)
         self.manual_backward(loss)
         opt_g.step()
@@ -129,15 +129,15 @@ class MarlinPretrain(pl.LightningModule):
         trainer = self.trainer
         global_batch = batch_size * trainer.world_size
         iters = int(trainer.num_training_batches)
-        total = self.hparams.max_iters or trainer.max_epochs * iters
+        total = self.config.steps or trainer.max_epochs * iters
         return LrSchedule(
-            peak=scaled_lr(self.hparams.base_lr, global_batch),
-            floor=scaled_lr(self.hparams.min_lr, global_batch),
-            warmup_epochs=self.hparams.warmup_epochs,
+            peak=scaled_lr(self.config.base_lr, global_batch),
+            floor=scaled_lr(self.config.min_lr, global_batch),
+            warmup_epochs=self.config.warmup_epochs,
             epochs=trainer.max_epochs if trainer.max_epochs > 0 else -(-total // iters),
             iters_per_epoch=iters,
             total_iters=total,
-            kind=self.hparams.lr_schedule,
+            kind=self.config.lr_schedule,
         )
 
     def apply_lr(self, batch_idx: int, batch_size: int) -> float:
@@ -152,8 +152,8 @@ class MarlinPretrain(pl.LightningModule):
         return lr
 
     def configure_optimizers(self) -> list[torch.optim.Optimizer]:
-        kwargs = {"lr": 0.0, "betas": tuple(self.hparams.betas), "eps": 1e-8,
-                  "weight_decay": self.hparams.weight_decay}  # fmt: skip
+        kwargs = {"lr": 0.0, "betas": tuple(self.config.betas), "eps": 1e-8,
+                  "weight_decay": self.config.weight_decay}  # fmt: skip
         trainable = [p for p in self.model.parameters() if p.requires_grad]
         return [
             torch.optim.AdamW(trainable, **kwargs),
@@ -189,7 +189,7 @@ class MarlinPretrain(pl.LightningModule):
         adv = -self.critic(pred).mean()
         logs = {"val/loss_rec": rec, "val/loss_critic": d_loss, "val/loss_adv": adv}
         self.log_dict(logs, on_epoch=True, sync_dist=True, batch_size=len(pred))
-        if batch_idx == 0 and self.hparams.reconstructions and self.global_rank == 0:
+        if batch_idx == 0 and self.reconstructions and self.global_rank == 0:
             self.save_reconstruction(batch)
 
     def save_reconstruction(self, batch: dict[str, torch.Tensor]) -> None:

@@ -18,10 +18,9 @@ from pytorch_lightning.loggers import CSVLogger, Logger
 from marlinflow.atomic import atomic_path, write_json
 from marlinflow.checkpoints import save_encoder
 from marlinflow.cluster import resume_checkpoint
-from marlinflow.models import resolve_size
 from marlinflow.pretrain.checkpointing import LAST, LastCheckpoint, init_weights
 from marlinflow.pretrain.config import PretrainConfig
-from marlinflow.pretrain.data import ClipSource, MaskSpec, PretrainData, record_paths
+from marlinflow.pretrain.data import ClipSource, PretrainData, record_paths
 from marlinflow.pretrain.launch import (
     RequeueAtBatchEnd,
     build_strategy,
@@ -35,22 +34,6 @@ from marlinflow.tracking import TrackedRun, lightning_logger, track_run
 log = logging.getLogger(__name__)
 CORPUS = "corpus.tsv"
 CORPUS_COLUMNS = ("dataset", "id", "role", "record")
-
-
-def build_data(config: PretrainConfig) -> PretrainData:
-    mask = MaskSpec(config.mask_strategy, config.mask_ratio, config.mask_balanced)
-    return PretrainData(config.index, resolve_size(config.model), config.batch_size, mask,
-                        config.frame_stride, config.seed, config.workers, config.clips_per_epoch,
-                        config.val_fraction, config.val_clips)  # fmt: skip
-
-
-def build_module(config: PretrainConfig) -> MarlinPretrain:
-    return MarlinPretrain(
-        size=config.model, adv_weight=config.adv_weight, gp_weight=config.gp_weight,
-        norm_targets=config.norm_targets, base_lr=config.base_lr, min_lr=config.min_lr,
-        warmup_epochs=config.warmup_epochs, lr_schedule=config.lr_schedule, betas=config.betas,
-        weight_decay=config.weight_decay, max_iters=config.steps,
-    )  # fmt: skip
 
 
 def build_trainer(config: PretrainConfig, run_dir: Path, loggers: Sequence[Logger] = (),
@@ -104,7 +87,7 @@ def pretrain(config: PretrainConfig, callbacks: Sequence[pl.Callback] = ()) -> d
     run_dir = Path(config.run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     pl.seed_everything(config.seed, workers=True, verbose=False)  # same initial weights everywhere
-    module, data = build_module(config), build_data(config)
+    module, data = MarlinPretrain(config), PretrainData(config)
     outputs = {"checkpoint": run_dir / LAST, "encoder": run_dir / "encoder.pt",
                "metrics_csv": run_dir / "metrics.csv",
                "metrics_json": run_dir / "metrics.json"}  # fmt: skip

@@ -9,19 +9,22 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 
 import yaml
 
 from marlinflow.errors import InputError
 
-log = logging.getLogger(__name__)
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("config", help="YAML/JSON file of pretraining settings")
-    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                        help="override one setting, e.g. --set batch_size=8 (repeatable)")  # fmt: skip
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override one setting, e.g. --set batch_size=8 (repeatable)",
+    )
     parser.add_argument("--run-dir", help="output folder (overrides the config's run_dir)")
     parser.add_argument("--index", nargs="+", help="parse records or folders of them (overrides)")
 
@@ -37,24 +40,13 @@ def run(args: argparse.Namespace) -> int:
     from marlinflow.pretrain.config import PretrainConfig
     from marlinflow.pretrain.train import pretrain
 
-    try:
-        config = PretrainConfig.load(args.config)
-        updates = dict(parse_override(item) for item in args.overrides)
-        if args.run_dir:
-            updates["run_dir"] = args.run_dir
-        if args.index:
-            updates["index"] = args.index
-        config = PretrainConfig.from_dict({**config.to_dict(), **updates}, args.config)
-        outputs = pretrain(config)
-    except InputError as err:
-        log.error("%s", err)
-        return 2
+    config = PretrainConfig.load(args.config)
+    updates = dict(parse_override(item) for item in args.overrides)
+    if args.run_dir:
+        updates["run_dir"] = args.run_dir
+    if args.index:
+        updates["index"] = args.index
+    config = PretrainConfig.from_dict({**config.to_dict(), **updates}, args.config)
+    outputs = pretrain(config)
     print(json.dumps({name: str(path) for name, path in outputs.items()}))
     return 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m marlinflow.pretrain", description=__doc__)
-    add_arguments(parser)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    return run(parser.parse_args(argv))
