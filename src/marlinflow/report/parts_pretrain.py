@@ -7,10 +7,10 @@ import json
 import logging
 import math
 from pathlib import Path
-from typing import Any
 
 from marlinflow.errors import InputError
 from marlinflow.models import resolve_size
+from marlinflow.pretrain.config import PretrainConfig
 from marlinflow.report import figures
 from marlinflow.report.html import image, paragraph
 from marlinflow.report.inputs import Inputs, Missing, copy_figure
@@ -66,18 +66,17 @@ def reconstructions_parts(inputs: Inputs) -> list[str]:
     return parts
 
 
-def mask_settings(inputs: Inputs) -> tuple[Any, float, int, int]:
-    """(model spec, mask ratio, frame stride, seed) of the first pretrained encoder's settings."""
+def mask_settings(inputs: Inputs) -> PretrainConfig:
+    """The first pretrained encoder's settings; without one, the default settings."""
     for name, run in inputs.plan.pretrained().items():
         for file in ("settings.json", "config.json"):
             try:
                 settings = json.loads((run / file).read_text())
             except (OSError, ValueError):
                 continue
-            model = settings.get("model") or inputs.plan.encoders[name].get("model") or "small"
-            return (model, float(settings.get("mask_ratio", 0.9)),
-                    int(settings.get("frame_stride", 2)), int(settings.get("seed", 0)))  # fmt: skip
-    return "small", 0.9, 2, 0
+            settings.setdefault("model", inputs.plan.encoders[name].get("model"))
+            return PretrainConfig.from_dict(settings, str(run / file))
+    return PretrainConfig()
 
 
 def evaluation_records(inputs: Inputs) -> list[Path]:
@@ -87,8 +86,9 @@ def evaluation_records(inputs: Inputs) -> list[Path]:
 
 
 def masks_parts(inputs: Inputs) -> list[str]:
-    model, ratio, stride, seed = mask_settings(inputs)
-    size = resolve_size(model)
+    settings = mask_settings(inputs)
+    size, ratio = resolve_size(settings.model), settings.mask_ratio
+    stride, seed = settings.frame_stride, settings.seed
     examples = []
     for record in evaluation_records(inputs):
         if len(examples) == inputs.mask_videos:

@@ -1,0 +1,161 @@
+"""Each setting is declared once, in the config schema: the settings classes, the verbs' flags,
+their help and defaults, and the workflow's options all come from that declaration."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+
+import pytest
+
+from marlinflow import cli, masking, settings
+from marlinflow.config import cli_options
+from marlinflow.download.http import RetryPolicy
+from marlinflow.downstream.settings import FeatureSettings, FinetuneSettings, ProbeSettings
+from marlinflow.errors import InputError
+from marlinflow.face.parsing_step import ParseSettings
+from marlinflow.face.pipeline import TrackConfig
+from marlinflow.pretrain.config import PretrainConfig
+from marlinflow.pretrain.schedule import SCHEDULES
+from marlinflow.schemas import load_schema
+
+# The section each settings class is made from.
+CLASSES = {
+    "track": TrackConfig,
+    "parse": ParseSettings,
+    "download": RetryPolicy,
+    "pretrain": PretrainConfig,
+    "downstream.probe": ProbeSettings,
+    "downstream.finetune": FinetuneSettings,
+    "downstream.features": FeatureSettings,
+}
+# Sections the workflow reads as validated mappings (defaults filled by the schema), not as
+# settings of one verb.
+WORKFLOW_SECTIONS = {"dataset", "experiment", "downstream", "downstream.low_label", "report",
+                     "compute", "tracking"}  # fmt: skip
+# The verb that takes each section as its flags.
+VERBS = [("track", TrackConfig), ("parse", ParseSettings), ("download", RetryPolicy),
+         ("probe", ProbeSettings), ("finetune", FinetuneSettings), ("extract", FeatureSettings)]  # fmt: skip
+NOT_FLAGS = {"chunk_size"}  # RetryPolicy's extra: how the code reads, not a user setting
+
+
+def sections(schema: dict, prefix: str = "") -> dict[str, dict]:
+    """Every section with settings of its own, by dotted path."""
+    found = {}
+    for name, spec in schema.get("properties", {}).items():
+        path = f"{prefix}{name}"
+        if "properties" in spec:
+            if any("properties" not in sub for sub in spec["properties"].values()):
+                found[path] = spec
+            found |= sections(spec, path + ".")
+    return found
+
+
+def test_every_section_has_one_home():
+    assert set(sections(load_schema("config"))) == set(CLASSES) | WORKFLOW_SECTIONS
+
+
+def test_every_setting_is_documented():
+    for path in sections(load_schema("config")):
+        for name, spec in settings.properties(path).items():
+            assert " ".join(spec.get("description", "").split()), f"{path}.{name}"
+
+
+@pytest.mark.parametrize("section", sorted(CLASSES))
+def test_a_settings_class_is_its_section(section):
+    cls = CLASSES[section]
+    props = {**settings.properties(section), **cls.EXTRA}
+    fields = {field.name: field for field in dataclasses.fields(cls)}
+    assert list(fields) == list(props)
+    made = cls()
+    for name, spec in props.items():
+        assert getattr(made, name) == spec.get("default"), f"{section}.{name}"
+
+
+@pytest.mark.parametrize(("verb", "cls"), VERBS, ids=[verb for verb, _ in VERBS])
+def test_a_verb_takes_its_section_as_flags(verb, cls):
+    parser = cli.build_parser(verb)
+    actions = {a.dest: a for a in parser._subparsers._group_actions[0].choices[verb]._actions}
+    for name, spec in cls.schema()["properties"].items():
+        if name in NOT_FLAGS:
+            continue
+        action = actions[name]
+        assert action.option_strings[0] == "--" + name.replace("_", "-")
+        assert action.default == spec.get("default")
+        first_words = " ".join(spec["description"].split()[:4])
+        assert first_words in action.help, name
+
+
+@pytest.mark.parametrize(("verb", "cls"), VERBS, ids=[verb for verb, _ in VERBS])
+def test_config_to_flags_to_settings_round_trip(verb, cls):
+    """What the workflow passes (``cli_options`` of the section) is what the verb reads."""
+    changed = {}
+    for name, spec in cls.schema()["properties"].items():
+        if name in NOT_FLAGS or spec.get("default") is None:
+            continue
+        value = spec["default"]
+        if "enum" in spec:
+            value = spec["enum"][-1]
+        elif isinstance(value, bool):
+            value = not value
+        elif isinstance(value, (int, float)):  # half, or one: inside every range here
+            value = (value // 2 if isinstance(value, int) else value / 2) if value else 1
+        changed[name] = value
+    positional = {"track": ["in.mp4", "o.status.json"], "parse": ["in.json", "o.status.json"],
+                  "download": ["o.status.json", "--source", "x.mp4"],
+                  "probe": ["f", "t.tsv", "--out", "o"], "finetune": ["t.tsv", "--usable", "u",
+                  "--encoder", "e.pt", "--out", "o"], "extract": ["v.mp4", "--model", "m",
+                  "--out", "o"]}[verb]  # fmt: skip
+    args = cli.build_parser(verb).parse_args([verb, *positional, *cli_options(changed)])
+    expected = cls.from_dict({**cls().to_dict(), **changed})
+    assert cls.from_args(args) == expected
+
+
+def test_false_is_every_boolean_default():
+    """The workflow leaves false flags out (``cli_options``): that is only the same when no
+    boolean setting defaults to true."""
+    for path in sections(load_schema("config")):
+        for name, spec in settings.properties(path).items():
+            if spec.get("type") == "boolean":
+                assert spec["default"] is False, f"{path}.{name}"
+
+
+def test_flag_values_are_checked_against_the_schema(capsys):
+    with pytest.raises(SystemExit):
+        cli.build_parser("track").parse_args(["track", "a.mp4", "o.status.json", "--size", "10"])
+    assert "--size: '10': 10 is less than the minimum of 32" in capsys.readouterr().err
+    parser = cli.build_parser("probe")
+    args = parser.parse_args(["probe", "f", "t.tsv", "--out", "o", "--lr", "1e-3"])
+    assert args.lr == 0.001  # YAML 1.1 alone would read 1e-3 as text
+
+
+def test_mappings_are_checked_and_name_their_source():
+    with pytest.raises(InputError, match=r"run.yaml: unknown track settings \['sise'\]"):
+        TrackConfig.from_dict({"sise": 100}, "run.yaml")
+    with pytest.raises(InputError, match="run.yaml \\(track\\): size: 10 is less than the min"):
+        TrackConfig.from_dict({"size": 10}, "run.yaml")
+    assert TrackConfig.from_dict({"size": 112}) == TrackConfig(size=112)
+
+
+def test_code_constants_agree_with_the_schema():
+    pretrain = settings.properties("pretrain")
+    assert tuple(pretrain["mask_strategy"]["enum"]) == tuple(masking.STRATEGIES)
+    assert tuple(pretrain["lr_schedule"]["enum"]) == tuple(SCHEDULES)
+
+
+def test_a_new_setting_is_one_declaration(monkeypatch):
+    """Add a property to the schema: the class, its default, the flag and its help follow."""
+    schema = copy.deepcopy(load_schema("config"))
+    schema["properties"]["track"]["properties"]["blur_limit"] = {
+        "type": "number", "minimum": 0, "default": 2.5,
+        "description": "Drop frames blurrier than this (a new setting).",
+    }  # fmt: skip
+    monkeypatch.setattr(settings, "load_schema", lambda name: schema)
+    cls = settings.settings_class("track", "TrackConfig")
+    assert cls().blur_limit == 2.5 and cls.from_dict({"blur_limit": 1}).blur_limit == 1
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    settings.add_arguments(parser, cls)
+    assert cls.from_args(parser.parse_args(["--blur-limit", "4"])).blur_limit == 4.0
+    assert "Drop frames blurrier than this" in parser.format_help()
