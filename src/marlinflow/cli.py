@@ -14,7 +14,7 @@ import sys
 # verb -> module exposing add_arguments(parser) and run(args) -> exit code
 VERBS = {
     "sample": "marlinflow.sample",
-    "manifest": "marlinflow.datasets",
+    "manifest": "marlinflow.commands.manifest",
     "download": "marlinflow.download.step",
     "track": "marlinflow.face.track_step",
     "parse": "marlinflow.face.parsing_step",
@@ -27,7 +27,7 @@ VERBS = {
     "report": "marlinflow.report.build",
     "wandb-report": "marlinflow.report.wandb_report",
     "cluster": "marlinflow.cluster",
-    "task": "marlinflow.downstream.cli_task",
+    "task": "marlinflow.commands.task",
     "probe": "marlinflow.downstream.cli_probe",
     "finetune": "marlinflow.downstream.cli_finetune",
 }

@@ -1,0 +1,1 @@
+"""One module per ``marlinflow`` verb: parse arguments, call the library, report."""
