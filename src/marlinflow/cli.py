@@ -16,7 +16,7 @@ from marlinflow.errors import InputError
 # verb -> module exposing add_arguments(parser) and run(args) -> exit code
 VERBS = {
     "sample": "marlinflow.sample",
-    "manifest": "marlinflow.datasets",
+    "manifest": "marlinflow.commands.manifest",
     "download": "marlinflow.commands.download",
     "track": "marlinflow.commands.track",
     "parse": "marlinflow.commands.parse",
@@ -29,7 +29,7 @@ VERBS = {
     "report": "marlinflow.report.build",
     "wandb-report": "marlinflow.report.wandb_report",
     "cluster": "marlinflow.cluster",
-    "task": "marlinflow.downstream.cli_task",
+    "task": "marlinflow.commands.task",
     "probe": "marlinflow.commands.probe",
     "finetune": "marlinflow.commands.finetune",
 }

@@ -10,17 +10,72 @@ from typing import Any
 
 import yaml
 
+from marlinflow import datasets
 from marlinflow.errors import InputError
 from marlinflow.schemas import describe_error, load_schema, validator
 
 
 def validate_config(config: dict[str, Any], source: str | Path = "<config>") -> dict[str, Any]:
-    """Fill defaults in place and check every key; report all problems with their key paths."""
+    """Fill defaults in place and check every key; report all problems with their key paths.
+
+    Data set and task names are checked against the registry (:mod:`marlinflow.datasets`), not
+    the schema: a data set module brings its names with it.
+    """
     coerce_strings(config, load_schema("config"))
     errors = sorted(validator("config", fill_defaults=True).iter_errors(config), key=str)
-    if errors:
-        raise InputError(source, "invalid config:\n  " + "\n  ".join(map(describe_error, errors)))
+    problems = [describe_error(error) for error in errors] + registry_problems(config)
+    if problems:
+        raise InputError(source, "invalid config:\n  " + "\n  ".join(problems))
     return config
+
+
+def registry_problems(config: dict[str, Any]) -> list[str]:
+    """``key: reason`` for each data set or task name the registry does not know, and for each
+    task option its builder does not take."""
+    builder = _mapping(config.get("dataset")).get("builder")
+    problems = _unknown("dataset.builder", builder, datasets.registered())
+    for where, spec in _task_specs(config):
+        problems += _task_problems(where, spec)
+    return problems
+
+
+def _task_specs(config: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """(key, spec) of every task of the config: the data set's and those of each experiment entry."""
+    lists = [("downstream.tasks", _mapping(config.get("downstream")).get("tasks"))]
+    entries = _mapping(_mapping(config.get("experiment")).get("datasets"))
+    lists += [
+        (f"experiment.datasets.{name}.tasks", _mapping(entry).get("tasks"))
+        for name, entry in entries.items()
+    ]
+    return [
+        (f"{where}.{i}", spec)
+        for where, specs in lists
+        for i, spec in enumerate(specs if isinstance(specs, list) else [])
+        if isinstance(spec, dict)
+    ]
+
+
+def _task_problems(where: str, spec: dict[str, Any]) -> list[str]:
+    name, options = spec.get("adapter"), spec.get("options")
+    unknown = _unknown(f"{where}.adapter", name, datasets.tasks())
+    if unknown or not isinstance(name, str) or not isinstance(options, dict):
+        return unknown  # a wrong type is the schema's to report
+    return [
+        f"{where}.options.{problem}" for problem in datasets.task(name).option_problems(options)
+    ]
+
+
+def _unknown(where: str, name: Any, known: dict[str, Any]) -> list[str]:
+    """The problem of a name that is not one of the registry's (none for a name that is not a
+    string: the schema reports it)."""
+    if not isinstance(name, str) or name in known:
+        return []
+    return [f"{where}: {name!r} is not one of {list(known)} (marlinflow.datasets)"]
+
+
+def _mapping(value: Any) -> dict[str, Any]:
+    """``value`` when it is a mapping, else an empty one (a wrong type is the schema's to report)."""
+    return value if isinstance(value, dict) else {}
 
 
 def load_config(*paths: str | Path) -> dict[str, Any]:
@@ -80,14 +135,18 @@ def cli_options(section: dict[str, Any]) -> list[str]:
     """
     options = []
     for key, value in section.items():
-        flag = "--" + key.replace("_", "-")
         if value is True:
-            options.append(flag)
+            options.append(flag(key))
         elif isinstance(value, list):
-            options += [flag, *map(str, value)]
+            options += [flag(key), *map(str, value)]
         elif value is not None and value is not False:
-            options += [flag, str(value)]
+            options += [flag(key), str(value)]
     return options
+
+
+def flag(key: str) -> str:
+    """The command option of a config key: ``max_gap`` -> ``--max-gap``."""
+    return "--" + key.replace("_", "-")
 
 
 def model_tag(model: str | dict[str, Any]) -> str:

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from marlinflow import datasets
 from marlinflow.config import merge, model_tag, read_config_file, validate_config
 from marlinflow.errors import InputError
 
@@ -238,7 +239,7 @@ def check_tasks(experiment: Experiment, manifests: dict[str, pd.DataFrame]) -> N
         columns = set(manifests[dataset.name].columns)
         for name in evaluation.tasks:
             task = dataset.tasks[name]
-            if task["adapter"] != "csv" or task["source"] is not None:
+            if not datasets.task(task["adapter"]).reads_manifest or task["source"] is not None:
                 continue
             missing = [c for c in task["label_columns"] or [] if c not in columns]
             if missing or not task["label_columns"]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from marlinflow import datasets
 from marlinflow.config import cli_options
 from marlinflow.experiment import Experiment
 from marlinflow.layout import STAGES, DatasetLayout, ExperimentLayout
@@ -34,7 +35,8 @@ class DownstreamRun:
 
 
 def is_regression(task: dict[str, Any]) -> bool:
-    return task.get("kind") == "regression" or task["adapter"] == "cmu_mosei_sentiment"
+    """A config's task that predicts a number: its own kind says so, or its builder's."""
+    return task.get("kind") == "regression" or datasets.task(task["adapter"]).kind == "regression"
 
 
 def label_budgets(low_label: dict[str, Any], task: dict[str, Any] | None = None) -> dict:

@@ -4,9 +4,13 @@ import json
 
 import pytest
 
+from marlinflow import datasets
 from marlinflow.config import validate_config
-from marlinflow.datasets import GATED, build_manifest, split_of
+from marlinflow.datasets import build_manifest
+from marlinflow.datasets.common import split_of
 from marlinflow.errors import InputError
+
+GATED = {name: dataset for name, dataset in datasets.registered().items() if dataset.gate}
 
 
 def dataset_config(builder, root=None, **extra):
@@ -24,11 +28,12 @@ def touch(path, text=""):
 def test_missing_download_says_what_and_where(tmp_path, builder):
     with pytest.raises(InputError) as err:
         build_manifest(dataset_config(builder))
-    assert GATED[builder].page in str(err.value) and "dataset.root" in str(err.value)
+    gate = GATED[builder].gate
+    assert gate.page in str(err.value) and "dataset.root" in str(err.value)
     with pytest.raises(InputError) as err:
         build_manifest(dataset_config(builder, tmp_path))
-    assert str(tmp_path / GATED[builder].expect) in str(err.value)
-    assert GATED[builder].how in str(err.value)
+    assert str(tmp_path / gate.expect) in str(err.value)
+    assert gate.how in str(err.value)
 
 
 def test_youtube_faces_identity_disjoint_and_natural_order(tmp_path):
@@ -60,7 +65,7 @@ def test_celebv_hq_labels_and_times(tmp_path):
         1.5,
         6.0,
     )
-    assert "appearance" not in row  # task labels come from the downstream adapters
+    assert "appearance" not in row  # task labels come from the data set's tasks
     touch(tmp_path / "celebvhq_info.json", "{}")
     with pytest.raises(InputError, match="not CelebV-HQ metadata"):
         build_manifest(dataset_config("celebv_hq", tmp_path))

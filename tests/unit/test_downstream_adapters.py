@@ -1,4 +1,4 @@
-"""Task adapters on small fixtures written in each data set's own file layout."""
+"""The data sets' tasks (a config's ``adapter``) on small fixtures in each data set's own layout."""
 
 from __future__ import annotations
 
@@ -9,7 +9,10 @@ import sys
 import numpy as np
 import pytest
 
-from marlinflow.downstream import adapters, cli_task, mosei
+from marlinflow.commands import task as task_verb
+from marlinflow.datasets import celebv_hq, dfew, faceforensics
+from marlinflow.datasets import cmu_mosei as mosei
+from marlinflow.datasets.user_manifest import from_csv
 from marlinflow.downstream.tasks import load_task
 from marlinflow.errors import InputError
 from marlinflow.manifest import validate_manifest
@@ -56,7 +59,7 @@ def celebv_info(tmp_path):
 
 
 def test_celebv_appearance_is_40_named_multilabel_columns(celebv_info, tmp_path):
-    task = adapters.celebv_hq_attributes(celebv_info, "appearance")
+    task = celebv_hq.attributes_task(celebv_info, "appearance")
     assert task.kind == "multilabel" and task.classes == APPEARANCE
     assert task.targets().shape == (8, 40)
     assert task.table.loc[task.table["id"] == "clip01_0", "attr0"].item() == 1
@@ -65,22 +68,22 @@ def test_celebv_appearance_is_40_named_multilabel_columns(celebv_info, tmp_path)
 
 
 def test_celebv_split_is_seeded_and_does_not_depend_on_other_clips(celebv_info):
-    first = adapters.celebv_hq_attributes(celebv_info, "action", seed=0).table
-    again = adapters.celebv_hq_attributes(celebv_info, "action", seed=0).table
+    first = celebv_hq.attributes_task(celebv_info, "action", seed=0).table
+    again = celebv_hq.attributes_task(celebv_info, "action", seed=0).table
     assert first["split"].tolist() == again["split"].tolist()
     info = json.loads(celebv_info.read_text())
     del info["clips"]["clip00_0"]
     celebv_info.write_text(json.dumps(info))
-    fewer = adapters.celebv_hq_attributes(celebv_info, "action", seed=0).table
+    fewer = celebv_hq.attributes_task(celebv_info, "action", seed=0).table
     assert fewer.set_index("id")["split"].equals(first.set_index("id")["split"].drop("clip00_0"))
 
 
 def test_celebv_emotion_dominant_or_dropped(celebv_info):
-    task = adapters.celebv_hq_emotion(celebv_info)
+    task = celebv_hq.emotion_task(celebv_info)
     labels = task.table.set_index("id")["label"]
     assert labels["clip05_0"] == "sad"  # 2 s of sad beat 0.48 s of neutral
     assert task.classes == ["happy", "neutral", "sad"]
-    dropped = adapters.celebv_hq_emotion(celebv_info, multi="drop")
+    dropped = celebv_hq.emotion_task(celebv_info, multi="drop")
     assert "clip05_0" not in set(dropped.table["id"])
     assert dropped.excluded == [{"id": "clip05_0", "reason": "3 emotions in the clip"}]
 
@@ -91,17 +94,17 @@ def test_celebv_malformed_clip_names_file_and_clip(celebv_info):
     info["clips"]["clip04_0"]["attributes"]["emotion"] = {"sep_flag": True, "labels": [{"x": 1}]}
     celebv_info.write_text(json.dumps(info))
     with pytest.raises(InputError, match=r"celebvhq_info\.json.*clip02_0.*40"):
-        adapters.celebv_hq_attributes(celebv_info, "appearance")
+        celebv_hq.attributes_task(celebv_info, "appearance")
     with pytest.raises(InputError, match=r"clip04_0.*emotion segment"):
-        adapters.celebv_hq_emotion(celebv_info)
+        celebv_hq.emotion_task(celebv_info)
 
 
 def test_celebv_missing_or_foreign_file(tmp_path):
     with pytest.raises(InputError, match="not found"):
-        adapters.celebv_hq_attributes(tmp_path / "celebvhq_info.json", "action")
+        celebv_hq.attributes_task(tmp_path / "celebvhq_info.json", "action")
     (tmp_path / "other.json").write_text('{"videos": []}')
     with pytest.raises(InputError, match="clips"):
-        adapters.celebv_hq_attributes(tmp_path / "other.json", "action")
+        celebv_hq.attributes_task(tmp_path / "other.json", "action")
 
 
 @pytest.fixture
@@ -119,7 +122,7 @@ def ff_root(tmp_path):
     originals.mkdir(parents=True)
     for number in ("071", "054", "001", "004"):
         (originals / f"{number}.mp4").touch()
-    for method in adapters.FF_METHODS:
+    for method in faceforensics.METHODS:
         folder = root / "manipulated_sequences" / method / "c23/videos"
         folder.mkdir(parents=True)
         for name in ("071_054", "002_001", "005_004"):
@@ -128,7 +131,7 @@ def ff_root(tmp_path):
 
 
 def test_faceforensics_pairs_share_a_split(ff_root):
-    task = adapters.faceforensics(ff_root, "c23", ("Deepfakes",))
+    task = faceforensics.forgery_task(ff_root, "c23", ("Deepfakes",))
     table = task.table.set_index("id")
     assert task.kind == "binary" and len(table) == 4 + 3
     assert table.loc["Deepfakes__071_054", "split"] == "train"
@@ -136,18 +139,18 @@ def test_faceforensics_pairs_share_a_split(ff_root):
     assert (
         table.loc["original__004", "label"] == 0 and table.loc["Deepfakes__005_004", "label"] == 1
     )
-    assert len(adapters.faceforensics(ff_root).table) == 4 + 3 * len(adapters.FF_METHODS)
+    assert len(faceforensics.forgery_task(ff_root).table) == 4 + 3 * len(faceforensics.METHODS)
 
 
 def test_faceforensics_unknown_video_and_bad_split_file(ff_root):
     with pytest.raises(InputError, match="c40"):
-        adapters.faceforensics(ff_root, "c40")
+        faceforensics.forgery_task(ff_root, "c40")
     (ff_root / "original_sequences/youtube/c23/videos/999.mp4").touch()
     with pytest.raises(InputError, match="999.mp4"):
-        adapters.faceforensics(ff_root, "c23", ("Deepfakes",))
+        faceforensics.forgery_task(ff_root, "c23", ("Deepfakes",))
     (ff_root / "splits/val.json").write_text('[["001"]]')
     with pytest.raises(InputError, match=r"val\.json.*entry 0"):
-        adapters.faceforensics(ff_root, "c23", ("Deepfakes",))
+        faceforensics.forgery_task(ff_root, "c23", ("Deepfakes",))
 
 
 def write_dfew(root, fold: int, train_rows: str, test_rows: str) -> None:
@@ -160,7 +163,7 @@ def write_dfew(root, fold: int, train_rows: str, test_rows: str) -> None:
 def test_dfew_fold_classes_and_val_carve_out(tmp_path):
     train = "".join(f"{n},{n % 7 + 1}\n" for n in range(1, 61))
     write_dfew(tmp_path, 2, train, "100,3\n101,7\n")
-    task = adapters.dfew(tmp_path, 2)
+    task = dfew.expression_task(tmp_path, 2)
     table = task.table.set_index("id")
     assert (
         table.loc["dfew00100", "label"] == "neutral" and table.loc["dfew00101", "label"] == "fear"
@@ -173,22 +176,22 @@ def test_dfew_fold_classes_and_val_carve_out(tmp_path):
 def test_dfew_bad_row_and_missing_file(tmp_path):
     write_dfew(tmp_path, 1, "1,1\n2,9\n", "3,1\n")
     with pytest.raises(InputError, match=r"set_1\.csv: row 3"):
-        adapters.dfew(tmp_path, 1)
+        dfew.expression_task(tmp_path, 1)
     with pytest.raises(InputError, match=r"set_4\.csv"):
-        adapters.dfew(tmp_path, 4)
+        dfew.expression_task(tmp_path, 4)
 
 
 def test_user_csv_fills_missing_splits_and_checks_labels(tmp_path):
     path = tmp_path / "mine.csv"
     path.write_text("id,split,mood\na,train,calm\nb,,tense\nc,test,calm\n")
-    task = adapters.from_csv(path, "multiclass", ["mood"])
+    task = from_csv(path, "multiclass", ["mood"])
     assert task.classes == ["calm", "tense"]
     assert task.table.set_index("id").loc["b", "split"] in ("train", "val", "test")
     path.write_text("id,flag\na,1\nb,2\n")
     with pytest.raises(InputError, match=r"(?s)mine\.csv.*row 3.*'b'.*not 0 or 1"):
-        adapters.from_csv(path, "binary", ["flag"])
+        from_csv(path, "binary", ["flag"])
     with pytest.raises(InputError, match="missing column"):
-        adapters.from_csv(path, "binary", ["other"])
+        from_csv(path, "binary", ["other"])
 
 
 FOLDS_PY = """standard_train_fold=['vidA', '12345']
@@ -321,8 +324,8 @@ def test_mosei_bad_csd_files_name_the_file_and_the_video(tmp_path):
 
 def run_task_verb(argv: list[str]) -> int:
     parser = argparse.ArgumentParser()
-    cli_task.add_arguments(parser)
-    return cli_task.run(parser.parse_args(argv))
+    task_verb.add_arguments(parser)
+    return task_verb.run(parser.parse_args(argv))
 
 
 def test_task_verb_writes_a_loadable_table(celebv_info, mosei_files, tmp_path):

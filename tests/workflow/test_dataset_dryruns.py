@@ -7,11 +7,11 @@ import json
 import pytest
 import yaml
 
-from marlinflow.datasets import GATED
+from marlinflow import datasets
 from marlinflow.layout import ExperimentLayout
 from tests.workflow.conftest import snakemake
 
-CONFIGS = sorted(GATED)
+CONFIGS = sorted(name for name, dataset in datasets.registered().items() if dataset.gate)
 TASKS = {
     "celebv_hq": ["appearance", "action", "emotion"],
     "faceforensics": ["deepfake"],
@@ -25,7 +25,7 @@ def test_without_the_data_it_says_what_to_download(workflow_copy, name):
     result = snakemake(workflow_copy, "-n", "--configfile", f"config/datasets/{name}.yaml")
     assert result.returncode != 0
     output = result.stdout + result.stderr
-    assert GATED[name].page in output and "dataset.root" in output
+    assert datasets.get(name).gate.page in output and "dataset.root" in output
 
 
 def lay_out(root, name):

@@ -8,9 +8,10 @@ import sys
 
 from snakemake.exceptions import WorkflowError
 
+from marlinflow import datasets
 from marlinflow.cluster import pretrain_resources
+from marlinflow.commands.task import workflow_arguments
 from marlinflow.config import cli_options, validate_config
-from marlinflow.datasets import build_manifest, source_root
 from marlinflow.download.sources import Kind, resolve
 from marlinflow.errors import InputError
 from marlinflow.experiment import (
@@ -33,10 +34,12 @@ try:
     EXPERIMENT = experiment_from_config(config)
     DATASETS = {name: EXPERIMENT.datasets[name] for name in used_datasets(EXPERIMENT)}
     MANIFESTS = {
-        name: build_manifest(dataset.config).set_index("id", drop=False)
+        name: datasets.build_manifest(dataset.config).set_index("id", drop=False)
         for name, dataset in DATASETS.items()
     }
-    ROOTS = {name: source_root(dataset.config) for name, dataset in DATASETS.items()}
+    ROOTS = {
+        name: datasets.source_root(dataset.config) for name, dataset in DATASETS.items()
+    }
     # Refused here, before anything runs: a corpus holding an evaluation val or test video,
     # and tasks whose labels the manifest lacks.
     OVERLAP = check_overlap(EXPERIMENT, MANIFESTS, ROOTS)
@@ -87,7 +90,7 @@ def local_source(wildcards):
     A missing one is left to the download step, which records it as unusable: one bad row must
     not stop the run. The sample's videos are made with their manifest, which stands for them.
     """
-    if DATASETS[wildcards.ds].config["builder"] == "sample":
+    if datasets.get(DATASETS[wildcards.ds].config["builder"]).generated:
         return f"{DatasetLayout(wildcards.ds).sample_sources}/manifest.tsv"
     row = MANIFESTS[wildcards.ds].loc[wildcards.id]
     source = resolve(row["source"], ROOTS[wildcards.ds])
@@ -129,23 +132,15 @@ def task_source(wildcards):
     """The task's label file: under the data set's root, or the data set's manifest."""
     task, root = task_spec(wildcards), ROOTS[wildcards.ds]
     if task["source"] is None:
-        return (
-            DatasetLayout(wildcards.ds).manifest if task["adapter"] == "csv" else root
-        )
+        manifest = datasets.task(task["adapter"]).reads_manifest
+        return DatasetLayout(wildcards.ds).manifest if manifest else root
     return os.path.join(root, task["source"])
 
 
 def task_args(wildcards, input):
-    task = task_spec(wildcards)
     seed = DATASETS[wildcards.ds].config["seed"]
-    args = [task["adapter"], input[0], "--seed", str(seed)]
-    if task["adapter"] == "csv":
-        args += ["--task-name", task["name"], "--kind", str(task["kind"])]
-        args += ["--label-columns", *(task["label_columns"] or [])]
-    options = dict(task["options"])
-    if options.get("folds"):  # a file of the data set, like the source
-        options["folds"] = os.path.join(ROOTS[wildcards.ds], options["folds"])
-    return shlex.join(args + cli_options(options))
+    args = workflow_arguments(task_spec(wildcards), input[0], seed, ROOTS[wildcards.ds])
+    return shlex.join(args)
 
 
 def pretrain_settings(wildcards):

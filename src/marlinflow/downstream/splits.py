@@ -1,7 +1,8 @@
 """Deterministic splits and low-label subsets: the same ids and seed give the same rows anywhere.
 
-Splits hash each key with the seed (``datasets.split_of``), so they depend on neither the order
-of a folder listing (the official CelebV-HQ bug, marlin.md §2.5) nor on which other videos exist.
+Splits hash each key with the seed (``datasets.common.split_of``), so they depend on neither the
+order of a folder listing (the official CelebV-HQ bug, marlin.md §2.5) nor on which other videos
+exist.
 Few-shot subsets draw from the sorted training ids with a seeded generator.
 """
 
@@ -10,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from marlinflow.datasets import split_of
+from marlinflow.datasets.common import split_of
 from marlinflow.downstream.tasks import Task
 
 

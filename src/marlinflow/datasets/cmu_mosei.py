@@ -1,4 +1,5 @@
-"""CMU-MOSEI tasks: six emotions (multi-label) and sentiment (binary, 7-class or regression).
+"""CMU-MOSEI: full YouTube videos of monologues; tasks on their segments: six emotions
+(multi-label) and sentiment (binary, 7-class or regression).
 
 Labels come from the CMU-MultimodalSDK's ``CMU_MOSEI_Labels.csd``: an HDF5 file whose one root
 group holds ``data/<video id>/features`` (segments × 7: sentiment in [-3, 3], then happy, sad,
@@ -16,12 +17,15 @@ is present when its intensity is above 0 (the SDK's binarisation).
 from __future__ import annotations
 
 import ast
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from marlinflow.datasets import safe_id
+from marlinflow.datasets.common import require_root, safe_id, split_of
+from marlinflow.datasets.registry import Dataset, Gate, Option, TaskBuilder
 from marlinflow.downstream.tasks import Task
 from marlinflow.errors import InputError
 
@@ -29,6 +33,27 @@ EMOTIONS = ("happy", "sad", "anger", "surprise", "disgust", "fear")
 COLUMNS = ("video", "start", "end", "sentiment", *EMOTIONS)
 FOLDS = {"standard_train_fold": "train", "standard_valid_fold": "val", "standard_test_fold": "test"}
 SENTIMENT_7 = ("-3", "-2", "-1", "0", "1", "2", "3")
+# What each target predicts: the kind of its task.
+TARGETS = {
+    "emotion": "multilabel",
+    "sentiment2": "binary",
+    "sentiment7": "multiclass",
+    "sentiment": "regression",
+}
+VIDEOS = "Raw/Videos/Full/Combined"
+
+
+def manifest(cfg: dict[str, Any]) -> pd.DataFrame:
+    """Full videos; labels and the SDK's standard folds are joined by the tasks."""
+    folder = require_root(DATASET, cfg["root"]) / VIDEOS
+    return pd.DataFrame(
+        {
+            "id": safe_id(video.stem),
+            "source": str(video.relative_to(folder.parents[3])),
+            "split": split_of(video.stem, seed=cfg["seed"]),
+        }
+        for video in sorted(folder.glob("*.mp4"))
+    )
 
 
 def read_labels(path: str | Path) -> pd.DataFrame:
@@ -128,7 +153,7 @@ def mosei_task(labels: pd.DataFrame, folds: dict[str, str], target: str) -> Task
             excluded,
         )
     table["label"] = _sentiment(table["sentiment"].to_numpy(), target)
-    kind = {"sentiment2": "binary", "sentiment7": "multiclass", "sentiment": "regression"}[target]
+    kind = TARGETS[target]
     classes = list(SENTIMENT_7) if kind == "multiclass" else []
     return Task(f"cmu_mosei_{target}", kind, classes, table[[*keep, "label"]], excluded)
 
@@ -150,7 +175,7 @@ def sentiment_class(score: float) -> str:
     return str(int(np.sign(score)) * magnitude)
 
 
-def segment_manifest(task: Task, videos: str = "Raw/Videos/Full/Combined") -> pd.DataFrame:
+def segment_manifest(task: Task, videos: str = VIDEOS) -> pd.DataFrame:
     """Manifest rows (id, source, split, start, end) that cut each segment of a CMU-MOSEI task
     from its full video; ``source`` is relative to the data set's root."""
     table = task.table
@@ -163,3 +188,34 @@ def segment_manifest(task: Task, videos: str = "Raw/Videos/Full/Combined") -> pd
             "end": table["end"].astype(float),
         }
     )
+
+
+def _build(labels: Path, seed: int, folds: Path | None, target: str) -> Task:
+    """The target's task; the folds come with the labels (the splits take no seed)."""
+    if folds is None:
+        raise InputError(labels, "CMU-MOSEI tasks need --folds (the SDK's cmu_mosei_std_folds.py)")
+    return mosei_task(read_labels(labels), read_folds(folds), target)
+
+
+FOLDS_OPTION = Option("folds", "the SDK's cmu_mosei_std_folds.py", type=Path, in_root=True)
+
+DATASET = Dataset(
+    "cmu_mosei",
+    "CMU-MOSEI",
+    manifest,
+    gate=Gate(
+        "https://github.com/CMU-MultiComp-Lab/CMU-MultimodalSDK",
+        VIDEOS,
+        "download the raw full videos so that <root>/Raw/Videos/Full/Combined/<video id>.mp4 exist",
+    ),
+    tasks=tuple(
+        TaskBuilder(
+            f"cmu_mosei_{target}",
+            "CMU_MOSEI_Labels.csd (needs h5py) or its CSV export",
+            partial(_build, target=target),
+            kind,
+            options=(FOLDS_OPTION,),
+        )
+        for target, kind in TARGETS.items()
+    ),
+)

@@ -1,0 +1,145 @@
+"""FaceForensics++: YouTube videos and their manipulations by five methods, at one compression.
+
+Real and fake videos are split by the official pair lists (``splits/{train,val,test}.json``): a
+real video ``NNN`` and a fake ``NNN_MMM`` (target_source) are in the split of their pair. The
+task is real (0) vs fake (1), over all methods or some.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from marlinflow.datasets.common import read_json, require_root, safe_id
+from marlinflow.datasets.registry import Dataset, Gate, Option, TaskBuilder
+from marlinflow.downstream.tasks import Task
+from marlinflow.errors import InputError
+from marlinflow.schemas import load_schema
+
+METHODS = ("Deepfakes", "Face2Face", "FaceSwap", "NeuralTextures", "FaceShifter")
+# The download script's compression levels (its -c), which name the video folders: the same
+# levels as the config's dataset.compression.
+COMPRESSIONS = tuple(
+    load_schema("config")["properties"]["dataset"]["properties"]["compression"]["enum"]
+)
+
+GATE = Gate(
+    "https://github.com/ondyari/FaceForensics",
+    "original_sequences",
+    "fill in the access form, run the data set's download script for the original and "
+    "manipulated videos at the chosen compression into <root>, and copy its splits/*.json to "
+    "<root>/splits/",
+)
+
+
+def manifest(cfg: dict[str, Any]) -> pd.DataFrame:
+    """Real and manipulated videos at one compression (the methods downloaded), in the official
+    pair-disjoint splits."""
+    root = require_root(DATASET, cfg["root"])
+    return pd.DataFrame(
+        {
+            "id": safe_id(method, video.stem),
+            "source": str(video.relative_to(root)),
+            "split": split,
+            "method": method,
+            "fake": int(method != "original"),
+        }
+        for method, video, split in _videos(root, cfg["compression"], METHODS, every=False)
+    )
+
+
+def forgery_task(
+    root: str | Path, compression: str = "c23", methods: tuple[str, ...] = METHODS
+) -> Task:
+    """Real (0) vs fake (1) videos at one compression, in the official pair-disjoint splits;
+    ``methods`` picks the manipulations."""
+    rows = [
+        {
+            "id": safe_id(method, video.stem),
+            "split": split,
+            "label": int(method != "original"),
+            "method": method,
+        }
+        for method, video, split in _videos(Path(root), compression, methods, every=True)
+    ]
+    name = "faceforensics_" + ("all" if tuple(methods) == METHODS else "_".join(methods))
+    return Task(f"{name}_{compression}", "binary", [], pd.DataFrame(rows))
+
+
+def _videos(root: Path, compression: str, methods: tuple[str, ...], every: bool) -> list:
+    """(method, video, split) of the real videos and the methods' fakes; ``every``: each
+    method's folder must be there (else the methods not downloaded are left out)."""
+    splits = _splits(root)
+    folders = {"original": root / "original_sequences/youtube" / compression / "videos"}
+    folders |= {m: root / "manipulated_sequences" / m / compression / "videos" for m in methods}
+    found = []
+    for method, folder in folders.items():
+        if every and not folder.is_dir():
+            raise InputError(folder, f"FaceForensics++ {method} videos at {compression} not found")
+        found += [
+            (method, video, _split(video, method, splits)) for video in sorted(folder.glob("*.mp4"))
+        ]
+    return found
+
+
+def _split(video: Path, method: str, splits: dict[str, str]) -> str:
+    """A real video ``NNN`` or a fake ``NNN_MMM`` is in the split of its pair."""
+    numbers = video.stem.split("_")
+    expected = 1 if method == "original" else 2
+    if len(numbers) != expected or not all(number in splits for number in numbers):
+        raise InputError(video, "video number is in none of the split files (NNN or NNN_MMM)")
+    return splits[numbers[0]]
+
+
+def _splits(root: Path) -> dict[str, str]:
+    """Video number -> split from the official ``splits/{train,val,test}.json`` pair lists."""
+    splits: dict[str, str] = {}
+    for split in ("train", "val", "test"):
+        path = root / "splits" / f"{split}.json"
+        if not path.is_file():
+            raise InputError(path, f"FaceForensics++ split file missing: {GATE.how}")
+        pairs = read_json(path)
+        for line, pair in enumerate(pairs if isinstance(pairs, list) else [None]):
+            if not (
+                isinstance(pair, list) and len(pair) == 2 and all(isinstance(p, str) for p in pair)
+            ):
+                raise InputError(path, f"entry {line}: not a pair of video numbers: {pair!r}")
+            splits.update(dict.fromkeys(pair, split))
+    return splits
+
+
+def _build(root: Path, seed: int, compression: str, methods: list[str]) -> Task:
+    return forgery_task(root, compression, tuple(methods))  # the official splits need no seed
+
+
+DATASET = Dataset(
+    "faceforensics",
+    "FaceForensics++",
+    manifest,
+    gate=GATE,
+    tasks=(
+        TaskBuilder(
+            "faceforensics",
+            "the data set's root",
+            _build,
+            "binary",
+            options=(
+                Option(
+                    "compression",
+                    "the videos' compression, the download script's -c (raw: the paper's c0)",
+                    default="c23",
+                    choices=COMPRESSIONS,
+                ),
+                Option(
+                    "methods",
+                    "the manipulations, all by default",
+                    default=METHODS,
+                    choices=METHODS,
+                    many=True,
+                ),
+            ),
+        ),
+    ),
+)

@@ -1,0 +1,46 @@
+"""YouTube Faces: folders of frame images, one per video, for pretraining."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from marlinflow.datasets.common import require_root, safe_id, split_of
+from marlinflow.datasets.registry import Dataset, Gate
+
+
+def manifest(cfg: dict[str, Any]) -> pd.DataFrame:
+    """One row per ``frame_images_DB/<person>/<video>`` folder; splits are identity-disjoint."""
+    frames = require_root(DATASET, cfg["root"]) / "frame_images_DB"
+    rows = [
+        {
+            "id": safe_id(person.name, video.name),
+            "source": str(video.relative_to(frames.parent)),
+            "split": split_of(person.name, 0.2, 0.0, cfg["seed"]),
+            "identity": person.name,
+        }
+        for person in sorted(p for p in frames.iterdir() if p.is_dir())
+        for video in sorted((v for v in person.iterdir() if v.is_dir()), key=_natural)
+    ]
+    return pd.DataFrame(rows)
+
+
+def _natural(path: Path) -> list:
+    """Sort key reading the digits of a name as numbers (video 2 before video 10)."""
+    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", path.name)]
+
+
+DATASET = Dataset(
+    "youtube_faces",
+    "YouTube Faces",
+    manifest,
+    gate=Gate(
+        "https://www.cs.tau.ac.il/~wolf/ytfaces/",
+        "frame_images_DB",
+        "request access, download YouTubeFaces.tar.gz and unpack it so that "
+        "<root>/frame_images_DB/<person>/<video>/<frame>.jpg exist",
+    ),
+)
