@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from marlinflow.config import cli_options
+from marlinflow.downstream.kinds import kind_named
 from marlinflow.experiment import Experiment
 from marlinflow.layout import STAGES, DatasetLayout, ExperimentLayout
 
@@ -33,15 +34,19 @@ class DownstreamRun:
         return layout.metrics(self.dataset, self.task, self.protocol, self.encoder)
 
 
-def is_regression(task: dict[str, Any]) -> bool:
-    return task.get("kind") == "regression" or task["adapter"] == "cmu_mosei_sentiment"
+def has_classes(task: dict[str, Any]) -> bool:
+    """Whether a configured task's labels fall into classes. The config names the kind for
+    adapter csv only (null for the other adapters, which know their own); of those others,
+    cmu_mosei_sentiment alone makes a kind without classes (regression)."""
+    name = "regression" if task["adapter"] == "cmu_mosei_sentiment" else task.get("kind")
+    return name is None or kind_named(name).has_classes
 
 
 def label_budgets(low_label: dict[str, Any], task: dict[str, Any] | None = None) -> dict:
     """Low-label and few-shot budgets: folder suffix -> the training options that set it (k
     per class only where the task has classes)."""
     budgets = {f"frac{share:g}": {"fraction": share} for share in low_label["fractions"]}
-    if task is None or not is_regression(task):
+    if task is None or has_classes(task):
         budgets |= {f"k{k}": {"k_per_class": k} for k in low_label["k_per_class"]}
     return budgets
 

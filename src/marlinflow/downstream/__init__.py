@@ -8,9 +8,10 @@ The flow, one command each::
     marlinflow finetune tasks/appearance.tsv --usable results/datasets/celebvhq/usable_faces.txt \\
         --encoder encoder.pt --baseline --out results/downstream/appearance/ft
 
-Modules: ``tasks`` (the task table and its spec), ``adapters`` and ``mosei`` (tables from
-CelebV-HQ, FaceForensics++, DFEW, CMU-MOSEI and user CSVs), ``splits`` (seeded splits and
-few-shot subsets), ``metrics`` (with bootstrap intervals), ``training`` (the official optimiser
-and schedule), ``probe`` and ``finetune`` (the two protocols), ``encoders`` (trained weights and
-the random / VideoMAE baselines), ``results`` (metrics.json and predictions.csv).
+Modules: ``tasks`` (the task table and its spec), ``kinds`` (what each kind of task predicts,
+and how it is trained and scored), ``adapters`` and ``mosei`` (tables from CelebV-HQ,
+FaceForensics++, DFEW, CMU-MOSEI and user CSVs), ``splits`` (seeded splits and few-shot
+subsets), ``metrics`` (with bootstrap intervals), ``training`` (the official optimiser and
+schedule), ``probe`` and ``finetune`` (the two protocols), ``encoders`` (trained weights and the
+random / VideoMAE baselines), ``results`` (metrics.json and predictions.csv).
 """
