@@ -24,7 +24,8 @@ from machine import describe
 
 from marlinflow.downstream.finetune import ClipClassifier, FaceClips, FinetuneConfig, predict
 from marlinflow.downstream.finetune import _train_batches as train_batches
-from marlinflow.downstream.training import TrainConfig, loss_function
+from marlinflow.downstream.kinds import BINARY
+from marlinflow.downstream.training import TrainConfig
 from marlinflow.downstream.usable import UsableClips
 from marlinflow.models import MarlinEncoder, get_size
 from marlinflow.pretrain.synthetic import write_clip
@@ -41,7 +42,7 @@ def time_training(model, clips, ids, cfg: FinetuneConfig) -> float:
     """Training clips per second over one epoch after a warm-up batch."""
     targets = torch.tensor(np.arange(len(ids)) % 2, dtype=torch.float32)[:, None]  # (N, 1)
     optimiser = torch.optim.Adam(model.parameters(), lr=cfg.train.lr, betas=cfg.train.betas)
-    loss_fn = loss_function("binary")
+    loss_fn = BINARY.loss_module()
     batches, n_clips, start = train_batches(clips, ids, targets, cfg)(0), 0, None
     for index, (batch, batch_targets) in enumerate(batches):
         loss = loss_fn(model(batch), batch_targets)
@@ -60,9 +61,9 @@ def time_testing(model, clips, ids, cfg: FinetuneConfig) -> float:
     """Test clips per second (``test_clips`` per video, probabilities averaged per video)."""
     model.eval()
     with torch.no_grad():
-        predict(model, clips, ids[:1], "binary", cfg)  # warm-up
+        predict(model, clips, ids[:1], BINARY, cfg)  # warm-up
         start = time.perf_counter()
-        predict(model, clips, ids, "binary", cfg)
+        predict(model, clips, ids, BINARY, cfg)
         synchronise(cfg.device)
     return len(ids) * cfg.test_clips / (time.perf_counter() - start)
 

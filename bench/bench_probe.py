@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 from machine import describe
 
+from marlinflow.downstream.kinds import MULTILABEL
 from marlinflow.downstream.metrics import bootstrap
 from marlinflow.downstream.probe import ProbeConfig, load_features, run_probe
 from marlinflow.downstream.tasks import Task
@@ -56,7 +57,7 @@ def main() -> None:
         total = timed(lambda: run_probe(task, tmp, cfg))
     test = task.split("test")
     scores = np.random.default_rng(1).random((len(test), args.attributes))
-    boot = timed(lambda: bootstrap("multilabel", scores, task.targets(test), args.bootstrap))
+    boot = timed(lambda: bootstrap(MULTILABEL.metrics, scores, task.targets(test), args.bootstrap))
     per_epoch = (total - load - boot) / args.epochs
     print(
         f"| linear probe, {args.videos} videos × D {args.dim} × {args.attributes} attributes, "

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from marlinflow import datasets
 from marlinflow.config import cli_options
+from marlinflow.downstream.kinds import kind_named
 from marlinflow.experiment import Experiment
 from marlinflow.layout import STAGES, DatasetLayout, ExperimentLayout
 
@@ -34,16 +35,18 @@ class DownstreamRun:
         return layout.metrics(self.dataset, self.task, self.protocol, self.encoder)
 
 
-def is_regression(task: dict[str, Any]) -> bool:
-    """A config's task that predicts a number: its own kind says so, or its builder's."""
-    return task.get("kind") == "regression" or datasets.task(task["adapter"]).kind == "regression"
+def has_classes(task: dict[str, Any]) -> bool:
+    """Whether a configured task's labels fall into classes: its own kind says (adapter csv), or
+    the kind its builder makes."""
+    name = task.get("kind") or datasets.task(task["adapter"]).kind
+    return name is None or kind_named(name).has_classes
 
 
 def label_budgets(low_label: dict[str, Any], task: dict[str, Any] | None = None) -> dict:
     """Low-label and few-shot budgets: folder suffix -> the training options that set it (k
     per class only where the task has classes)."""
     budgets = {f"frac{share:g}": {"fraction": share} for share in low_label["fractions"]}
-    if task is None or not is_regression(task):
+    if task is None or has_classes(task):
         budgets |= {f"k{k}": {"k_per_class": k} for k in low_label["k_per_class"]}
     return budgets
 

@@ -8,6 +8,7 @@ import torch
 from torchmetrics.functional.classification import binary_auroc
 
 from marlinflow.downstream import metrics
+from marlinflow.downstream.kinds import BINARY, MULTICLASS, MULTILABEL, REGRESSION
 
 
 def test_auc_counts_correctly_ordered_pairs():
@@ -74,28 +75,27 @@ def test_bootstrap_interval_is_seeded_and_brackets_the_value():
     rng = np.random.default_rng(0)
     labels = rng.integers(0, 2, 300)
     scores = labels * 0.3 + rng.random(300)
-    first = metrics.bootstrap("binary", scores, labels, n_resamples=200, seed=5)
-    again = metrics.bootstrap("binary", scores, labels, n_resamples=200, seed=5)
-    other = metrics.bootstrap("binary", scores, labels, n_resamples=200, seed=6)
+    first = metrics.bootstrap(BINARY.metrics, scores, labels, n_resamples=200, seed=5)
+    again = metrics.bootstrap(BINARY.metrics, scores, labels, n_resamples=200, seed=5)
+    other = metrics.bootstrap(BINARY.metrics, scores, labels, n_resamples=200, seed=6)
     assert first == again
     assert first["auc"]["low"] != other["auc"]["low"]
     assert first["auc"]["low"] < first["auc"]["value"] < first["auc"]["high"]
 
 
 def test_selection_direction():
-    assert metrics.is_better("binary", 0.8, 0.7)
-    assert not metrics.is_better("regression", 0.8, 0.7)  # MAE: lower is better
-    assert not metrics.is_better("binary", float("nan"), None)
+    assert BINARY.is_better(0.8, 0.7)
+    assert not REGRESSION.is_better(0.8, 0.7)  # MAE: lower is better
+    assert not BINARY.is_better(float("nan"), None)
+    assert BINARY.is_better(0.1, float("nan")) and REGRESSION.is_better(5.0, None)
 
 
 def test_per_output_tables_behind_the_macro_means():
     probs = np.array([[0.9, 0.2], [0.4, 0.6], [0.1, 0.7]])
     labels = np.array([[1, 0], [1, 1], [0, 1]])
-    table = metrics.per_output("multilabel", probs, labels, ["a", "b"])
+    table = MULTILABEL.per_output(probs, labels, ["a", "b"])
     assert table["a"] == {"auc": 1.0, "f1": pytest.approx(2 / 3), "acc": pytest.approx(2 / 3)}
     assert table["b"]["acc"] == 1.0
-    recall = metrics.per_output(
-        "multiclass", np.eye(3)[[0, 1, 1]], np.array([0, 1, 2]), list("xyz")
-    )
+    recall = MULTICLASS.per_output(np.eye(3)[[0, 1, 1]], np.array([0, 1, 2]), list("xyz"))
     assert recall == {"x": {"recall": 1.0}, "y": {"recall": 1.0}, "z": {"recall": 0.0}}
-    assert metrics.per_output("binary", probs[:, 0], labels[:, 0], []) == {}
+    assert BINARY.per_output(probs[:, 0], labels[:, 0], []) == {}

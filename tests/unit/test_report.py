@@ -119,14 +119,14 @@ def run_results(task: Task, protocol: str, encoder: str, signal: float, n_train:
     """Two seeds of a task's test predictions that follow the labels by ``signal``."""
     test = task.split("test")
     targets = task.targets(test)
-    one_hot = np.eye(len(task.classes))[targets] if task.kind == "multiclass" else targets
+    one_hot = np.eye(len(task.classes))[targets] if task.task_kind.class_labels else targets
     runs = []
     for seed in (0, 1):
         rng = np.random.default_rng(seed + 10)
         scores = np.clip(0.5 + signal * (one_hot - 0.5) + rng.normal(0, 0.2, one_hot.shape), 0, 1)
         runs.append(RunResult(
             task=task.name, kind=task.kind, protocol=protocol, model=encoder, seed=seed,
-            metrics=bootstrap(task.kind, scores, targets, 50, seed), val_metrics={},
+            metrics=bootstrap(task.task_kind.metrics, scores, targets, 50, seed), val_metrics={},
             counts={"n_train": n_train, "n_val": 0, "n_test": len(test)}, skipped=[],
             best_epoch=1, epochs=2,
             predictions=predictions_table(task, test["id"].tolist(), "test", scores)))  # fmt: skip

@@ -6,16 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from marlinflow.downstream.metrics import compute
+from marlinflow.downstream.kinds import BINARY, KINDS, MULTICLASS
 from marlinflow.downstream.results import RunResult, predictions_table, write_outputs
 from marlinflow.downstream.tasks import Task
-from marlinflow.report.compare import (
-    SINGLE,
-    compare_runs,
-    metric_function,
-    paired_bootstrap,
-    read_predictions,
-)
+from marlinflow.report.compare import compare_runs, paired_bootstrap, read_predictions
 
 
 def noisy(labels: np.ndarray, signal: float, seed: int) -> np.ndarray:
@@ -26,7 +20,7 @@ def noisy(labels: np.ndarray, signal: float, seed: int) -> np.ndarray:
 def test_identical_predictions_differ_by_exactly_zero():
     labels = np.random.default_rng(0).integers(0, 2, 50).astype(float)
     scores = [noisy(labels, 0.3, seed) for seed in (0, 1, 2)]
-    found = paired_bootstrap(metric_function("binary", "auc"), labels, scores, scores, 200)
+    found = paired_bootstrap(BINARY.metric("auc"), labels, scores, scores, 200)
     assert (found.mean, found.low, found.high, found.n_videos) == (0.0, 0.0, 0.0, 50)
 
 
@@ -34,9 +28,9 @@ def test_a_clearly_better_predictor_has_an_interval_above_zero():
     labels = np.random.default_rng(1).integers(0, 2, 80).astype(float)
     good = [noisy(labels, 0.8, seed) for seed in (0, 1)]
     bad = [noisy(labels, 0.0, seed) for seed in (2, 3)]
-    found = paired_bootstrap(metric_function("binary", "auc"), labels, good, bad, 300)
+    found = paired_bootstrap(BINARY.metric("auc"), labels, good, bad, 300)
     assert 0 < found.low <= found.mean <= found.high
-    worse = paired_bootstrap(metric_function("binary", "auc"), labels, bad, good, 300)
+    worse = paired_bootstrap(BINARY.metric("auc"), labels, bad, good, 300)
     assert worse.mean == pytest.approx(-found.mean) and worse.high < 0
 
 
@@ -44,22 +38,24 @@ def test_the_draws_are_seeded():
     labels = np.random.default_rng(2).integers(0, 3, 40)
     a = [np.random.default_rng(s).dirichlet([1, 1, 1], 40) for s in (0, 1)]
     b = [np.random.default_rng(s).dirichlet([1, 1, 1], 40) for s in (2, 3)]
-    fn = metric_function("multiclass", "uar")
+    fn = MULTICLASS.metric("uar")
     assert paired_bootstrap(fn, labels, a, b, 50, seed=4) == paired_bootstrap(
         fn, labels, a, b, 50, seed=4
     )
 
 
-@pytest.mark.parametrize("kind, name", sorted(SINGLE))
-def test_single_metrics_are_the_metrics_module_s(kind, name):
+@pytest.mark.parametrize(
+    "kind, name", [(kind, name) for kind in KINDS for name in KINDS[kind].fast_metrics]
+)
+def test_fast_metrics_are_the_kind_s_metrics(kind, name):
     rng = np.random.default_rng(3)
     targets = {"multilabel": rng.integers(0, 2, (30, 4)).astype(float),
                "multiclass": rng.integers(0, 3, 30), "binary": rng.integers(0, 2, 30).astype(float),
                "regression": rng.normal(0, 1, 30)}[kind]  # fmt: skip
     scores = {"multilabel": rng.random((30, 4)), "multiclass": rng.dirichlet([1, 1, 1], 30),
               "binary": rng.random(30), "regression": rng.normal(0, 1, 30)}[kind]  # fmt: skip
-    assert metric_function(kind, name)(scores, targets) == pytest.approx(
-        compute(kind, scores, targets)[name]
+    assert KINDS[kind].metric(name)(scores, targets) == pytest.approx(
+        KINDS[kind].metrics(scores, targets)[name]
     )
 
 
@@ -84,7 +80,7 @@ def test_runs_are_compared_on_the_videos_both_predicted(tmp_path):
     good = write_run(task, tmp_path / "good", 0.9)
     bad = write_run(task, tmp_path / "bad", 0.0, seeds=(0,), drop="v07")
     assert sorted(good.scores) == [0, 1] and len(good.scores[0]) == 30
-    found = compare_runs("multiclass", "war", good, bad, n_resamples=200)
+    found = compare_runs(MULTICLASS, "war", good, bad, n_resamples=200)
     assert found.n_videos == 29 and found.low > 0
-    same = compare_runs("multiclass", "war", good, good, n_resamples=50)
+    same = compare_runs(MULTICLASS, "war", good, good, n_resamples=50)
     assert (same.mean, same.low, same.high) == (0.0, 0.0, 0.0)

@@ -12,8 +12,9 @@ from typing import Any
 import pandas as pd
 
 from marlinflow.datasets.registry import Dataset, Option, TaskBuilder
+from marlinflow.downstream.kinds import kind_named
 from marlinflow.downstream.splits import hash_splits
-from marlinflow.downstream.tasks import KINDS, Task, validate_table
+from marlinflow.downstream.tasks import Task, validate_table
 from marlinflow.errors import InputError
 from marlinflow.manifest import read_manifest
 
@@ -43,8 +44,7 @@ def from_csv(
     (missing or empty splits are drawn 80/10/10 by a seeded hash of the id). Multi-class
     classes are the sorted distinct labels."""
     path = Path(path)
-    if kind not in KINDS:
-        raise ValueError(f"kind must be one of {KINDS}, not {kind!r}")
+    task_kind = kind_named(kind)
     if not path.is_file():
         raise InputError(path, "task CSV not found")
     sep = "\t" if path.suffix in (".tsv", ".tab") else ","
@@ -52,15 +52,14 @@ def from_csv(
     missing = [c for c in ["id", *label_columns] if c not in table.columns]
     if missing:
         raise InputError(path, f"missing column(s) {missing}; has {list(table.columns)}")
-    if kind != "multilabel":
+    if not task_kind.attribute_columns:
         if len(label_columns) != 1:
             raise ValueError(f"a {kind} task has one label column, got {label_columns}")
         table = table.rename(columns={label_columns[0]: "label"})
     table["split"] = _fill_splits(table, seed)
-    if kind == "multiclass":
+    classes = label_columns if task_kind.attribute_columns else []
+    if task_kind.class_labels:  # class names stay text, "1" and "-1" included
         table["label"] = table["label"].astype(str)
-    classes = label_columns if kind == "multilabel" else []
-    if kind == "multiclass":
         classes = sorted(set(table["label"]))
     task = Task(name or path.stem, kind, list(classes), table)
     validate_table(task, path)

@@ -9,8 +9,9 @@ The flow, one command each::
         --encoder encoder.pt --baseline --out results/downstream/appearance/ft
 
 Modules: ``tasks`` (the task table and its spec; each data set's module of
-:mod:`marlinflow.datasets` builds the tables of its tasks), ``splits`` (seeded splits and
-few-shot subsets), ``metrics`` (with bootstrap intervals), ``training`` (the official optimiser
-and schedule), ``probe`` and ``finetune`` (the two protocols), ``encoders`` (trained weights and
-the random / VideoMAE baselines), ``results`` (metrics.json and predictions.csv).
+:mod:`marlinflow.datasets` builds the tables of its tasks), ``kinds`` (what each kind of task
+predicts, and how it is trained and scored), ``splits`` (seeded splits and few-shot subsets),
+``metrics`` (with bootstrap intervals), ``training`` (the official optimiser and schedule),
+``probe`` and ``finetune`` (the two protocols), ``encoders`` (trained weights and the random /
+VideoMAE baselines), ``results`` (metrics.json and predictions.csv).
 """

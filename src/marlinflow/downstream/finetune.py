@@ -17,14 +17,13 @@ import numpy as np
 import torch
 from torch import nn
 
+from marlinflow.downstream.kinds import TaskKind
 from marlinflow.downstream.results import RunResult, Scored, make_result
 from marlinflow.downstream.splits import low_label
 from marlinflow.downstream.tasks import Task
 from marlinflow.downstream.training import (
     TrainConfig,
     fit,
-    target_tensor,
-    to_scores,
     torch_threads,
 )
 from marlinflow.downstream.usable import UsableClips
@@ -151,12 +150,12 @@ def _train_batches(clips: FaceClips, ids, targets: torch.Tensor, cfg: FinetuneCo
     return epoch_batches
 
 
-def predict(model: ClipClassifier, clips: FaceClips, ids, kind: str, cfg: FinetuneConfig):
-    """Scores (as ``to_scores`` makes them) averaged over each video's spread clips."""
+def predict(model: ClipClassifier, clips: FaceClips, ids, kind: TaskKind, cfg: FinetuneConfig):
+    """Scores (as ``kind.to_scores`` makes them) averaged over each video's spread clips."""
     scores = []
     for video_id in ids:
         logits = model(clips.spread_clips(video_id, cfg.test_clips).to(cfg.device))
-        scores.append(to_scores(kind, logits).mean(axis=0))
+        scores.append(kind.to_scores(logits).mean(axis=0))
     return np.stack(scores) if scores else np.zeros((0,))
 
 
@@ -188,14 +187,15 @@ def _train_and_test(task, clips, encoder, data, skipped, cfg, model_name) -> Run
     torch.manual_seed(cfg.train.seed)
     model = ClipClassifier(encoder, task.n_outputs, cfg.bf16).to(cfg.device)
     (train_ids, train_targets), (val_ids, val_targets) = data["train"], data["val"]
+    kind = task.task_kind
     fitted = fit(
-        model, _train_batches(clips, train_ids, target_tensor(task.kind, train_targets), cfg),
-        lambda: predict(model, clips, val_ids, task.kind, cfg), val_targets, task.kind, cfg.train,
+        model, _train_batches(clips, train_ids, kind.target_tensor(train_targets), cfg),
+        lambda: predict(model, clips, val_ids, kind, cfg), val_targets, kind, cfg.train,
     )  # fmt: skip
     model.eval()
     with torch.no_grad():
         val, test = (
-            Scored(data[s][0], predict(model, clips, data[s][0], task.kind, cfg), data[s][1])
+            Scored(data[s][0], predict(model, clips, data[s][0], kind, cfg), data[s][1])
             for s in ("val", "test")
         )
     return make_result(

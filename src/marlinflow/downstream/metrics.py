@@ -10,21 +10,25 @@ report WAR (accuracy) and UAR (mean per-class recall, DFEW's headline metric); b
 AUC is the Mann-Whitney statistic with average ranks for ties, the same number as
 ``torchmetrics.functional.binary_auroc`` but vectorised over attributes, which keeps a
 1000-resample bootstrap fast. A metric undefined on a sample (one class only) is NaN.
+
+Which of these functions a task uses, and which metric picks its best epoch, is up to its kind
+(``downstream.kinds``).
 """
 
 from __future__ import annotations
 
-import numpy as np
-from scipy.stats import rankdata
+from collections.abc import Callable
 
-# The metric that picks the best epoch (the official code picks max val AUC).
-SELECTION = {"multilabel": "auc_micro", "binary": "auc", "multiclass": "war", "regression": "mae"}
-LOWER_IS_BETTER = {"mae"}
+import numpy as np
 
 
 def auc_columns(scores: np.ndarray, labels: np.ndarray) -> np.ndarray:
     """ROC AUC of each column of (n, C) scores against 0/1 labels; NaN where a column has one
     class only."""
+    # Imported here: scipy.stats takes a second to import, and the workflow imports this module
+    # (through the task kinds) each time it starts, without computing any metric.
+    from scipy.stats import rankdata
+
     positive = labels > 0.5
     n_pos = positive.sum(axis=0)
     n_neg = len(labels) - n_pos
@@ -60,12 +64,34 @@ def _nanmean(values: np.ndarray) -> float:
     return float(values.mean()) if len(values) else float("nan")
 
 
+# The report's main metrics, each on its own: a paired bootstrap (report.compare) computes one
+# of them thousands of times, and every metric of the kind each time (ranks over every (video,
+# attribute) pair for a micro AUC) would cost minutes per comparison.
+def accuracy(probs: np.ndarray, labels: np.ndarray) -> float:
+    """Share of (video, output) pairs whose score, thresholded at 0.5, matches the 0/1 label."""
+    return float(((probs > 0.5) == (labels > 0.5)).mean())
+
+
+def micro_auc(probs: np.ndarray, labels: np.ndarray) -> float:
+    """One ROC AUC over every (video, attribute) pair."""
+    return auc(probs.ravel(), labels.ravel())
+
+
+def war(probs: np.ndarray, labels: np.ndarray) -> float:
+    """Weighted average recall: the accuracy of the most probable class."""
+    return float((probs.argmax(axis=1) == labels).mean())
+
+
+def mae(predicted: np.ndarray, targets: np.ndarray) -> float:
+    return float(np.abs(predicted - targets).mean())
+
+
 def multilabel_metrics(probs: np.ndarray, labels: np.ndarray) -> dict[str, float]:
     """probs, labels: (n, C)."""
     predicted = probs > 0.5
     return {
-        "acc_micro": float((predicted == (labels > 0.5)).mean()),
-        "auc_micro": auc(probs.ravel(), labels.ravel()),
+        "acc_micro": accuracy(probs, labels),
+        "auc_micro": micro_auc(probs, labels),
         "auc_macro": _nanmean(auc_columns(probs, labels)),
         "f1_macro": _nanmean(f1_columns(predicted, labels)),
     }
@@ -75,7 +101,7 @@ def binary_metrics(probs: np.ndarray, labels: np.ndarray) -> dict[str, float]:
     """probs, labels: (n,)."""
     predicted = probs > 0.5
     return {
-        "acc": float((predicted == (labels > 0.5)).mean()),
+        "acc": accuracy(probs, labels),
         "auc": auc(probs, labels),
         "f1": float(f1_columns(predicted[:, None], labels[:, None])[0]),
     }
@@ -87,7 +113,7 @@ def multiclass_metrics(probs: np.ndarray, labels: np.ndarray) -> dict[str, float
     n_classes = probs.shape[1]
     one_hot = np.eye(n_classes)
     return {
-        "war": float((predicted == labels).mean()),
+        "war": war(probs, labels),
         "uar": _nanmean(recalls(predicted, labels, n_classes)),
         "f1_macro": _nanmean(f1_columns(one_hot[predicted], one_hot[labels])),
     }
@@ -100,60 +126,53 @@ def regression_metrics(predicted: np.ndarray, targets: np.ndarray) -> dict[str, 
     else:
         corr = float("nan")
     return {
-        "mae": float(np.abs(predicted - targets).mean()),
+        "mae": mae(predicted, targets),
         "corr": corr,
         "acc2": float(((predicted >= 0) == (targets >= 0)).mean()),
     }
 
 
-METRICS = {
-    "multilabel": multilabel_metrics,
-    "binary": binary_metrics,
-    "multiclass": multiclass_metrics,
-    "regression": regression_metrics,
-}
-
-
-def per_output(
-    kind: str, scores: np.ndarray, targets: np.ndarray, names: list[str]
+def multilabel_per_output(
+    probs: np.ndarray, labels: np.ndarray, names: list[str]
 ) -> dict[str, dict[str, float]]:
-    """Per-attribute AUC, F1 and accuracy (multi-label), or per-class recall (multi-class);
-    the tables behind the macro means. Empty for binary and regression tasks."""
-    if kind == "multilabel":
-        columns = {
-            "auc": auc_columns(scores, targets),
-            "f1": f1_columns(scores > 0.5, targets),
-            "acc": ((scores > 0.5) == (targets > 0.5)).mean(axis=0),
-        }
-    elif kind == "multiclass":
-        columns = {"recall": recalls(scores.argmax(axis=1), targets, len(names))}
-    else:
-        return {}
+    """Per-attribute AUC, F1 and accuracy: the tables behind the macro means."""
+    columns = {
+        "auc": auc_columns(probs, labels),
+        "f1": f1_columns(probs > 0.5, labels),
+        "acc": ((probs > 0.5) == (labels > 0.5)).mean(axis=0),
+    }
+    return _by_name(columns, names)
+
+
+def multiclass_per_output(
+    probs: np.ndarray, labels: np.ndarray, names: list[str]
+) -> dict[str, dict[str, float]]:
+    """Per-class recall: the table behind UAR."""
+    return _by_name({"recall": recalls(probs.argmax(axis=1), labels, len(names))}, names)
+
+
+def _by_name(columns: dict[str, np.ndarray], names: list[str]) -> dict[str, dict[str, float]]:
     return {name: {k: float(v[i]) for k, v in columns.items()} for i, name in enumerate(names)}
 
 
-def compute(kind: str, scores: np.ndarray, targets: np.ndarray) -> dict[str, float]:
-    """All metrics of a task kind; ``scores`` are probabilities (values for regression)."""
-    return METRICS[kind](scores, targets)
-
-
 def bootstrap(
-    kind: str,
+    compute: Callable[[np.ndarray, np.ndarray], dict[str, float]],
     scores: np.ndarray,
     targets: np.ndarray,
     n_resamples: int = 1000,
     seed: int = 0,
     level: float = 0.95,
 ) -> dict[str, dict[str, float]]:
-    """Each metric's value and percentile interval over ``n_resamples`` seeded resamples of the
-    rows (videos): ``{name: {"value", "low", "high"}}``. Resamples where a metric is undefined
-    are left out of its interval."""
-    point = compute(kind, scores, targets)
+    """Each metric ``compute(scores, targets)`` gives (a task kind's ``metrics``), with its
+    value and percentile interval over ``n_resamples`` seeded resamples of the rows (videos):
+    ``{name: {"value", "low", "high"}}``. Resamples where a metric is undefined are left out of
+    its interval."""
+    point = compute(scores, targets)
     rng = np.random.default_rng(seed)
     draws = {name: [] for name in point}
     for _ in range(n_resamples):
         rows = rng.integers(0, len(targets), len(targets))
-        for name, value in compute(kind, scores[rows], targets[rows]).items():
+        for name, value in compute(scores[rows], targets[rows]).items():
             draws[name].append(value)
     tail = (1 - level) / 2 * 100
     result = {}
@@ -163,12 +182,3 @@ def bootstrap(
         low, high = np.percentile(values, [tail, 100 - tail]) if len(values) else (np.nan, np.nan)
         result[name] = {"value": value, "low": float(low), "high": float(high)}
     return result
-
-
-def is_better(kind: str, new: float, best: float | None) -> bool:
-    """Whether ``new`` beats ``best`` on the task's selection metric (NaN never does)."""
-    if np.isnan(new):
-        return False
-    if best is None or np.isnan(best):
-        return True
-    return new < best if SELECTION[kind] in LOWER_IS_BETTER else new > best

@@ -18,14 +18,7 @@ from torch import nn
 from marlinflow.downstream.results import RunResult, Scored, make_result
 from marlinflow.downstream.splits import low_label
 from marlinflow.downstream.tasks import Task
-from marlinflow.downstream.training import (
-    FitResult,
-    TrainConfig,
-    fit,
-    target_tensor,
-    to_scores,
-    torch_threads,
-)
+from marlinflow.downstream.training import FitResult, TrainConfig, fit, torch_threads
 from marlinflow.downstream.usable import UsableClips
 from marlinflow.errors import InputError
 
@@ -135,15 +128,16 @@ def _by_split(task: Task, ids: list[str], features: np.ndarray) -> dict[str, tup
 
 
 def _train(task: Task, head: nn.Linear, data: dict[str, tuple], cfg: TrainConfig) -> FitResult:
+    kind = task.task_kind
     x_train = torch.from_numpy(data["train"][1])
-    y_train = target_tensor(task.kind, data["train"][2])
+    y_train = kind.target_tensor(data["train"][2])
     x_val = torch.from_numpy(data["val"][1])
     return fit(
-        head, _batches(x_train, y_train, cfg), lambda: to_scores(task.kind, head(x_val)),
-        data["val"][2], task.kind, cfg,
+        head, _batches(x_train, y_train, cfg), lambda: kind.to_scores(head(x_val)),
+        data["val"][2], kind, cfg,
     )  # fmt: skip
 
 
 def _scored(task: Task, head: nn.Linear, split: tuple) -> Scored:
     ids, features, targets = split
-    return Scored(ids, to_scores(task.kind, head(torch.from_numpy(features))), targets)
+    return Scored(ids, task.task_kind.to_scores(head(torch.from_numpy(features))), targets)

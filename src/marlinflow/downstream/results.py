@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from marlinflow.atomic import atomic_path, write_json
-from marlinflow.downstream.metrics import bootstrap, compute, per_output
+from marlinflow.downstream.metrics import bootstrap
 from marlinflow.downstream.tasks import Task
 from marlinflow.downstream.training import FitResult
 
@@ -50,7 +50,7 @@ def predictions_table(task: Task, ids: list[str], split: str, scores: np.ndarray
     table = pd.DataFrame({"id": ids, "split": split})
     for column in task.label_columns:
         table[column] = rows[column].to_numpy()
-    names = task.classes if task.kind in ("multilabel", "multiclass") else ["label"]
+    names = task.task_kind.output_names(task.classes)
     scores = scores.reshape(len(ids), -1)
     for i, name in enumerate(names):
         table[f"score_{name}"] = scores[:, i]
@@ -59,7 +59,7 @@ def predictions_table(task: Task, ids: list[str], split: str, scores: np.ndarray
 
 @dataclass
 class Scored:
-    """One split's evaluated videos: ids, scores (as ``training.to_scores`` makes them), targets."""
+    """One split's evaluated videos: ids, scores (as ``TaskKind.to_scores`` makes them), targets."""
 
     ids: list[str]
     scores: np.ndarray
@@ -80,7 +80,7 @@ def make_result(
 ) -> RunResult:
     """A run's result: test metrics with bootstrap intervals (seeded like the run), val
     metrics, counts, and the val and test predictions."""
-    seed = config.train.seed
+    seed, kind = config.train.seed, task.task_kind
     tables = [
         predictions_table(task, s.ids, name, s.scores)
         for name, s in (("val", val), ("test", test))
@@ -88,12 +88,12 @@ def make_result(
     ]
     return RunResult(
         task=task.name, kind=task.kind, protocol=protocol, model=model, seed=seed,
-        metrics=bootstrap(task.kind, test.scores, test.targets, n_bootstrap, seed),
-        val_metrics=compute(task.kind, val.scores, val.targets) if val.ids else {},
+        metrics=bootstrap(kind.metrics, test.scores, test.targets, n_bootstrap, seed),
+        val_metrics=kind.metrics(val.scores, val.targets) if val.ids else {},
         counts={"n_train": n_train, "n_val": len(val.ids), "n_test": len(test.ids)},
         skipped=skipped, best_epoch=fitted.best_epoch, epochs=fitted.epochs,
         config=dataclasses.asdict(config), predictions=pd.concat(tables, ignore_index=True),
-        per_output=per_output(task.kind, test.scores, test.targets, task.classes),
+        per_output=kind.per_output(test.scores, test.targets, task.classes),
     )  # fmt: skip
 
 

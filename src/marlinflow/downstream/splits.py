@@ -56,12 +56,9 @@ def low_label(
 
 
 def _k_per_class(task: Task, train: pd.DataFrame, k: int, rng: np.random.Generator) -> set[str]:
-    if task.kind == "regression":
-        raise ValueError("k per class needs classes; use fraction for a regression task")
-    targets = task.targets(train)
-    if task.kind == "multilabel":
-        members = [np.flatnonzero(targets[:, c] > 0.5) for c in range(targets.shape[1])]
-    else:
-        members = [np.flatnonzero(targets == c) for c in np.unique(targets)]
+    kind = task.task_kind
+    if not kind.has_classes:
+        raise ValueError(f"k per class needs classes; use fraction for a {kind.name} task")
+    members = kind.class_members(task.targets(train))
     chosen = [rng.permutation(rows)[:k] for rows in members]
     return set(train["id"].iloc[np.unique(np.concatenate(chosen))])

@@ -2,7 +2,7 @@
 
 A task is saved as a TSV table (``id``, ``split``, label columns) with a JSON spec beside it
 (``<name>.tsv`` + ``<name>.json``): kind, class or attribute names, the label column, and the rows
-the adapter excluded with their reasons. Kinds:
+the adapter excluded with their reasons. Kinds (``downstream.kinds``):
 
 - ``multilabel``: one 0/1 column per attribute (CelebV-HQ appearance and action).
 - ``multiclass``: column ``label`` holds a class name (CelebV-HQ emotion, DFEW).
@@ -20,9 +20,10 @@ import numpy as np
 import pandas as pd
 
 from marlinflow.atomic import atomic_path, write_json
+from marlinflow.downstream import kinds
 from marlinflow.errors import InputError
 
-KINDS = ("multilabel", "multiclass", "binary", "regression")
+KINDS = tuple(kinds.KINDS)  # the kind names, as task specs and configs spell them
 SPLITS = ("train", "val", "test")
 
 
@@ -31,36 +32,37 @@ class Task:
     """A downstream task: its rows and how to read their labels."""
 
     name: str
-    kind: str
+    kind: str  # a name in KINDS; the kind itself is ``task_kind``
     classes: list[str]  # multilabel: attribute columns; multiclass: class names; else []
     table: pd.DataFrame  # id, split, label column(s), optional extra columns
     excluded: list[dict[str, str]] = field(default_factory=list)  # {"id", "reason"}
 
     def __post_init__(self) -> None:
-        if self.kind not in KINDS:
-            raise ValueError(f"task {self.name!r}: kind must be one of {KINDS}, not {self.kind!r}")
+        try:
+            kinds.kind_named(self.kind)
+        except ValueError as err:
+            raise ValueError(f"task {self.name!r}: {err}") from None
         if "id" in self.table:  # a table without ids is reported by validate_table
             self.table = self.table.sort_values("id", kind="stable").reset_index(drop=True)
 
     @property
+    def task_kind(self) -> kinds.TaskKind:
+        """What the kind named ``kind`` predicts, and how it is trained and scored."""
+        return kinds.kind_named(self.kind)
+
+    @property
     def label_columns(self) -> list[str]:
-        return list(self.classes) if self.kind == "multilabel" else ["label"]
+        return self.task_kind.label_columns(self.classes)
 
     @property
     def n_outputs(self) -> int:
         """Width of the linear head: one logit per attribute or class, else one."""
-        return len(self.classes) if self.kind in ("multilabel", "multiclass") else 1
+        return self.task_kind.n_outputs(self.classes)
 
     def targets(self, table: pd.DataFrame | None = None) -> np.ndarray:
         """Labels as numbers: (n, C) 0/1 floats for multilabel, (n,) class indices for
         multiclass, (n,) floats for binary and regression."""
-        table = self.table if table is None else table
-        if self.kind == "multilabel":
-            return table[self.classes].to_numpy(dtype=np.float32)
-        if self.kind == "multiclass":
-            index = {name: i for i, name in enumerate(self.classes)}
-            return table["label"].map(index).to_numpy(dtype=np.int64)
-        return table["label"].to_numpy(dtype=np.float32)
+        return self.task_kind.targets(self.table if table is None else table, self.classes)
 
     def split(self, name: str) -> pd.DataFrame:
         return self.table[self.table["split"] == name].reset_index(drop=True)
@@ -94,9 +96,7 @@ def load_task(path: str | Path) -> Task:
         spec = json.loads(spec_path(path).read_text())
         if not isinstance(spec, dict):
             raise ValueError("the spec is not a JSON object")
-        text_columns = {"id": str, "split": str, "video": str}
-        if spec.get("kind") == "multiclass":  # class names such as "-1" stay text
-            text_columns["label"] = str
+        text_columns = _text_columns(spec.get("kind"))
         table = pd.read_csv(path, sep="\t", dtype=text_columns, keep_default_na=False)
     except (ValueError, pd.errors.ParserError) as err:
         raise InputError(path, f"not a readable task ({err})") from err
@@ -108,6 +108,15 @@ def load_task(path: str | Path) -> Task:
         raise InputError(spec_path(path), f"bad task spec ({err})") from err
     validate_table(task, path)
     return task
+
+
+def _text_columns(kind: object) -> dict[str, type]:
+    """The columns read as text: ids, and class names (such as "-1") where labels name classes.
+    An unknown kind is reported once the spec is read whole."""
+    columns = {"id": str, "split": str, "video": str}
+    if kind in KINDS and kinds.kind_named(kind).class_labels:
+        columns["label"] = str
+    return columns
 
 
 def validate_table(task: Task, path: str | Path) -> None:
@@ -129,19 +138,8 @@ def validate_table(task: Task, path: str | Path) -> None:
 
 def _row_problems(task: Task, row: dict) -> list[str]:
     problems = [] if row["split"] in SPLITS else [f"split {row['split']!r} not in {SPLITS}"]
+    label_problem = task.task_kind.label_problem
     for column in task.label_columns:
-        value = row[column]
-        if task.kind == "multiclass" and value not in task.classes:
-            problems.append(f"{column}: {value!r} is not one of {task.classes}")
-        elif task.kind in ("multilabel", "binary") and value not in (0, 1, 0.0, 1.0):
-            problems.append(f"{column}: {value!r} is not 0 or 1")
-        elif task.kind == "regression" and not _is_number(value):
-            problems.append(f"{column}: {value!r} is not a number")
+        if problem := label_problem(row[column], task.classes):
+            problems.append(f"{column}: {problem}")
     return problems
-
-
-def _is_number(value) -> bool:
-    try:
-        return bool(np.isfinite(float(value)))
-    except (TypeError, ValueError):
-        return False

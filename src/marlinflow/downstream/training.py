@@ -3,9 +3,9 @@
 Official (marlin.md §3.3): one Linear head; BCE-with-logits for multi-label; Adam, lr 1e-4,
 betas (0.5, 0.9), no weight decay; ReduceLROnPlateau on the training loss (factor 0.5,
 patience 7, min lr 1e-8); stop once every learning rate is at most 1e-6 or at ``max_epochs``;
-keep the epoch with the best validation metric (max val AUC there; ``metrics.SELECTION`` here).
-Our additions: cross-entropy for multi-class, L1 for regression, and an optional
-``early_stop`` (epochs without a better validation metric) for quick runs.
+keep the epoch with the best validation metric (max val AUC there; the task kind's ``selection``
+here). Our additions: cross-entropy for multi-class, L1 for regression (each kind's ``loss``), and
+an optional ``early_stop`` (epochs without a better validation metric) for quick runs.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from marlinflow.downstream.metrics import SELECTION, compute, is_better
+from marlinflow.downstream.kinds import TaskKind
 
 log = logging.getLogger(__name__)
 
@@ -64,41 +64,16 @@ def torch_threads(n_threads: int | None) -> Iterator[None]:
         torch.set_num_threads(before)
 
 
-def loss_function(kind: str) -> nn.Module:
-    if kind in ("multilabel", "binary"):
-        return nn.BCEWithLogitsLoss()
-    return nn.CrossEntropyLoss() if kind == "multiclass" else nn.L1Loss()
-
-
-def target_tensor(kind: str, targets: np.ndarray) -> torch.Tensor:
-    """Targets as the loss wants them: (n, C) or (n, 1) floats, or (n,) class indices."""
-    if kind == "multiclass":
-        return torch.tensor(targets, dtype=torch.long)
-    tensor = torch.tensor(targets, dtype=torch.float32)
-    return tensor if kind == "multilabel" else tensor.reshape(-1, 1)
-
-
-def to_scores(kind: str, logits: torch.Tensor) -> np.ndarray:
-    """Head outputs -> probabilities (sigmoid / softmax), or values for regression."""
-    logits = logits.detach().float().cpu()
-    if kind == "multilabel":
-        return torch.sigmoid(logits).numpy()
-    if kind == "multiclass":
-        return torch.softmax(logits, dim=1).numpy()
-    flat = logits.reshape(-1)
-    return (torch.sigmoid(flat) if kind == "binary" else flat).numpy()
-
-
 def fit(
     model: nn.Module,
     train_batches: Batches,
     validate: Callable[[], np.ndarray],
     val_targets: np.ndarray,
-    kind: str,
+    kind: TaskKind,
     cfg: TrainConfig,
 ) -> FitResult:
     """Train ``model`` in place and leave it at its best epoch; ``validate`` returns the val
-    scores (as ``to_scores`` makes them), in the order of ``val_targets``."""
+    scores (as ``kind.to_scores`` makes them), in the order of ``val_targets``."""
     optimiser = torch.optim.Adam(
         [p for p in model.parameters() if p.requires_grad],
         lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay,
@@ -106,7 +81,7 @@ def fit(
     plateau = torch.optim.lr_scheduler.ReduceLROnPlateau(
         optimiser, factor=cfg.plateau_factor, patience=cfg.plateau_patience, min_lr=cfg.min_lr
     )
-    loss_fn, result = loss_function(kind), FitResult(0, None, 0)
+    loss_fn, result = kind.loss_module(), FitResult(0, None, 0)
     best_state = copy.deepcopy(model.state_dict())
     for epoch in range(cfg.max_epochs):
         train_loss = _train_epoch(model, train_batches(epoch), loss_fn, optimiser)
@@ -114,7 +89,7 @@ def fit(
         score = _validate(model, validate, val_targets, kind)
         result.history.append({"epoch": epoch, "train_loss": train_loss, "val": score})
         result.epochs = epoch + 1
-        if len(val_targets) == 0 or is_better(kind, score, result.best_score):
+        if len(val_targets) == 0 or kind.is_better(score, result.best_score):
             result.best_epoch, result.best_score = epoch, score
             best_state = copy.deepcopy(model.state_dict())
         if _should_stop(optimiser, cfg, epoch - result.best_epoch):
@@ -136,13 +111,13 @@ def _train_epoch(model, batches, loss_fn, optimiser) -> float:
     return total / max(count, 1)
 
 
-def _validate(model, validate, val_targets, kind) -> float:
+def _validate(model, validate, val_targets, kind: TaskKind) -> float:
     if len(val_targets) == 0:
         return float("nan")
     model.eval()
     with torch.no_grad():
         scores = validate()
-    return compute(kind, scores, val_targets)[SELECTION[kind]]
+    return kind.selection_score(scores, val_targets)
 
 
 def _should_stop(optimiser, cfg: TrainConfig, epochs_since_best: int) -> bool:

@@ -9,20 +9,7 @@ row a floor that is honest for unbalanced test sets, where accuracy alone flatte
 
 from __future__ import annotations
 
-import numpy as np
-
-from marlinflow.downstream.metrics import compute
 from marlinflow.downstream.tasks import Task
-
-
-def prior_scores(task: Task, train: np.ndarray, n_test: int) -> np.ndarray:
-    """The constant score of each test row, from the training targets."""
-    if task.kind == "multiclass":
-        frequencies = np.bincount(train, minlength=len(task.classes)) / len(train)
-        return np.tile(frequencies, (n_test, 1))
-    if task.kind == "multilabel":
-        return np.tile(train.mean(axis=0), (n_test, 1))
-    return np.full(n_test, float(train.mean()))
 
 
 def chance_metrics(task: Task) -> dict[str, float]:
@@ -30,6 +17,6 @@ def chance_metrics(task: Task) -> dict[str, float]:
     train, test = task.split("train"), task.split("test")
     if train.empty or test.empty:
         return {}
-    targets = task.targets(test)
-    scores = prior_scores(task, task.targets(train), len(test))
-    return compute(task.kind, scores, targets)
+    kind = task.task_kind
+    scores = kind.prior_scores(task.targets(train), task.classes, len(test))
+    return kind.metrics(scores, task.targets(test))

@@ -11,17 +11,15 @@ the interval covers both the test-set sampling and, through the mean, the seeds'
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from marlinflow.downstream.metrics import auc, compute
+from marlinflow.downstream.kinds import MetricFn, TaskKind
 from marlinflow.errors import InputError
-
-MetricFn = Callable[[np.ndarray, np.ndarray], float]  # (scores, targets) -> value
 
 
 @dataclass(frozen=True)
@@ -64,30 +62,6 @@ def paired_bootstrap(
     return Difference(point, float(low), float(high), n)
 
 
-def _accuracy(probs: np.ndarray, labels: np.ndarray) -> float:
-    return float(((probs > 0.5) == (labels > 0.5)).mean())
-
-
-# The tables' main metrics alone: a bootstrap computes them thousands of times, and computing
-# every metric of the kind each time (ranks over every (video, attribute) pair for a micro AUC)
-# would cost minutes per comparison. Each equals the metrics module's (tests check it).
-SINGLE: dict[tuple[str, str], MetricFn] = {
-    ("multilabel", "acc_micro"): _accuracy,
-    ("multilabel", "auc_micro"): lambda s, t: auc(s.ravel(), t.ravel()),
-    ("binary", "acc"): _accuracy,
-    ("binary", "auc"): auc,
-    ("multiclass", "war"): lambda s, t: float((s.argmax(axis=1) == t).mean()),
-    ("regression", "mae"): lambda s, t: float(np.abs(s - t).mean()),
-}
-
-
-def metric_function(kind: str, name: str) -> MetricFn:
-    """One of the project's downstream metrics as a function of (scores, targets)."""
-    return SINGLE.get((kind, name)) or (
-        lambda scores, targets: compute(kind, scores, targets)[name]
-    )
-
-
 @dataclass
 class Predictions:
     """One run's test predictions: per seed, scores by video id; and each video's target."""
@@ -114,24 +88,13 @@ def read_predictions(path: str | Path) -> Predictions:
     return Predictions(scores, targets)
 
 
-def targets_of(kind: str, targets: pd.DataFrame, score_columns: list[str]) -> np.ndarray:
-    """Label columns as the metric functions take them (see ``Task.targets``)."""
-    names = [c.removeprefix("score_") for c in score_columns]
-    if kind == "multilabel":
-        return targets[names].to_numpy(dtype=np.float64)
-    if kind == "multiclass":
-        index = {name: i for i, name in enumerate(names)}
-        return targets["label"].map(index).to_numpy(dtype=np.int64)
-    return targets["label"].astype(float).to_numpy()
-
-
-def score_array(kind: str, frame: pd.DataFrame) -> np.ndarray:
-    values = frame.to_numpy(dtype=np.float64)
-    return values if kind in ("multilabel", "multiclass") else values[:, 0]
-
-
 def compare_runs(
-    kind: str, metric: str, a: Predictions, b: Predictions, n_resamples: int = 1000, seed: int = 0
+    kind: TaskKind,
+    metric: str,
+    a: Predictions,
+    b: Predictions,
+    n_resamples: int = 1000,
+    seed: int = 0,
 ) -> Difference:
     """metric(a) - metric(b) on the test videos every seed of both runs predicted."""
     frames = [*a.scores.values(), *b.scores.values()]
@@ -139,8 +102,11 @@ def compare_runs(
     if len(common) < 2:
         raise ValueError(f"{len(common)} test video(s) in common")
     columns = list(frames[0].columns)
-    targets = targets_of(kind, a.targets.loc[common], columns)
-    scores_a = [score_array(kind, f.loc[common, columns]) for f in a.scores.values()]
-    scores_b = [score_array(kind, f.loc[common, columns]) for f in b.scores.values()]
-    fn = metric_function(kind, metric)
-    return paired_bootstrap(fn, targets, scores_a, scores_b, n_resamples, seed)
+    names = [c.removeprefix("score_") for c in columns]
+    # float64, as the scores are read: float32 labels would change the metrics' last digits
+    targets = kind.targets(a.targets.loc[common], names, np.float64)
+    scores_a, scores_b = (
+        [kind.scores_from_columns(f.loc[common, columns].to_numpy(dtype=np.float64)) for f in run]
+        for run in (a.scores.values(), b.scores.values())
+    )
+    return paired_bootstrap(kind.metric(metric), targets, scores_a, scores_b, n_resamples, seed)

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from marlinflow.downstream.probe import video_feature
-from marlinflow.downstream.tasks import Task, load_task
+from marlinflow.downstream.tasks import load_task
 from marlinflow.errors import InputError
 
 log = logging.getLogger(__name__)
@@ -40,18 +40,6 @@ def pca_2d(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return points, explained
 
 
-def label_names(task: Task) -> tuple[list[str], str]:
-    """One text label per row of the task, and what it shows (a multi-label task is coloured by
-    its first attribute)."""
-    table = task.table
-    if task.kind == "multilabel":
-        column = task.classes[0]
-        return [f"{column}={int(v)}" for v in table[column]], column
-    if task.kind == "regression":
-        return [f"{float(v):+.1f}" for v in table["label"]], "label"
-    return [str(v) for v in table["label"]], "label"
-
-
 def video_features(folder: Path, ids: list[str]) -> tuple[list[str], np.ndarray]:
     """The mean window feature of each video that has a readable file: (kept ids, (n, D))."""
     kept, rows = [], []
@@ -70,7 +58,7 @@ def video_features(folder: Path, ids: list[str]) -> tuple[list[str], np.ndarray]
 def embed(features_dir: str | Path, task_path: str | Path) -> Embedding:
     """The embedding of the videos that are in both the features folder and the task."""
     task = load_task(task_path)
-    labels, shown = label_names(task)
+    labels, shown = task.task_kind.point_labels(task.table, task.classes)
     by_id = dict(zip(task.table["id"], labels, strict=True))
     ids, features = video_features(Path(features_dir), list(by_id))
     if len(ids) < 2:

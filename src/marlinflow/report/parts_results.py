@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from marlinflow.downstream.kinds import kind_named
 from marlinflow.errors import InputError
 from marlinflow.report import budgets, tables
 from marlinflow.report.compare import Predictions, compare_runs, read_predictions
@@ -74,7 +75,7 @@ def differences(plan: Plan, long: pd.DataFrame, n_resamples: int = N_RESAMPLES) 
             try:
                 ours = predictions_of(plan, entries[(*key, encoder)], cache)
                 theirs = predictions_of(plan, entries[(*key, reference)], cache)
-                found = compare_runs(kind, metric, ours, theirs, n_resamples)
+                found = compare_runs(kind_named(kind), metric, ours, theirs, n_resamples)
             except (InputError, ValueError, KeyError) as err:
                 log.info("paired difference %s %s: %s", "/".join(key), encoder, err)
                 continue

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from marlinflow.downstream.kinds import KINDS
 from marlinflow.downstream.tasks import load_task
 from marlinflow.errors import InputError
 from marlinflow.report.chance import chance_metrics
@@ -24,13 +25,6 @@ from marlinflow.status import reason_category
 
 log = logging.getLogger(__name__)
 STAGES = ("download", "track", "parse")
-# The metrics a table shows per task kind; the first is the one the paper's tables lead with.
-MAIN_METRICS = {
-    "multilabel": ("acc_micro", "auc_micro"),
-    "multiclass": ("war", "uar"),
-    "binary": ("auc", "acc"),
-    "regression": ("mae", "corr"),
-}
 # task: the workflow's name (the folder); task_name: the name the task table gives itself;
 # low/high: the 95% bootstrap interval over test videos (the mean of the seeds' bounds);
 # n_train: labelled training videos (the mean over seeds; fewer in low-label runs)
@@ -52,6 +46,12 @@ def mean_bound(runs: list[dict], metric: str, bound: str) -> float:
     return float(np.mean(finite)) if finite else math.nan
 
 
+def main_metrics(kind: str) -> tuple[str, ...]:
+    """The metrics a table shows for the kind a metrics file names, the lead one first; none for
+    a kind this version does not know."""
+    return KINDS[kind].main_metrics if kind in KINDS else ()
+
+
 def read_metrics(path: Path, entry: dict) -> list[dict]:
     """The main-metric rows of one ``metrics.json`` listed in the plan (``entry`` names its data
     set, task, protocol and encoder); [] (with a warning) if it is unreadable."""
@@ -68,7 +68,7 @@ def read_metrics(path: Path, entry: dict) -> list[dict]:
         names | {"task_name": document.get("task", entry["task"]), "kind": kind, "metric": metric,
                  **summary[metric], "low": mean_bound(runs, metric, "low"),
                  "high": mean_bound(runs, metric, "high"), "n_train": n_train}
-        for metric in MAIN_METRICS.get(kind, tuple(summary)) if metric in summary
+        for metric in main_metrics(kind) or tuple(summary) if metric in summary
     ]  # fmt: skip
 
 
@@ -117,7 +117,7 @@ def paper_cell(task_names: list[str], metric: str, protocol: str, model: str) ->
 
 def lead_metric(kind: str, metrics: list[str]) -> str:
     """The first of the kind's main metrics that the rows have."""
-    return next((m for m in MAIN_METRICS.get(kind, ()) if m in metrics), sorted(metrics)[0])
+    return next((m for m in main_metrics(kind) if m in metrics), sorted(metrics)[0])
 
 
 def lead_rows(long: pd.DataFrame) -> pd.DataFrame:
