@@ -20,7 +20,7 @@ from marlinflow.face import align
 from marlinflow.face.pipeline import TrackConfig
 from marlinflow.face.store import FaceTrack
 from marlinflow.face.track_step import add_arguments, config_from_args, run
-from marlinflow.status import StageRecord, is_status_path, video_id_of
+from marlinflow.stages import StageRecord, is_status_path, video_id_of
 from marlinflow.video.io import iter_frames, probe, read_frames
 from marlinflow.video.writer import write_video
 

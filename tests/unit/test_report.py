@@ -27,7 +27,8 @@ from marlinflow.pretrain.visual import log_reconstruction
 from marlinflow.report import build, parts_results
 from marlinflow.report.inputs import Inputs
 from marlinflow.report.plan import load_plan
-from marlinflow.status import StageRecord, summary_table
+from marlinflow.report.stage_summary import summary_table
+from marlinflow.stages import StageRecord
 
 EXP = "results/experiments/demo"
 DS = "results/datasets/faces"

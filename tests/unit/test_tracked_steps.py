@@ -14,14 +14,15 @@ import pandas as pd
 import pytest
 import torch
 
-from marlinflow import cli, status
+from marlinflow import cli
 from marlinflow.extract import add_arguments as extract_arguments
 from marlinflow.extract import run as extract
 from marlinflow.features import Marlin, plan_windows
 from marlinflow.models import resolve_size
 from marlinflow.report import build
+from marlinflow.report.stage_summary import stage_aggregates, summary_table
 from marlinflow.report.wandb_report import ReportInputs, build_report
-from marlinflow.status import StageRecord, stage_aggregates, summary_table
+from marlinflow.stages import StageRecord
 from marlinflow.tracking import ENV_PREFIX, TAGS_ENV, start_pipeline, track_run
 from tests.unit.test_report import EXP, write_experiment
 from tests.unit.test_tracking import wandb_inspect
@@ -65,9 +66,7 @@ def track_records(tmp_path) -> list[Path]:
 
 
 def summarize(records: list[Path], out: Path) -> int:
-    parser = argparse.ArgumentParser()
-    status.add_arguments(parser)
-    return status.run(parser.parse_args([*map(str, records), "--out", str(out)]))
+    return cli.main(["summary", *map(str, records), "--out", str(out)])
 
 
 def wandb_run(record: dict) -> tuple[dict, dict]:

@@ -8,7 +8,6 @@ import sys
 
 from snakemake.exceptions import WorkflowError
 
-from marlinflow.cluster import pretrain_resources
 from marlinflow.config import cli_options, validate_config
 from marlinflow.datasets import build_manifest, source_root
 from marlinflow.download.sources import Kind, resolve
@@ -26,6 +25,7 @@ from marlinflow.plan import (
     plan_document,
     used_datasets,
 )
+from marlinflow.slurm import pretrain_resources
 from marlinflow.tracking import job_tracking, start_pipeline
 
 try:

@@ -13,7 +13,7 @@ import argparse
 from marlinflow.download.fetch import fetch
 from marlinflow.download.frames import YTF_FPS
 from marlinflow.download.http import RetryPolicy
-from marlinflow.status import StageRecord, run_stage, sibling
+from marlinflow.stages import StageRecord, run_stage, sibling
 
 STAGE = "download"
 

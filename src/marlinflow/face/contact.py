@@ -17,7 +17,7 @@ import numpy as np
 from marlinflow.atomic import atomic_path
 from marlinflow.errors import InputError
 from marlinflow.face.store import PART_LABELS, load_parsing
-from marlinflow.status import StageRecord
+from marlinflow.stages import StageRecord
 from marlinflow.video.io import probe, read_frames
 
 # One RGB colour per label (index = label); background is never painted.

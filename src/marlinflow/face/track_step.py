@@ -20,7 +20,7 @@ from marlinflow.errors import InputError
 from marlinflow.face.align import MODES
 from marlinflow.face.detect import BACKENDS, MissingWeightsError, make_detector
 from marlinflow.face.pipeline import TrackConfig, track_video
-from marlinflow.status import StageRecord, is_status_path, run_stage, sibling
+from marlinflow.stages import StageRecord, is_status_path, run_stage, sibling
 
 log = logging.getLogger(__name__)
 

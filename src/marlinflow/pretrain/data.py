@@ -27,7 +27,7 @@ from marlinflow.errors import InputError
 from marlinflow.face.store import load_parsing
 from marlinflow.masking import make_mask
 from marlinflow.models import ModelSize
-from marlinflow.status import STATUS_SUFFIX, StageRecord
+from marlinflow.stages import STATUS_SUFFIX, StageRecord
 from marlinflow.video.io import read_frames
 
 log = logging.getLogger(__name__)

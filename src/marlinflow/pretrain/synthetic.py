@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from marlinflow.face.store import PART_LABELS, save_parsing
-from marlinflow.status import StageRecord
+from marlinflow.stages import StageRecord
 from marlinflow.video.writer import write_video
 
 # (label, centre x, centre y, half width, half height) in units of the map side; drawn in order.

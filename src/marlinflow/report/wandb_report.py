@@ -37,10 +37,10 @@ log = logging.getLogger(__name__)
 LOSS_JOB_TYPES = ("pretrain",)
 # Rules whose runs end in downstream metrics (their run summaries).
 DOWNSTREAM_PREFIXES = ("finetune", "probe", "linear_probe", "evaluate", "downstream")
-# Rules whose runs summarise a preprocessing stage (marlinflow.status), and what they show.
 # Feature extraction runs (one per encoder) and the numbers they end with.
 FEATURES_JOB_TYPE = "extract_features"
 FEATURES_METRICS = ("clips_per_s", "videos", "videos_failed", "windows", "seconds")
+# Runs that summarise a preprocessing stage (marlinflow.report.stage_summary), and what they show.
 PREPROCESSING_PREFIX = "summarize_"
 PREPROCESSING_METRICS = ("videos/usable", "videos/unusable", "stats/face_fraction/mean",
                          "stats/crop_jitter_px/p90", "stats/face_jitter_px/p90",
