@@ -14,6 +14,7 @@ CelebV-HQ epoch, 26k training videos, would take at this speed).
 from __future__ import annotations
 
 import argparse
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -27,7 +28,9 @@ from marlinflow.downstream.finetune import _train_batches as train_batches
 from marlinflow.downstream.training import TrainConfig, loss_function
 from marlinflow.downstream.usable import UsableClips
 from marlinflow.models import MarlinEncoder, get_size
-from marlinflow.pretrain.synthetic import write_clip
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository: tests.synthetic
+from tests.synthetic import write_clip
 
 CELEBV_TRAIN_VIDEOS = 26_000  # about 70 % of CelebV-HQ's 35,666 clips
 

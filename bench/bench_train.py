@@ -29,7 +29,9 @@ from torch.utils.data import DataLoader
 from marlinflow.masking import fasking
 from marlinflow.models import ModelSize, get_size
 from marlinflow.pretrain.module import MarlinPretrain
-from marlinflow.pretrain.synthetic import face_label_map
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository: tests.synthetic
+from tests.synthetic import face_label_map
 
 
 class IterationTimer(pl.Callback):

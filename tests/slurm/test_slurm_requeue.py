@@ -16,10 +16,10 @@ import torch
 import yaml
 
 from marlinflow.pretrain.config import PretrainConfig
-from marlinflow.pretrain.synthetic import write_clip
 from marlinflow.pretrain.train import pretrain
 from marlinflow.slurm import preemption_sbatch_args, srun_prefix
 from marlinflow.tracking import ENV_PREFIX
+from tests.synthetic import write_clip
 from tests.training_runs import assert_same_training
 
 pytestmark = [

@@ -179,9 +179,9 @@ class WarnMidIteration(pl.Callback):
 
 @not_srun
 def test_warning_mid_iteration_checkpoints_after_it(slurm_env, tmp_path, monkeypatch, caplog):
-    from marlinflow.pretrain.synthetic import write_clip
     from marlinflow.pretrain.train import pretrain
     from marlinflow.tracking import ENV_PREFIX
+    from tests.synthetic import write_clip
 
     monkeypatch.setenv(ENV_PREFIX + "MODE", "disabled")
     slurm_env(ONE_TASK)

@@ -1,5 +1,6 @@
 """Synthetic face clips with parsing maps and parse-stage records: small, deterministic inputs for
-pretraining tests and smoke runs, in exactly the on-disk layout the track and parse steps write.
+the pretraining tests and the benchmarks, in exactly the on-disk layout the track and parse steps
+write.
 
 A "face" is a skin ellipse on a background, with hair, brows, eyes, nose and mouth drawn as
 ellipses in FaRL-LaPa labels; it drifts sideways over time so tubelets differ. The video's
