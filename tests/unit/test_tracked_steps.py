@@ -19,7 +19,6 @@ from marlinflow.extract import add_arguments as extract_arguments
 from marlinflow.extract import run as extract
 from marlinflow.features import Marlin, plan_windows
 from marlinflow.models import resolve_size
-from marlinflow.report import build
 from marlinflow.report.stage_summary import stage_aggregates, summary_table
 from marlinflow.report.wandb_report import ReportInputs, build_report
 from marlinflow.stages import StageRecord
@@ -191,10 +190,8 @@ def test_feature_extraction_is_a_tracked_run(pipeline, carphone, tmp_path):
 def test_html_report_is_a_tracked_run_with_the_results_table(pipeline, tmp_path):
     plan = write_experiment(tmp_path)
     report = tmp_path / EXP / "report"
-    parser = argparse.ArgumentParser()
-    build.add_arguments(parser)
-    argv = [str(plan), "--out", str(report / "index.html"), "--root", str(tmp_path)]
-    assert build.run(parser.parse_args(argv)) == 0
+    argv = ["report", str(plan), "--out", str(report / "index.html"), "--root", str(tmp_path)]
+    assert cli.main(argv) == 0
 
     record = json.loads((report / "run.json").read_text())
     assert (record["group"], record["job_type"], record["tags"]) == (
