@@ -11,6 +11,7 @@ Prints one markdown table row per worker count: what, machine, numbers.
 from __future__ import annotations
 
 import argparse
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -20,7 +21,9 @@ from machine import describe
 from marlinflow.models import get_size
 from marlinflow.pretrain.config import PretrainConfig
 from marlinflow.pretrain.data import PretrainData
-from marlinflow.pretrain.synthetic import write_clip
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository: tests.synthetic
+from tests.synthetic import write_clip
 
 
 def time_loader(data: PretrainData, n_batches: int) -> float:

@@ -14,6 +14,7 @@ CelebV-HQ epoch, 26k training videos, would take at this speed).
 from __future__ import annotations
 
 import argparse
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -28,7 +29,9 @@ from marlinflow.downstream.kinds import BINARY
 from marlinflow.downstream.training import TrainConfig
 from marlinflow.downstream.usable import UsableClips
 from marlinflow.models import MarlinEncoder, get_size
-from marlinflow.pretrain.synthetic import write_clip
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository: tests.synthetic
+from tests.synthetic import write_clip
 
 CELEBV_TRAIN_VIDEOS = 26_000  # about 70 % of CelebV-HQ's 35,666 clips
 

@@ -70,6 +70,7 @@ import types
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pytorch_lightning as pl
@@ -145,9 +146,10 @@ def standing_in() -> Iterator[list[str]]:
             sys.modules.pop(name, None)
 
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository: tests.synthetic
 with standing_in() as STOOD_IN:
     from marlinflow.pretrain.module import MarlinPretrain
-    from marlinflow.pretrain.synthetic import face_label_map
+    from tests.synthetic import face_label_map
 
 
 class Pretrain(MarlinPretrain):

@@ -20,7 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
-from marlinflow.status import StageRecord, summarize_stage
+from marlinflow.report.stage_summary import summarize_stage
+from marlinflow.stages import StageRecord
 from marlinflow.tracking import ENV_PREFIX
 
 

@@ -30,7 +30,9 @@ from marlinflow.masking import fasking
 from marlinflow.models import ModelSize, get_size
 from marlinflow.pretrain.config import PretrainConfig
 from marlinflow.pretrain.module import MarlinPretrain
-from marlinflow.pretrain.synthetic import face_label_map
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository: tests.synthetic
+from tests.synthetic import face_label_map
 
 
 class IterationTimer(pl.Callback):

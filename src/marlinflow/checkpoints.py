@@ -14,7 +14,6 @@ a recorded geometry are inferred from their shapes, and refused when that is amb
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import functools
 import logging
@@ -22,7 +21,6 @@ import math
 import pickle
 import re
 import subprocess
-import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -431,24 +429,3 @@ def init_from_videomae(model: MarlinModel, path: str | Path, trusted: bool = Fal
     report = LoadReport(list(result.missing_keys), list(result.unexpected_keys))
     log.info("VideoMAE init from %s: missing %s; unexpected %s", path, *vars(report).values())
     return report
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("checkpoint", type=Path, help="weights: .pt state dict or Lightning .ckpt")
-    parser.add_argument("output", type=Path, help="where to write the official-layout .pt file")
-    parser.add_argument(
-        "--full", action="store_true", help="keep the decoder (default: encoder only)"
-    )
-    parser.add_argument("--size", help="model size name (default: read from the weights)")
-
-
-def run(args: argparse.Namespace) -> int:
-    """Convert weights to the released layout (``export-weights``)."""
-    try:
-        model = load_model(args.checkpoint, args.size, full=bool(args.full))
-    except InputError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
-    export_official(model, args.output, full=args.full)
-    print(f"wrote {args.output} ({model.size.name}, {'full' if args.full else 'encoder'})")
-    return 0

@@ -9,29 +9,17 @@ import argparse
 import importlib
 import importlib.util
 import logging
+import pkgutil
 import sys
 
+from marlinflow import commands
 from marlinflow.errors import InputError
 
-# verb -> module exposing add_arguments(parser) and run(args) -> exit code
+# verb -> its module in marlinflow.commands (add_arguments(parser), run(args) -> exit code):
+# a verb is added by adding its module.
 VERBS = {
-    "sample": "marlinflow.sample",
-    "manifest": "marlinflow.commands.manifest",
-    "download": "marlinflow.commands.download",
-    "track": "marlinflow.commands.track",
-    "parse": "marlinflow.commands.parse",
-    "contact-sheet": "marlinflow.face.contact",
-    "summary": "marlinflow.status",
-    "pretrain": "marlinflow.commands.pretrain",
-    "extract": "marlinflow.commands.extract",
-    "export-weights": "marlinflow.checkpoints",
-    "import-encoder": "marlinflow.encoder_import",
-    "report": "marlinflow.report.build",
-    "wandb-report": "marlinflow.report.wandb_report",
-    "cluster": "marlinflow.cluster",
-    "task": "marlinflow.commands.task",
-    "probe": "marlinflow.commands.probe",
-    "finetune": "marlinflow.commands.finetune",
+    module.name.replace("_", "-"): f"{commands.__name__}.{module.name}"
+    for module in pkgutil.iter_modules(commands.__path__)
 }
 
 

@@ -9,7 +9,6 @@ label). It is a smoke test of the pipeline, shaped like the real tasks, not a be
 
 from __future__ import annotations
 
-import argparse
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -166,15 +165,3 @@ def build_sample(out_dir: str | Path, n_videos: int = 32, seed: int = 0) -> pd.D
     manifest = sample_manifest(plan)
     write_manifest(manifest, out_dir / "manifest.tsv")
     return manifest
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("out_dir", type=Path, help="folder for the videos and manifest.tsv")
-    parser.add_argument("--videos", type=int, default=32, help="how many videos (default 32)")
-    parser.add_argument("--seed", type=int, default=0, help="label and clip draw seed")
-
-
-def run(args: argparse.Namespace) -> int:
-    manifest = build_sample(args.out_dir, args.videos, args.seed)
-    print(f"wrote {len(manifest)} sample videos and manifest.tsv to {args.out_dir}")
-    return 0

@@ -7,7 +7,8 @@ import json
 import pytest
 
 from marlinflow.cli import main
-from marlinflow.status import collect, summary_table
+from marlinflow.report.stage_summary import summary_table
+from marlinflow.stages import collect
 
 from .test_download_support import MediaServer
 

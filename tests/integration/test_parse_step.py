@@ -17,7 +17,7 @@ from marlinflow.face import parsing_step
 from marlinflow.face.detect import landmarks_per_frame
 from marlinflow.face.parsing_farl import WEIGHTS_NAME
 from marlinflow.face.store import PART_LABELS, FaceTrack, load_parsing
-from marlinflow.status import StageRecord
+from marlinflow.stages import StageRecord
 from marlinflow.video.io import read_frames
 
 

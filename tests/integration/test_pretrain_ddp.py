@@ -12,8 +12,8 @@ import pytest
 import torch
 import yaml
 
-from marlinflow.pretrain.synthetic import write_clip
 from marlinflow.tracking import ENV_PREFIX
+from tests.synthetic import write_clip
 from tests.training_runs import losses
 
 

@@ -16,9 +16,9 @@ import yaml
 from marlinflow.checkpoints import videomae_key
 from marlinflow.models import MarlinModel, get_size
 from marlinflow.pretrain.config import PretrainConfig
-from marlinflow.pretrain.synthetic import write_clip
 from marlinflow.pretrain.train import pretrain
 from marlinflow.tracking import ENV_PREFIX
+from tests.synthetic import write_clip
 from tests.training_runs import assert_same_training, train_rows
 
 # A pretraining process that SIGKILLs itself once N iterations are done, as the OOM killer or a

@@ -17,7 +17,7 @@ import pytest
 from marlinflow.cli import main
 from marlinflow.face import align
 from marlinflow.face.store import FaceTrack
-from marlinflow.status import StageRecord, is_status_path, video_id_of
+from marlinflow.stages import StageRecord, is_status_path, video_id_of
 from marlinflow.video.io import iter_frames, probe, read_frames
 from marlinflow.video.writer import write_video
 

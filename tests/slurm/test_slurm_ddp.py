@@ -15,14 +15,14 @@ import pytest
 import torch
 import yaml
 
-from marlinflow.pretrain.synthetic import write_clip
 from marlinflow.tracking import ENV_PREFIX
+from tests.synthetic import write_clip
 from tests.training_runs import losses
 
 pytestmark = pytest.mark.slurm
 
 SNAKEFILE = """
-from marlinflow.cluster import pretrain_resources
+from marlinflow.slurm import pretrain_resources
 
 
 rule pretrain_on_two_tasks:

@@ -1,7 +1,7 @@
 """Training launches on the real test cluster: the pretraining rule's one-GPU and two-GPU shapes
 through the executor, and a Lightning run that is warned, requeued and resumes.
 
-The rules run `python -m marlinflow.cluster`, so what is checked is what the pretraining code
+The rules run `python -m marlinflow.cli cluster`, so what is checked is what the pretraining code
 would derive from the environment SLURM really gives it.
 """
 
@@ -14,13 +14,13 @@ from pathlib import Path
 
 import pytest
 
-from marlinflow.cluster import preemption_sbatch_args, srun_prefix
+from marlinflow.slurm import preemption_sbatch_args, srun_prefix
 
 pytestmark = pytest.mark.slurm
 
-# The pretraining rule's two shapes, with resources from marlinflow.cluster.pretrain_resources.
+# The pretraining rule's two shapes, with resources from marlinflow.slurm.pretrain_resources.
 SNAKEFILE = """
-from marlinflow.cluster import pretrain_resources
+from marlinflow.slurm import pretrain_resources
 
 
 rule all:
@@ -36,7 +36,7 @@ rule gpu_probe:
     resources:
         **pretrain_resources(1),
     shell:
-        "{resources.launch} python -m marlinflow.cluster --out {output}"
+        "{resources.launch} python -m marlinflow.cli cluster --out {output}"
 
 
 rule rank_probe:
@@ -46,10 +46,10 @@ rule rank_probe:
         **pretrain_resources(2),
         cpus_per_task=1,
     shell:
-        "{resources.launch} sh -c 'python -m marlinflow.cluster --out ranks/$SLURM_PROCID.json'"
+        "{resources.launch} sh -c 'python -m marlinflow.cli cluster --out ranks/$SLURM_PROCID.json'"
 """
 
-# A Lightning run set up by marlinflow.cluster. On the time-limit warning Lightning's own
+# A Lightning run set up by marlinflow.slurm. On the time-limit warning Lightning's own
 # SLURMEnvironment handler saves hpc_ckpt_1.ckpt and requeues the job; the next run resumes.
 TRAINER = """
 import json, os, sys, time
@@ -59,7 +59,8 @@ import pytorch_lightning as pl
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
-from marlinflow.cluster import lightning_launch, resume_checkpoint
+from marlinflow.pretrain.checkpointing import resume_checkpoint
+from marlinflow.slurm import lightning_launch
 
 out = Path(sys.argv[1])
 restart = os.environ.get("SLURM_RESTART_COUNT", "0")

@@ -15,11 +15,11 @@ import pytest
 import torch
 import yaml
 
-from marlinflow.cluster import preemption_sbatch_args, srun_prefix
 from marlinflow.pretrain.config import PretrainConfig
-from marlinflow.pretrain.synthetic import write_clip
 from marlinflow.pretrain.train import pretrain
+from marlinflow.slurm import preemption_sbatch_args, srun_prefix
 from marlinflow.tracking import ENV_PREFIX
+from tests.synthetic import write_clip
 from tests.training_runs import assert_same_training
 
 pytestmark = [
@@ -34,9 +34,9 @@ pytestmark = [
 TRAINER = """
 import logging, os, signal, sys
 import pytorch_lightning as pl
-from marlinflow.cluster import REQUEUE_SIGNAL
 from marlinflow.pretrain.config import PretrainConfig
 from marlinflow.pretrain.train import pretrain
+from marlinflow.slurm import REQUEUE_SIGNAL
 
 
 class WarnMidIteration(pl.Callback):

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import argparse
 import collections
 import dataclasses
 
 import pytest
 import torch
 
-from marlinflow import Marlin, checkpoints
+from marlinflow import Marlin, checkpoints, cli
 from marlinflow.checkpoints import export_official, init_from_videomae, load_model, videomae_key
 from marlinflow.errors import InputError
 from marlinflow.models import MarlinModel, PatchCritic, get_size, resolve_size
@@ -74,7 +73,7 @@ def test_our_lightning_checkpoint_drops_the_critic(tmp_path):
     assert load_model(tmp_path / "bare.ckpt", size=size, full=False).size == size
 
 
-def test_checkpoint_written_by_lightning(tmp_path):
+def test_checkpoint_written_by_lightning(tmp_path, capsys):
     import pytorch_lightning as pl
 
     from marlinflow.pretrain.config import PretrainConfig
@@ -89,13 +88,14 @@ def test_checkpoint_written_by_lightning(tmp_path):
     for key, value in module.model.state_dict().items():
         assert torch.equal(loaded.state_dict()[key], value), key
 
-    parser = argparse.ArgumentParser()
-    checkpoints.add_arguments(parser)
-    args = parser.parse_args([str(tmp_path / "last.ckpt"), str(tmp_path / "encoder.pt")])
-    assert checkpoints.run(args) == 0
-    assert len(torch.load(tmp_path / "encoder.pt", weights_only=True)) == 57
-    args = parser.parse_args([str(tmp_path / "missing.ckpt"), str(tmp_path / "x.pt")])
-    assert checkpoints.run(args) == 1 and not (tmp_path / "x.pt").exists()
+    ours, official = tmp_path / "last.ckpt", tmp_path / "encoder.pt"
+    assert cli.main(["export-weights", str(ours), str(official)]) == 0
+    assert len(torch.load(official, weights_only=True)) == 57
+    missing = tmp_path / "missing.ckpt"
+    assert cli.main(["export-weights", str(missing), str(tmp_path / "x.pt")]) == 2
+    assert not (tmp_path / "x.pt").exists()
+    error = capsys.readouterr().err
+    assert error == f"marlinflow export-weights: error: {missing}: no such checkpoint file\n"
 
 
 def test_official_lightning_layout_with_discriminator(tmp_path):

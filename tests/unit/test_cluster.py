@@ -6,7 +6,8 @@ import signal
 
 import pytest
 
-from marlinflow.cluster import (
+from marlinflow import cli
+from marlinflow.slurm import (
     lightning_launch,
     preemption_sbatch_args,
     pretrain_resources,
@@ -144,38 +145,19 @@ def test_extras_pass_the_executor_plugin_validation():
 
 
 def test_run_writes_what_it_derived(tmp_path, monkeypatch):
-    import argparse
     import json
-
-    from marlinflow import cluster
 
     for name, value in ONE_GPU_STEP.items():
         monkeypatch.setenv(name, value)
-    parser = argparse.ArgumentParser()
-    cluster.add_arguments(parser)
-    assert cluster.run(parser.parse_args(["--out", str(tmp_path / "launch.json")])) == 0
+    assert cli.main(["cluster", "--out", str(tmp_path / "launch.json")]) == 0
     written = json.loads((tmp_path / "launch.json").read_text())
     assert written["slurm"]["job_id"] == "77" and written["slurm"]["restart_count"] == 1
     assert written["lightning"]["devices"] == 1 and written["lightning"]["slurm_managed"]
     assert written["cuda_visible_devices"] == "0"
 
 
-def test_resume_takes_the_newest_of_last_and_requeue_checkpoints(tmp_path):
-    import os
-
-    from marlinflow.cluster import resume_checkpoint
-
-    assert resume_checkpoint(tmp_path) is None
-    for age, name in enumerate(["hpc_ckpt_2.ckpt", "last.ckpt", "hpc_ckpt_1.ckpt"]):
-        (tmp_path / name).write_bytes(b"x")
-        os.utime(tmp_path / name, ns=(10**18 - age * 10**9, 10**18 - age * 10**9))
-    assert resume_checkpoint(tmp_path).name == "hpc_ckpt_2.ckpt"
-    (tmp_path / "hpc_ckpt_2.ckpt").unlink()
-    assert resume_checkpoint(tmp_path).name == "last.ckpt"
-
-
 def test_describe_reports_a_refused_launch_instead_of_failing():
-    from marlinflow.cluster import describe
+    from marlinflow.slurm import describe
 
     env = {k: v for k, v in MULTI_NODE.items() if k != "SLURM_NTASKS_PER_NODE"}
     described = describe(env)

@@ -74,7 +74,7 @@ def test_sheet_or_notice_from_a_stage_record(tmp_path):
     import cv2
 
     from marlinflow import cli
-    from marlinflow.status import StageRecord
+    from marlinflow.stages import StageRecord
 
     record = tmp_path / "gone.status.json"
     StageRecord("gone", "parse", False, "skipped: track: face in only 3% of frames").save(record)

@@ -144,18 +144,22 @@ def test_import_encoder_with_a_mapping_size_and_errors(tmp_path, capsys):
     size = resolve_size({"name": "tiny", "img_size": 128})
     source = export_official(MarlinModel(size, with_decoder=False), tmp_path / "bare.pt")
     out = tmp_path / "out.pt"
-    assert cli.main(["import-encoder", str(source), "--out", str(out)]) == 1
+    assert cli.main(["import-encoder", str(source), "--out", str(out)]) == 2
     error = capsys.readouterr().err
-    assert error.startswith(f"error: {source}:") and "n_frames=8, img_size=128" in error
+    assert error.startswith(f"marlinflow import-encoder: error: {source}:")
+    assert "n_frames=8, img_size=128" in error
     assert not out.exists()
     spec = "{name: tiny, img_size: 128}"
     assert cli.main(["import-encoder", str(source), "--out", str(out), "--model", spec]) == 0
     assert load_model(out).size == size
-    assert cli.main(["import-encoder", str(source), "--out", str(out), "--model", "huge"]) == 1
-    assert "error: --model: not a model size (unknown model size 'huge'" in capsys.readouterr().err
+    assert cli.main(["import-encoder", str(source), "--out", str(out), "--model", "huge"]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith("marlinflow import-encoder: error: --model: not a model size")
+    assert "(unknown model size 'huge'" in error
     missing = tmp_path / "missing.pt"
-    assert cli.main(["import-encoder", str(missing), "--out", str(out)]) == 1
-    assert "no such checkpoint file" in capsys.readouterr().err
+    assert cli.main(["import-encoder", str(missing), "--out", str(out)]) == 2
+    error = capsys.readouterr().err
+    assert error == f"marlinflow import-encoder: error: {missing}: no such checkpoint file\n"
 
 
 @pytest.mark.parametrize("size", ["tiny", {"name": "tiny", "img_size": 128}])

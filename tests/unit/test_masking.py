@@ -7,7 +7,7 @@ import pytest
 
 from marlinflow import masking
 from marlinflow.face.store import PART_LABELS
-from marlinflow.pretrain.synthetic import face_label_map
+from tests.synthetic import face_label_map
 
 OFFICIAL = (8, 14, 14)  # 16 frames of 224² in 2×16×16 tubelets
 TINY = (4, 8, 8)

@@ -22,9 +22,9 @@ from marlinflow.pretrain.data import (
     read_index,
     split_sources,
 )
-from marlinflow.pretrain.synthetic import write_clip
-from marlinflow.status import StageRecord
+from marlinflow.stages import StageRecord
 from marlinflow.video.io import read_frames
+from tests.synthetic import write_clip
 
 TINY = get_size("tiny")  # 8 frames of 64², 4×8×8 tokens
 

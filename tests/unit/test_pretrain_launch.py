@@ -15,8 +15,8 @@ from lightning_fabric.utilities.rank_zero import rank_zero_only as fabric_rank_z
 from pytorch_lightning.strategies import DDPStrategy
 from pytorch_lightning.utilities.rank_zero import rank_zero_only as pl_rank_zero_only
 
-from marlinflow.cluster import REQUEUE_SIGNAL
 from marlinflow.errors import InputError
+from marlinflow.pretrain.checkpointing import next_requeue_checkpoint, resume_checkpoint
 from marlinflow.pretrain.config import PretrainConfig
 from marlinflow.pretrain.launch import (
     RequeueAtBatchEnd,
@@ -26,6 +26,7 @@ from marlinflow.pretrain.launch import (
 )
 from marlinflow.pretrain.module import MarlinPretrain
 from marlinflow.pretrain.train import build_trainer, start_point
+from marlinflow.slurm import REQUEUE_SIGNAL
 
 # A task of `srun --ntasks-per-node=2` on a CPU node: the second of two training processes.
 TWO_TASKS = {
@@ -107,6 +108,18 @@ def test_slurm_layout_without_tasks_per_node_is_refused(slurm_env):
         trainer_placement(CONFIG)
 
 
+def test_resume_takes_the_newest_of_last_and_requeue_checkpoints(tmp_path):
+    assert resume_checkpoint(tmp_path) is None
+    assert next_requeue_checkpoint(tmp_path) == tmp_path / "hpc_ckpt_1.ckpt"
+    for age, name in enumerate(["hpc_ckpt_2.ckpt", "last.ckpt", "hpc_ckpt_1.ckpt"]):
+        (tmp_path / name).write_bytes(b"x")
+        os.utime(tmp_path / name, ns=(10**18 - age * 10**9, 10**18 - age * 10**9))
+    assert resume_checkpoint(tmp_path).name == "hpc_ckpt_2.ckpt"
+    assert next_requeue_checkpoint(tmp_path) == tmp_path / "hpc_ckpt_3.ckpt"
+    (tmp_path / "hpc_ckpt_2.ckpt").unlink()
+    assert resume_checkpoint(tmp_path).name == "last.ckpt"
+
+
 def test_resume_takes_the_newest_checkpoint(tmp_path):
     config = PretrainConfig(model="tiny", run_dir=str(tmp_path), init=str(tmp_path / "absent.pth"))
     module = MarlinPretrain(PretrainConfig(model="tiny"))
@@ -166,9 +179,9 @@ class WarnMidIteration(pl.Callback):
 
 @not_srun
 def test_warning_mid_iteration_checkpoints_after_it(slurm_env, tmp_path, monkeypatch, caplog):
-    from marlinflow.pretrain.synthetic import write_clip
     from marlinflow.pretrain.train import pretrain
     from marlinflow.tracking import ENV_PREFIX
+    from tests.synthetic import write_clip
 
     monkeypatch.setenv(ENV_PREFIX + "MODE", "disabled")
     slurm_env(ONE_TASK)

@@ -3,7 +3,6 @@ described by its plan.json, as the workflow lays them out."""
 
 from __future__ import annotations
 
-import argparse
 import json
 import re
 import shutil
@@ -16,6 +15,7 @@ import pytest
 import torch
 from PIL import Image
 
+from marlinflow import cli
 from marlinflow.atomic import write_json
 from marlinflow.downstream.metrics import bootstrap
 from marlinflow.downstream.results import RunResult, predictions_table, write_outputs
@@ -27,7 +27,8 @@ from marlinflow.pretrain.visual import log_reconstruction
 from marlinflow.report import build, parts_results
 from marlinflow.report.inputs import Inputs
 from marlinflow.report.plan import load_plan
-from marlinflow.status import StageRecord, summary_table
+from marlinflow.report.stage_summary import summary_table
+from marlinflow.stages import StageRecord
 
 EXP = "results/experiments/demo"
 DS = "results/datasets/faces"
@@ -262,9 +263,7 @@ def write_experiment(root: Path, video: Path | None = None, sample: bool = True)
 
 
 def run_report(root: Path, plan: Path, out: Path, *extra: str) -> int:
-    parser = argparse.ArgumentParser()
-    build.add_arguments(parser)
-    return build.run(parser.parse_args([str(plan), "--out", str(out), "--root", str(root), *extra]))
+    return cli.main(["report", str(plan), "--out", str(out), "--root", str(root), *extra])
 
 
 @pytest.fixture(scope="module")
@@ -433,9 +432,12 @@ def test_missing_inputs_leave_notes_not_errors(experiment, tmp_path):
     assert not (out.parent / "results.tsv").exists()
 
 
-def test_a_plan_that_does_not_exist_is_refused(tmp_path):
+def test_a_plan_that_does_not_exist_is_refused(tmp_path, capsys):
     assert run_report(tmp_path, tmp_path / "plan.json", tmp_path / "r.html") == 2
     assert not (tmp_path / "r.html").exists()
+    plan = tmp_path / "plan.json"
+    error = capsys.readouterr().err
+    assert error == f"marlinflow report: error: {plan}: experiment plan not found\n"
 
 
 def test_damaged_inputs_are_noted_and_the_rest_is_drawn(experiment, tmp_path):

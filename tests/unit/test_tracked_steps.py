@@ -4,7 +4,6 @@ and read back from our record and from W&B's own files; and nothing of W&B when 
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 from pathlib import Path
@@ -14,13 +13,12 @@ import pandas as pd
 import pytest
 import torch
 
-from marlinflow import cli, status
-from marlinflow.cli import main
+from marlinflow import cli
 from marlinflow.features import Marlin, plan_windows
 from marlinflow.models import resolve_size
-from marlinflow.report import build
+from marlinflow.report.stage_summary import stage_aggregates, summary_table
 from marlinflow.report.wandb_report import ReportInputs, build_report
-from marlinflow.status import StageRecord, stage_aggregates, summary_table
+from marlinflow.stages import StageRecord
 from marlinflow.tracking import ENV_PREFIX, TAGS_ENV, start_pipeline, track_run
 from tests.unit.test_report import EXP, write_experiment
 from tests.unit.test_tracking import wandb_inspect
@@ -64,9 +62,7 @@ def track_records(tmp_path) -> list[Path]:
 
 
 def summarize(records: list[Path], out: Path) -> int:
-    parser = argparse.ArgumentParser()
-    status.add_arguments(parser)
-    return status.run(parser.parse_args([*map(str, records), "--out", str(out)]))
+    return cli.main(["summary", *map(str, records), "--out", str(out)])
 
 
 def wandb_run(record: dict) -> tuple[dict, dict]:
@@ -170,7 +166,7 @@ def test_feature_extraction_is_a_tracked_run(pipeline, carphone, tmp_path):
         "--out",
         str(out),
     ]
-    assert main(["extract", *argv]) == 1  # the broken video is skipped
+    assert cli.main(["extract", *argv]) == 1  # the broken video is skipped
 
     record = json.loads((out / "run.json").read_text())
     assert (record["group"], record["job_type"], record["tags"]) == (
@@ -189,10 +185,8 @@ def test_feature_extraction_is_a_tracked_run(pipeline, carphone, tmp_path):
 def test_html_report_is_a_tracked_run_with_the_results_table(pipeline, tmp_path):
     plan = write_experiment(tmp_path)
     report = tmp_path / EXP / "report"
-    parser = argparse.ArgumentParser()
-    build.add_arguments(parser)
-    argv = [str(plan), "--out", str(report / "index.html"), "--root", str(tmp_path)]
-    assert build.run(parser.parse_args(argv)) == 0
+    argv = ["report", str(plan), "--out", str(report / "index.html"), "--root", str(tmp_path)]
+    assert cli.main(argv) == 0
 
     record = json.loads((report / "run.json").read_text())
     assert (record["group"], record["job_type"], record["tags"]) == (

@@ -3,7 +3,6 @@ found through an experiment's plan."""
 
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 
@@ -11,16 +10,14 @@ import pandas as pd
 import pytest
 import wandb_workspaces.reports.v2 as wr
 
-from marlinflow.report import build
+from marlinflow import cli
 from marlinflow.report.plan import load_plan
 from marlinflow.report.wandb_report import (
     ReportInputs,
-    add_arguments,
     build_report,
     markdown_table,
     outline,
     record_paths,
-    run,
 )
 from marlinflow.tracking import ENV_PREFIX, TrackingSettings, track_run
 from tests.unit.test_report import EXP, write_experiment
@@ -152,10 +149,8 @@ def experiment(tmp_path):
 
 
 def wandb_report(root: Path, plan: Path, out: Path, results: Path) -> int:
-    parser = argparse.ArgumentParser()
-    add_arguments(parser)
     argv = [str(plan), "--results", str(results), "--root", str(root), "--out", str(out)]
-    return run(parser.parse_args(argv))
+    return cli.main(["wandb-report", *argv])
 
 
 def test_run_records_are_where_the_plan_says(experiment):
@@ -174,10 +169,8 @@ def test_run_writes_outline_offline(experiment, monkeypatch):
     monkeypatch.setenv(ENV_PREFIX + "GROUP", "demo-2")
     monkeypatch.setenv(ENV_PREFIX + "MODE", "disabled")
     report_dir = root / EXP / "report"
-    parser = argparse.ArgumentParser()
-    build.add_arguments(parser)
     argv = [str(plan), "--out", str(report_dir / "index.html"), "--root", str(root)]
-    assert build.run(parser.parse_args(argv)) == 0
+    assert cli.main(["report", *argv]) == 0
     monkeypatch.setenv(ENV_PREFIX + "MODE", "offline")
     out = root / EXP / "wandb_report.json"
     assert wandb_report(root, plan, out, report_dir / "results.tsv") == 0
@@ -210,7 +203,10 @@ def test_a_partial_experiment_gets_a_report(tmp_path):
     assert "No pretraining run in this pipeline run." in texts
 
 
-def test_a_missing_plan_is_refused(tmp_path):
+def test_a_missing_plan_is_refused(tmp_path, capsys):
     out = tmp_path / "wandb_report.json"
     assert wandb_report(tmp_path, tmp_path / "plan.json", out, tmp_path / "results.tsv") == 2
     assert not out.exists()
+    error = capsys.readouterr().err
+    plan = tmp_path / "plan.json"
+    assert error == f"marlinflow wandb-report: error: {plan}: experiment plan not found\n"

@@ -9,7 +9,6 @@ import sys
 from snakemake.exceptions import WorkflowError
 
 from marlinflow import datasets
-from marlinflow.cluster import pretrain_resources
 from marlinflow.commands.task import workflow_arguments
 from marlinflow.config import cli_options, validate_config
 from marlinflow.download.sources import Kind, resolve
@@ -27,6 +26,7 @@ from marlinflow.plan import (
     plan_document,
     used_datasets,
 )
+from marlinflow.slurm import pretrain_resources
 from marlinflow.tracking import job_tracking, start_pipeline
 
 try:

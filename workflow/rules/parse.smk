@@ -53,6 +53,6 @@ rule list_usable_faces:
     conda:
         CONDA_ENV
     run:
-        from marlinflow.status import write_usable_list
+        from marlinflow.stages import write_usable_list
 
         write_usable_list(input, output[0])

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from marlinflow.download.fetch import fetch
 from marlinflow.download.http import RetryPolicy
-from marlinflow.status import StageRecord, run_stage, sibling
+from marlinflow.stages import StageRecord, run_stage, sibling
 
 STAGE = "download"
 

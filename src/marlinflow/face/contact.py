@@ -2,12 +2,12 @@
 
 The report shows one sheet per video so that a person can check at a glance that the parsing
 maps sit on the faces (eyes on eyes, the image-left eye labelled "right" as LaPa wants, lips on
-lips). Everything is RGB in memory; only the PNG writer sees BGR.
+lips); a video without one gets a notice saying why (:func:`record_sheet`). Everything is RGB
+in memory; only the PNG writer sees BGR.
 """
 
 from __future__ import annotations
 
-import argparse
 import textwrap
 from pathlib import Path
 
@@ -17,7 +17,7 @@ import numpy as np
 from marlinflow.atomic import atomic_path
 from marlinflow.errors import InputError
 from marlinflow.face.store import PART_LABELS, load_parsing
-from marlinflow.status import StageRecord
+from marlinflow.stages import StageRecord
 from marlinflow.video.io import probe, read_frames
 
 # One RGB colour per label (index = label); background is never painted.
@@ -124,19 +124,10 @@ def notice_image(video_id: str, reason: str, width: int = 672) -> np.ndarray:
     return image
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("record", type=Path, help="parse stage record (<id>.status.json)")
-    parser.add_argument("out_png", type=Path, help="PNG to write")
-    parser.add_argument("--frames", type=int, default=12, help="crops on the sheet")
-    parser.add_argument("--cols", type=int, default=6, help="crops per row")
-
-
-def run(args: argparse.Namespace) -> int:
-    """Draw a video's contact sheet, or a notice saying why the video has none."""
-    record = StageRecord.load(args.record)
-    if record.ok:
-        outputs = record.outputs
-        contact_sheet(outputs["video"], outputs["labels"], args.out_png, args.frames, args.cols)
-    else:
-        _write_png(notice_image(record.id, record.reason), args.out_png)
-    return 0
+def record_sheet(record_path: str | Path, out_png: str | Path, n: int = 12, cols: int = 6) -> Path:
+    """The contact sheet of the video a parse stage record names, or a notice saying why the
+    video has none (the record is not ok); returns the PNG's path."""
+    record = StageRecord.load(record_path)
+    if not record.ok:
+        return _write_png(notice_image(record.id, record.reason), out_png)
+    return contact_sheet(record.outputs["video"], record.outputs["labels"], out_png, n, cols)

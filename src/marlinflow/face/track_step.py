@@ -16,7 +16,7 @@ from typing import Any
 from marlinflow.errors import InputError
 from marlinflow.face.detect import make_detector
 from marlinflow.face.pipeline import TrackConfig, track_video
-from marlinflow.status import StageRecord, is_status_path, run_stage, sibling
+from marlinflow.stages import StageRecord, is_status_path, run_stage, sibling
 
 log = logging.getLogger(__name__)
 

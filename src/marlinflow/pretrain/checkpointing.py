@@ -1,11 +1,12 @@
 """Where a pretraining run starts from: its own checkpoint when resuming, else optionally a
 VideoMAE pretraining checkpoint; and the ``last.ckpt`` it keeps for the next start.
 
-A run resumes from the newer of ``last.ckpt`` and Lightning's ``hpc_ckpt_<n>.ckpt`` (written on
-SLURM's time-limit warning). ``last.ckpt`` is written at the end of every epoch and, with
-``checkpoint_every_steps``, every N iterations within one; the data module then skips the
-batches of the epoch that are already done, so a resumed run trains on exactly the batches an
-uninterrupted one would.
+A run resumes from the newest of ``last.ckpt`` and the requeue checkpoints ``hpc_ckpt_<n>.ckpt``
+(written on SLURM's time-limit warning, by Lightning's handler or by
+:class:`marlinflow.pretrain.launch.RequeueAtBatchEnd`, which takes its name from here).
+``last.ckpt`` is written at the end of every epoch and, with ``checkpoint_every_steps``, every N
+iterations within one; the data module then skips the batches of the epoch that are already
+done, so a resumed run trains on exactly the batches an uninterrupted one would.
 """
 
 from __future__ import annotations
@@ -21,6 +22,9 @@ from marlinflow.models import MarlinModel
 
 log = logging.getLogger(__name__)
 LAST = "last.ckpt"
+# Lightning's name for a checkpoint saved on the requeue signal, <n> counting from 1 (Lightning
+# resumes from it by itself only when no checkpoint path is given).
+REQUEUE_PREFIX, REQUEUE_SUFFIX = "hpc_ckpt_", ".ckpt"
 # Weights VideoMAE checkpoints do not hold: MARLIN's fixed sinusoidal position tables.
 EXPECTED_MISSING = ("encoder.pos_embedding.emb", "decoder.pos_embedding.emb")
 
@@ -49,6 +53,25 @@ class LastCheckpoint(pl.Callback):
         if trainer.is_global_zero:
             os.replace(partial, self.path)
         trainer.strategy.barrier("last_checkpoint")
+
+
+def requeue_checkpoints(run_dir: str | Path) -> list[Path]:
+    """The checkpoints saved in ``run_dir`` on SLURM's time-limit warning (``hpc_ckpt_<n>.ckpt``)."""
+    return list(Path(run_dir).glob(f"{REQUEUE_PREFIX}*{REQUEUE_SUFFIX}"))
+
+
+def next_requeue_checkpoint(run_dir: str | Path) -> Path:
+    """Where the next checkpoint saved on the warning goes: ``hpc_ckpt_<highest n + 1>.ckpt``."""
+    numbers = [int(p.stem.rpartition("_")[2]) for p in requeue_checkpoints(run_dir)]
+    return Path(run_dir) / f"{REQUEUE_PREFIX}{max(numbers, default=0) + 1}{REQUEUE_SUFFIX}"
+
+
+def resume_checkpoint(run_dir: str | Path, last: str = LAST) -> Path | None:
+    """The newest checkpoint to resume from: ``last.ckpt``, or one saved on the requeue signal."""
+    candidates = [p for p in requeue_checkpoints(run_dir) if p.is_file()]
+    if (Path(run_dir) / last).is_file():
+        candidates.append(Path(run_dir) / last)
+    return max(candidates, key=lambda p: p.stat().st_mtime_ns, default=None)
 
 
 def init_weights(model: MarlinModel, path: str | Path) -> LoadReport:

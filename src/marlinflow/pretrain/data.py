@@ -28,7 +28,7 @@ from marlinflow.face.store import load_parsing
 from marlinflow.masking import make_mask
 from marlinflow.models import ModelSize, resolve_size
 from marlinflow.pretrain.config import PretrainConfig
-from marlinflow.status import STATUS_SUFFIX, StageRecord
+from marlinflow.stages import STATUS_SUFFIX, StageRecord
 from marlinflow.video.io import read_frames
 
 log = logging.getLogger(__name__)

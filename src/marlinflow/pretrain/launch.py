@@ -1,6 +1,6 @@
 """Where the processes of a pretraining run live: the config's devices, or the SLURM job's.
 
-Inside a SLURM job the allocation decides (``marlinflow.cluster``): nodes, devices per node, and
+Inside a SLURM job the allocation decides (``marlinflow.slurm``): nodes, devices per node, and
 the cluster environment that gives each srun task its rank and requeues the job on the
 time-limit warning. The config's ``accelerator`` still chooses the device kind: ``cpu`` trains
 on the CPU even in a GPU allocation, one process per srun task; ``auto`` takes the job's GPUs,
@@ -23,15 +23,16 @@ import pytorch_lightning as pl
 import torch
 from pytorch_lightning.strategies import DDPStrategy, Strategy
 
-from marlinflow.cluster import (
+from marlinflow.errors import InputError
+from marlinflow.pretrain.checkpointing import next_requeue_checkpoint
+from marlinflow.pretrain.config import PretrainConfig
+from marlinflow.slurm import (
     REQUEUE_SIGNAL,
     WARNING_SECONDS,
     SlurmAllocation,
     lightning_launch,
     slurm_allocation,
 )
-from marlinflow.errors import InputError
-from marlinflow.pretrain.config import PretrainConfig
 
 log = logging.getLogger(__name__)
 # Accelerator names that need CUDA (Lightning's "gpu" is CUDA or Apple's MPS; clusters run CUDA).
@@ -110,9 +111,10 @@ class RequeueAtBatchEnd(pl.Callback):
     critic's and the generator's step of one iteration (a resume then repeats half of it), or
     on one rank while the others wait in a collective. This callback takes the signal over once
     training starts: the handler only notes it; after the batch in progress, the ranks agree
-    whether any was warned, all take part in writing ``hpc_ckpt_<n>.ckpt`` (which
-    ``marlinflow.cluster.resume_checkpoint`` finds) and rank 0 requeues the job. The processes
-    then wait for SLURM to end them, writing nothing more. Outside SLURM it does nothing.
+    whether any was warned, all take part in writing the next requeue checkpoint (which
+    :func:`marlinflow.pretrain.checkpointing.resume_checkpoint` finds) and rank 0 requeues the
+    job. The processes then wait for SLURM to end them, writing nothing more. Outside SLURM it
+    does nothing.
     """
 
     def __init__(self, run_dir: str | Path, requeue: Callable[[str], bool] = scontrol_requeue):
@@ -151,8 +153,7 @@ class RequeueAtBatchEnd(pl.Callback):
         return True
 
     def save(self, trainer: pl.Trainer) -> Path:
-        numbers = [int(p.stem.rpartition("_")[2]) for p in self.run_dir.glob("hpc_ckpt_*.ckpt")]
-        path = self.run_dir / f"hpc_ckpt_{max(numbers, default=0) + 1}.ckpt"
+        path = next_requeue_checkpoint(self.run_dir)
         path = trainer.strategy.broadcast(path, src=0)  # rank 0's numbering
         partial = path.with_name(f".{path.name}.partial")
         trainer.save_checkpoint(partial)  # every rank takes part; rank 0 writes

@@ -17,8 +17,7 @@ from pytorch_lightning.loggers import CSVLogger, Logger
 
 from marlinflow.atomic import atomic_path, write_json
 from marlinflow.checkpoints import save_encoder
-from marlinflow.cluster import resume_checkpoint
-from marlinflow.pretrain.checkpointing import LAST, LastCheckpoint, init_weights
+from marlinflow.pretrain.checkpointing import LAST, LastCheckpoint, init_weights, resume_checkpoint
 from marlinflow.pretrain.config import PretrainConfig
 from marlinflow.pretrain.data import ClipSource, PretrainData, record_paths
 from marlinflow.pretrain.launch import (

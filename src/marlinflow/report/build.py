@@ -1,16 +1,16 @@
 """Build the local HTML report of an experiment from its plan (tables, curves, masks, embeddings,
 skipped videos).
 
-``marlinflow report results/experiments/<exp>/plan.json --out <exp>/report/index.html
---metrics-out <exp>/metrics.json`` writes the page, its figures in ``figures/`` beside it,
-``results.tsv`` (every downstream number) and ``differences.tsv`` (the paired comparisons). Every
-input comes from a path the plan lists (relative to ``--root``, the folder the workflow runs
-in); nothing is globbed. The page needs no network: the folder can be copied anywhere.
+:func:`write_report` (``marlinflow report results/experiments/<exp>/plan.json --out
+<exp>/report/index.html --metrics-out <exp>/metrics.json``) writes the page, its figures in
+``figures/`` beside it, ``results.tsv`` (every downstream number) and ``differences.tsv`` (the
+paired comparisons). Every input comes from a path the plan lists (relative to ``root``, the
+folder the workflow runs in); nothing is globbed. The page needs no network: the folder can be
+copied anywhere.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import math
@@ -19,7 +19,6 @@ from pathlib import Path
 import pandas as pd
 
 from marlinflow.atomic import atomic_path, write_json
-from marlinflow.errors import InputError
 from marlinflow.report import tables
 from marlinflow.report.html import page
 from marlinflow.report.inputs import Inputs
@@ -29,7 +28,7 @@ from marlinflow.tracking import TrackedRun, track_run
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Inputs", "build_report", "collect_metrics", "run"]
+__all__ = ["Inputs", "build_report", "collect_metrics", "write_report"]
 
 
 def build_report(inputs: Inputs, out_html: Path) -> Path:
@@ -49,15 +48,6 @@ def build_report(inputs: Inputs, out_html: Path) -> Path:
     with atomic_path(out_html) as tmp:
         tmp.write_text(page(title, intro, sections, banner), encoding="utf-8")
     return out_html
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("plan", type=Path, help="the experiment's plan.json")
-    parser.add_argument("--out", type=Path, required=True, help="page to write (index.html)")
-    parser.add_argument("--root", type=Path, default=Path("."),
-                        help="folder the plan's paths are relative to (default: .)")  # fmt: skip
-    parser.add_argument("--metrics-out", type=Path,
-                        help="also write the headline numbers as one JSON (DVC's metrics file)")  # fmt: skip
 
 
 def record_results(tracked: TrackedRun, results_tsv: Path) -> None:
@@ -100,19 +90,17 @@ def collect_metrics(plan: Plan) -> dict:
     return document
 
 
-def run(args: argparse.Namespace) -> int:
-    """Build the page as the tracked run ``report_html`` (recorded beside the page)."""
-    config = {"plan": args.plan, "root": args.root, "out": args.out,
-              "metrics_out": args.metrics_out}  # fmt: skip
-    try:
-        plan = load_plan(args.plan, args.root)
-        with track_run("report_html", config, out_dir=args.out.parent) as tracked:
-            build_report(Inputs(plan, args.out.parent), args.out)
-            record_results(tracked, args.out.parent / "results.tsv")
-            if args.metrics_out:
-                write_json(args.metrics_out, collect_metrics(plan))
-    except InputError as err:
-        log.error("%s", err)
-        return 2
-    print(f"{args.out}: report written")
-    return 0
+def write_report(
+    plan_path: Path, out: Path, root: Path = Path("."), metrics_out: Path | None = None
+) -> Path:
+    """Build the page ``out`` of the experiment planned in ``plan_path`` (its paths relative to
+    ``root``) as the tracked run ``report_html``, recorded beside the page; with
+    ``metrics_out``, also write the headline numbers there (:func:`collect_metrics`)."""
+    config = {"plan": plan_path, "root": root, "out": out, "metrics_out": metrics_out}
+    plan = load_plan(plan_path, root)
+    with track_run("report_html", config, out_dir=out.parent) as tracked:
+        build_report(Inputs(plan, out.parent), out)
+        record_results(tracked, out.parent / "results.tsv")
+        if metrics_out:
+            write_json(metrics_out, collect_metrics(plan))
+    return out

@@ -15,7 +15,7 @@ from marlinflow.face.contact import overlay_labels
 from marlinflow.face.store import load_parsing
 from marlinflow.masking import make_mask
 from marlinflow.models import ModelSize
-from marlinflow.status import StageRecord
+from marlinflow.stages import StageRecord
 from marlinflow.video.io import read_frames
 
 MASKED_GREY = 128

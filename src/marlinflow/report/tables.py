@@ -21,7 +21,7 @@ from marlinflow.errors import InputError
 from marlinflow.report.chance import chance_metrics
 from marlinflow.report.paper import closest_number
 from marlinflow.report.plan import Plan
-from marlinflow.status import reason_category
+from marlinflow.stages import reason_category
 
 log = logging.getLogger(__name__)
 STAGES = ("download", "track", "parse")

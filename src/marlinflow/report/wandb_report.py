@@ -13,7 +13,6 @@ happens only when tracking is online.
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import math
@@ -27,7 +26,6 @@ import wandb_workspaces.reports.v2 as wr
 from wandb_workspaces import expr
 
 from marlinflow.atomic import write_json
-from marlinflow.errors import InputError
 from marlinflow.report import tables
 from marlinflow.report.plan import SAMPLE_BANNER, Plan, load_plan
 from marlinflow.tracking import RUN_FILE, TrackingSettings, resolve_mode
@@ -37,10 +35,10 @@ log = logging.getLogger(__name__)
 LOSS_JOB_TYPES = ("pretrain",)
 # Rules whose runs end in downstream metrics (their run summaries).
 DOWNSTREAM_PREFIXES = ("finetune", "probe", "linear_probe", "evaluate", "downstream")
-# Rules whose runs summarise a preprocessing stage (marlinflow.status), and what they show.
 # Feature extraction runs (one per encoder) and the numbers they end with.
 FEATURES_JOB_TYPE = "extract_features"
 FEATURES_METRICS = ("clips_per_s", "videos", "videos_failed", "windows", "seconds")
+# Runs that summarise a preprocessing stage (marlinflow.report.stage_summary), and what they show.
 PREPROCESSING_PREFIX = "summarize_"
 PREPROCESSING_METRICS = ("videos/usable", "videos/unusable", "stats/face_fraction/mean",
                          "stats/crop_jitter_px/p90", "stats/face_jitter_px/p90",
@@ -269,31 +267,32 @@ def read_results(plan: Plan, path: Path | None) -> pd.DataFrame:
     return tables.paper_table(plan, long) if not long.empty else pd.DataFrame()
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("plan", type=Path, help="the experiment's plan.json")
-    parser.add_argument("--results", type=Path,
-                        help="the local report's results table (<report>/results.tsv)")  # fmt: skip
-    parser.add_argument("--root", type=Path, default=Path("."),
-                        help="folder the plan's paths are relative to (default: .)")  # fmt: skip
-    parser.add_argument("--group", help="this run's group (default: the workflow's)")
-    parser.add_argument("--out", type=Path, required=True, help="outline of the report (JSON)")
+def gather_inputs(
+    plan: Plan, results: Path | None, group: str | None, settings: TrackingSettings
+) -> ReportInputs:
+    """What the report shows, found through the plan: the run records (the local report's
+    beside ``results``), the results table and the skipped videos. The group is ``group``, else
+    the workflow's, else that of the last record."""
+    runs = read_records(record_paths(plan, results.parent if results else None))
+    group = group or settings.group or (runs[-1]["group"] if runs else "unnamed")
+    return ReportInputs(
+        group, runs, read_results(plan, results), read_skipped(plan), plan.name, plan.sample
+    )
 
 
-def run(args: argparse.Namespace) -> int:
-    """Build the experiment's W&B Report; save it when tracking is online."""
+def write_wandb_report(
+    plan_path: Path,
+    out: Path,
+    root: Path = Path("."),
+    results: Path | None = None,
+    group: str | None = None,
+) -> str | None:
+    """Build the W&B Report of the experiment planned in ``plan_path`` (its paths relative to
+    ``root``), save it when tracking is online and write its outline to ``out``; returns the
+    saved report's address (None when tracking is not online)."""
     settings = TrackingSettings.from_env()
-    try:
-        plan = load_plan(args.plan, args.root)
-        report_dir = args.results.parent if args.results else None
-        runs = read_records(record_paths(plan, report_dir))
-        group = args.group or settings.group or (runs[-1]["group"] if runs else "unnamed")
-        inputs = ReportInputs(group, runs, read_results(plan, args.results), read_skipped(plan),
-                              plan.name, plan.sample)  # fmt: skip
-    except InputError as err:
-        log.error("%s", err)
-        return 2
+    inputs = gather_inputs(load_plan(plan_path, root), results, group, settings)
     report = build_report(inputs, settings.project, settings.entity or "")
     url = save_report(report, settings)
-    write_json(args.out, {"title": report.title, "url": url, "blocks": outline(report)})
-    print(f"{args.out}: W&B report {'saved at ' + url if url else 'built (tracking not online)'}")
-    return 0
+    write_json(out, {"title": report.title, "url": url, "blocks": outline(report)})
+    return url

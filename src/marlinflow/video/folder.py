@@ -15,6 +15,7 @@ import cv2
 import numpy as np
 
 from marlinflow.errors import VideoError
+from marlinflow.video.info import VideoInfo
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
 # Frame folders carry no timing; YouTube Faces was extracted at the source videos' 25-30 fps.
@@ -62,9 +63,7 @@ def _read_image(path: Path) -> np.ndarray:
     return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
 
 
-def probe_folder(folder: str | Path):
-    from marlinflow.video.io import VideoInfo
-
+def probe_folder(folder: str | Path) -> VideoInfo:
     files = list_frame_files(folder)
     height, width = _read_image(files[0]).shape[:2]
     return VideoInfo(str(folder), len(files), FOLDER_FPS, width, height)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from queue import Empty, Queue
 
@@ -20,19 +19,7 @@ import numpy as np
 
 from marlinflow.errors import VideoError
 from marlinflow.video import folder
-
-
-@dataclass(frozen=True)
-class VideoInfo:
-    path: str
-    n_frames: int
-    fps: float
-    width: int
-    height: int
-
-    @property
-    def duration(self) -> float:
-        return self.n_frames / self.fps if self.fps else 0.0
+from marlinflow.video.info import VideoInfo
 
 
 def _open(path: str | Path) -> av.container.InputContainer:

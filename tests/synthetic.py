@@ -1,5 +1,6 @@
 """Synthetic face clips with parsing maps and parse-stage records: small, deterministic inputs for
-pretraining tests and smoke runs, in exactly the on-disk layout the track and parse steps write.
+the pretraining tests and the benchmarks, in exactly the on-disk layout the track and parse steps
+write.
 
 A "face" is a skin ellipse on a background, with hair, brows, eyes, nose and mouth drawn as
 ellipses in FaRL-LaPa labels; it drifts sideways over time so tubelets differ. The video's
@@ -13,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from marlinflow.face.store import PART_LABELS, save_parsing
-from marlinflow.status import StageRecord
+from marlinflow.stages import StageRecord
 from marlinflow.video.writer import write_video
 
 # (label, centre x, centre y, half width, half height) in units of the map side; drawn in order.

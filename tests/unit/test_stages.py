@@ -2,14 +2,8 @@ import pytest
 
 from marlinflow import cli
 from marlinflow.errors import InputError, VideoError
-from marlinflow.status import (
-    StageRecord,
-    reason_category,
-    run_stage,
-    sibling,
-    summary_table,
-    video_id_of,
-)
+from marlinflow.report.stage_summary import summary_table
+from marlinflow.stages import StageRecord, reason_category, run_stage, sibling, video_id_of
 
 
 def test_ok_failed_and_skipped_records(tmp_path):
@@ -89,3 +83,12 @@ def test_summary_lists_unusable_first(tmp_path, capsys):
 )
 def test_reason_category(reason, category):
     assert reason_category(reason) == category
+
+
+def test_summary_of_an_unreadable_record_is_a_user_error(tmp_path, capsys):
+    (tmp_path / "bad.status.json").write_text("{")
+    out = tmp_path / "summary.tsv"
+    assert cli.main(["summary", str(tmp_path / "bad.status.json"), "--out", str(out)]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith(f"marlinflow summary: error: {tmp_path / 'bad.status.json'}: ")
+    assert "not a readable stage record" in error and not out.exists()

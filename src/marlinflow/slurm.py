@@ -1,6 +1,5 @@
-"""Show the SLURM job this runs in and the Lightning launch derived from it.
-
-Pretraining under SLURM: what Lightning is told, and what the pretraining rule asks SLURM for.
+"""Pretraining under SLURM: the job a process runs in, what Lightning is told, and what the
+pretraining rule asks SLURM for (its Snakemake resources).
 
 Two launch shapes work with snakemake-executor-plugin-slurm:
 
@@ -19,22 +18,19 @@ Two launch shapes work with snakemake-executor-plugin-slurm:
 
 Either way the run's accelerator setting still chooses the device: `cpu` trains on the CPU in a
 GPU job, one process per srun task (how the tests run a GPU cluster's launch on simulated GPUs).
-Outside SLURM nothing changes: Lightning starts its own processes, one per visible GPU.
+Outside SLURM nothing changes: Lightning starts its own processes, one per visible GPU. Where a
+run resumes from is :mod:`marlinflow.pretrain.checkpointing`'s; ``marlinflow cluster`` shows
+what this module derives (:func:`describe`).
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
 import re
 import shlex
 import signal
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
-from pathlib import Path
-
-from marlinflow.atomic import write_json
 
 REQUEUE_SIGNAL = signal.SIGUSR1
 # Seconds before the time limit at which SLURM warns the job (time to write a checkpoint).
@@ -190,15 +186,6 @@ def pretrain_resources(gpus_per_node: int, nodes: int = 1) -> dict:
     return resources
 
 
-def resume_checkpoint(run_dir: str | Path, last: str = "last.ckpt") -> Path | None:
-    """The newest checkpoint to resume from: `last.ckpt`, or the one Lightning wrote on the
-    requeue signal (`hpc_ckpt_<n>.ckpt`, which it reads by itself only when no path is given)."""
-    candidates = [p for p in Path(run_dir).glob("hpc_ckpt_*.ckpt") if p.is_file()]
-    if (Path(run_dir) / last).is_file():
-        candidates.append(Path(run_dir) / last)
-    return max(candidates, key=lambda p: p.stat().st_mtime_ns, default=None)
-
-
 def describe(env: Mapping[str, str] | None = None) -> dict:
     """The SLURM job and the derived Lightning launch, as plain data (for logs and checks)."""
     env = os.environ if env is None else env
@@ -213,21 +200,3 @@ def describe(env: Mapping[str, str] | None = None) -> dict:
         "cuda_visible_devices": env.get("CUDA_VISIBLE_DEVICES"),
         "rank": _first_int(env.get("SLURM_PROCID")),
     }
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--out", type=Path, help="write the JSON here instead of printing it")
-
-
-def run(args: argparse.Namespace) -> int:
-    if args.out:
-        write_json(args.out, describe())
-    else:
-        print(json.dumps(describe(), indent=2))
-    return 0
-
-
-if __name__ == "__main__":  # `python -m marlinflow.cluster`, where the CLI is not installed
-    _parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    add_arguments(_parser)
-    raise SystemExit(run(_parser.parse_args()))

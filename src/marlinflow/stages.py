@@ -1,0 +1,148 @@
+"""Per-video stage records, the runner that writes them, and the classes of their failures.
+
+Per-video stage records are the receipts that let one unusable video drop out without stopping
+the run. Every per-video step writes ``<out_dir>/<id>.status.json`` last (atomically), after its data
+files. The record says whether the video is usable after this stage, why not, which data files
+the stage wrote, and what it measured. A step whose upstream record is not ok writes a record
+that says so and does nothing else; later steps, the stage summaries
+(:mod:`marlinflow.report.stage_summary`) and the report read these records.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from marlinflow.atomic import atomic_path, write_json
+from marlinflow.errors import InputError
+
+log = logging.getLogger(__name__)
+STATUS_SUFFIX = ".status.json"
+
+
+@dataclass
+class StageRecord:
+    id: str
+    stage: str
+    ok: bool
+    reason: str = ""
+    outputs: dict[str, str] = field(default_factory=dict)
+    stats: dict[str, Any] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    def save(self, path: str | Path) -> None:
+        write_json(path, asdict(self))
+
+    @classmethod
+    def load(cls, path: str | Path) -> StageRecord:
+        try:
+            return cls(**json.loads(Path(path).read_text()))
+        except (OSError, ValueError, TypeError) as err:
+            raise InputError(path, f"not a readable stage record ({err})") from err
+
+
+def is_status_path(path: str | Path) -> bool:
+    return str(path).endswith(STATUS_SUFFIX)
+
+
+def video_id_of(status_path: str | Path) -> str:
+    """``data/raw/ytf/abc.status.json`` -> ``abc``."""
+    name = Path(status_path).name
+    if not name.endswith(STATUS_SUFFIX):
+        raise ValueError(f"{status_path}: a stage record's name ends in {STATUS_SUFFIX}")
+    return name[: -len(STATUS_SUFFIX)]
+
+
+def sibling(status_path: str | Path, suffix: str) -> Path:
+    """A data file beside a stage record: (``faces/abc.status.json``, ``.mp4``) -> ``faces/abc.mp4``."""
+    return Path(status_path).with_name(video_id_of(status_path) + suffix)
+
+
+def run_stage(
+    stage: str,
+    upstream: str | Path | None,
+    out_status: str | Path,
+    work: Callable[[dict[str, str]], tuple[dict[str, str], dict[str, Any]]],
+) -> StageRecord:
+    """Run one per-video step and write its record, whatever happens to the video.
+
+    ``upstream`` is the previous stage's record (or None for a first stage). ``work`` gets the
+    upstream outputs and returns (outputs, stats); an :class:`InputError` it raises marks the video
+    unusable with that reason. Other exceptions are bugs and propagate.
+    """
+    video_id = video_id_of(out_status)
+    started = time.perf_counter()
+    inputs: dict[str, str] = {}
+    if upstream is not None:
+        prior = StageRecord.load(upstream)
+        if not prior.ok:
+            # name the stage that dropped the video, not every stage that passed it on
+            reason = (
+                prior.reason
+                if prior.reason.startswith("skipped:")
+                else f"skipped: {prior.stage}: {prior.reason}"
+            )
+            record = StageRecord(video_id, stage, False, reason)
+            record.save(out_status)
+            return record
+        inputs = prior.outputs
+    try:
+        outputs, stats = work(inputs)
+        record = StageRecord(
+            video_id, stage, True, "", {k: str(v) for k, v in outputs.items()}, stats
+        )
+    except InputError as err:
+        log.warning("%s: %s: %s", stage, video_id, err)
+        record = StageRecord(video_id, stage, False, str(err))
+    record.seconds = round(time.perf_counter() - started, 3)
+    record.save(out_status)
+    return record
+
+
+def usable_outputs(status_paths: list[str | Path], key: str) -> list[str]:
+    """The ``key`` output of every usable video, in the order of the records."""
+    return [r.outputs[key] for r in collect(status_paths) if r.ok]
+
+
+def write_usable_list(status_paths: list[str | Path], out: str | Path, key: str = "video") -> Path:
+    """:func:`usable_outputs` as a list file, one path a line (written atomically): what the
+    workflow gives every protocol, so that all of them see the same videos."""
+    with atomic_path(out) as tmp:
+        tmp.write_text("".join(f"{path}\n" for path in usable_outputs(status_paths, key)))
+    return Path(out)
+
+
+def collect(status_paths: list[str | Path]) -> list[StageRecord]:
+    """Load the records of a set of videos (for aggregating steps and the report)."""
+    return [StageRecord.load(p) for p in status_paths]
+
+
+# Failure classes for the report, first match wins; the texts are those the stages write.
+REASON_CATEGORIES = [
+    ("skipped", r"^skipped:"),
+    ("data set not downloaded", r"not found: .* \(see https?://"),
+    ("checksum mismatch", r"sha256 mismatch"),
+    ("not found", r"HTTP (Error )?(404|410)|no such file"),
+    ("refused", r"HTTP (Error )?4\d\d"),
+    ("not a video", r"not a video|no video stream|no frames|unreadable image|no frame images"),
+    ("network", r"gave up after|cannot connect|timed out|unable to download|connection"),
+    ("unavailable", r"unavailable|private video|been removed|terminated|copyright|sign in to"),
+    ("corrupt", r"corrupt|truncated"),
+    ("no face", r"no face|face in only"),
+]
+
+
+def reason_category(reason: str) -> str:
+    """A short class for a failure reason, so the report can count them ("" when usable)."""
+    if not reason:
+        return ""
+    for category, pattern in REASON_CATEGORIES:
+        if re.search(pattern, reason, flags=re.IGNORECASE):
+            return category
+    return "other"
