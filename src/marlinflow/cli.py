@@ -20,6 +20,7 @@ from marlinflow.errors import InputError
 VERBS = {
     module.name.replace("_", "-"): f"{commands.__name__}.{module.name}"
     for module in pkgutil.iter_modules(commands.__path__)
+    if not module.name.startswith("_")  # shared parts of the verbs, no verb
 }
 
 
@@ -37,7 +38,7 @@ def _help_line(module_name: str) -> str:
 def build_parser(verb: str | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="marlinflow",
-        description=__doc__.splitlines()[0],
+        description="Each workflow step as a command a person can run too.",
         fromfile_prefix_chars="@",  # @list.txt: arguments one per line (long lists of videos)
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")

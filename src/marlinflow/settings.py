@@ -3,23 +3,19 @@ from that declaration.
 
 A section of ``workflow/schemas/config.schema.yaml`` (``track``, ``downstream.probe``, ...) gives
 a frozen dataclass whose fields, types and defaults are the section's properties
-(:func:`settings_class`), and the command-line flags of the verb that takes the section, with the
-property's description as help, its enum as choices and its constraints checked as the value is
-read (:func:`add_arguments`). Adding a setting is adding it to the schema: the class, the flag,
-its help and the workflow's options (:func:`marlinflow.config.cli_options`) follow.
+(:func:`settings_class`); the command-line flags of the verb that takes the section are made from
+the same properties (:mod:`marlinflow.commands._flags`). Adding a setting is adding it to the
+schema: the class, the flag, its help and the workflow's options
+(:func:`marlinflow.config.cli_options`) follow.
 """
 
 from __future__ import annotations
 
-import argparse
 import copy
 import dataclasses
-import re
-from collections.abc import Callable, Iterable
 from typing import Any
 
 import jsonschema
-import yaml
 
 from marlinflow.errors import InputError
 from marlinflow.schemas import describe_error, load_schema
@@ -54,13 +50,13 @@ def properties(path: str) -> dict[str, dict[str, Any]]:
     }
 
 
-def _types(spec: dict[str, Any]) -> list[str]:
+def types_of(spec: dict[str, Any]) -> list[str]:
     types = spec.get("type", [])
     return [types] if isinstance(types, str) else list(types)
 
 
 def _annotation(spec: dict[str, Any]) -> str:
-    names = [PYTHON_TYPES[t].__name__ if t in PYTHON_TYPES else "None" for t in _types(spec)]
+    names = [PYTHON_TYPES[t].__name__ if t in PYTHON_TYPES else "None" for t in types_of(spec)]
     return " | ".join(names) or "Any"
 
 
@@ -81,7 +77,7 @@ class Settings:
     def schema(cls) -> dict[str, Any]:
         """The section's schema, with the class's extra (workflow-owned) properties."""
         props = {**properties(cls.SECTION), **cls.EXTRA}
-        return _with_defs({"type": "object", "properties": props, "additionalProperties": False})
+        return with_defs({"type": "object", "properties": props, "additionalProperties": False})
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], source: str = "<settings>"):
@@ -94,15 +90,15 @@ class Settings:
             raise InputError(source, f"unknown {cls.SECTION} settings {unknown}; known: {known}")
         for name, spec in schema["properties"].items():
             data.setdefault(name, copy.deepcopy(spec.get("default")))
-        errors = sorted(_validator(schema).iter_errors(data), key=str)
+        errors = sorted(validator_of(schema).iter_errors(data), key=str)
         if errors:
             where = f"{source} ({cls.SECTION})" if cls.SECTION else source
             raise InputError(where, "; ".join(map(describe_error, errors)))
         return cls(**data)
 
     @classmethod
-    def from_args(cls, args: argparse.Namespace):
-        """Settings from parsed flags made by :func:`add_arguments` (one attribute a field)."""
+    def from_args(cls, args: Any):
+        """Settings from parsed flags (an ``argparse.Namespace``: one attribute a field)."""
         values = vars(args)
         return cls(**{f.name: values[f.name] for f in dataclasses.fields(cls) if f.name in values})
 
@@ -113,12 +109,12 @@ class Settings:
         return dataclasses.replace(self, **changes)
 
 
-def _with_defs(schema: dict[str, Any]) -> dict[str, Any]:
+def with_defs(schema: dict[str, Any]) -> dict[str, Any]:
     """A piece of the config schema made whole: its ``$ref`` s point into the root's ``$defs``."""
     return {**schema, "$defs": load_schema("config").get("$defs", {})}
 
 
-def _validator(schema: dict[str, Any]) -> jsonschema.protocols.Validator:
+def validator_of(schema: dict[str, Any]) -> jsonschema.protocols.Validator:
     return jsonschema.validators.validator_for(schema)(schema)
 
 
@@ -141,79 +137,3 @@ def settings_class(
     return dataclasses.make_dataclass(
         name, fields, bases=(Settings,), frozen=True, namespace=namespace
     )
-
-
-def add_arguments(
-    parser: argparse.ArgumentParser | argparse._ArgumentGroup,
-    settings: type[Settings],
-    *,
-    only: Iterable[str] | None = None,
-    exclude: Iterable[str] = (),
-) -> None:
-    """One flag per setting (``--max-gap`` for ``max_gap``), its help and default from the schema.
-
-    Booleans are ``--flag/--no-flag``; lists take several values; anything else is read as YAML
-    when the setting is not a plain string, and checked against the property's schema.
-    """
-    props = settings.schema()["properties"]
-    names = [n for n in (props if only is None else only) if n not in set(exclude)]
-    for key in names:
-        parser.add_argument("--" + key.replace("_", "-"), dest=key, **_flag(key, props[key]))
-
-
-def add_setting(parser: argparse.ArgumentParser, path: str) -> None:
-    """The flag of one setting, by its dotted path (``dataset.fps`` is ``--fps``)."""
-    section, _, key = path.rpartition(".")
-    spec = properties(section)[key]
-    parser.add_argument("--" + key.replace("_", "-"), dest=key, **_flag(key, spec))
-
-
-def _flag(key: str, spec: dict[str, Any]) -> dict[str, Any]:
-    default = copy.deepcopy(spec.get("default"))
-    help_text = _help(spec) + (" (default: %(default)s)" if default is not None else "")
-    if _types(spec) == ["boolean"]:
-        return {"action": argparse.BooleanOptionalAction, "default": default, "help": help_text}
-    option: dict[str, Any] = {"default": default, "help": help_text}
-    if "array" in _types(spec):
-        option |= {"nargs": "+", "type": _reader(key, spec.get("items", {}))}
-    elif "enum" in spec:
-        option |= {"choices": spec["enum"]}
-    else:
-        option |= {"type": _reader(key, spec), "metavar": key.upper()}
-    return option
-
-
-def _help(spec: dict[str, Any]) -> str:
-    text = " ".join(spec.get("description", "").split())
-    return re.sub(r"%", "%%", text)  # argparse formats help with %
-
-
-def _reader(key: str, spec: dict[str, Any]) -> Callable[[str], Any]:
-    """Text -> value of the property's type, checked against its schema (range, pattern)."""
-    schema = _with_defs({k: v for k, v in spec.items() if k not in ("default", "description")})
-
-    def read(text: str) -> Any:
-        value = _parse(text, _types(spec))
-        error = jsonschema.exceptions.best_match(_validator(schema).iter_errors(value))
-        if error is not None:
-            raise argparse.ArgumentTypeError(f"{text!r}: {error.message}")
-        return value
-
-    read.__name__ = key  # argparse names the type in its messages
-    return read
-
-
-def _parse(text: str, types: list[str]) -> Any:
-    """Text as the first of the setting's types it reads as (YAML 1.1 takes ``1e-3`` for text)."""
-    if types == ["string"]:
-        return text
-    for name, convert in (("integer", int), ("number", float)):
-        if name in types:
-            try:
-                return convert(text)
-            except ValueError:
-                pass
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as err:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a value ({err})") from None

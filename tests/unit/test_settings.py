@@ -9,6 +9,7 @@ import dataclasses
 import pytest
 
 from marlinflow import cli, masking, settings
+from marlinflow.commands import _flags
 from marlinflow.config import cli_options
 from marlinflow.download.http import RetryPolicy
 from marlinflow.downstream.settings import FeatureSettings, FinetuneSettings, ProbeSettings
@@ -156,6 +157,6 @@ def test_a_new_setting_is_one_declaration(monkeypatch):
     import argparse
 
     parser = argparse.ArgumentParser()
-    settings.add_arguments(parser, cls)
+    _flags.add_arguments(parser, cls)
     assert cls.from_args(parser.parse_args(["--blur-limit", "4"])).blur_limit == 4.0
     assert "Drop frames blurrier than this" in parser.format_help()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import argparse
 
-from marlinflow import settings
+from marlinflow.commands import _flags
 from marlinflow.download.http import RetryPolicy
 from marlinflow.download.step import download_video
 
@@ -22,8 +22,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--start", type=float, help="keep from this second on")
     parser.add_argument("--end", type=float, help="keep up to this second")
     parser.add_argument("--base", help="folder that relative source paths are inside")
-    settings.add_setting(parser, "dataset.fps")
-    settings.add_arguments(parser, RetryPolicy, exclude=("chunk_size",))
+    _flags.add_setting(parser, "dataset.fps")
+    _flags.add_arguments(parser, RetryPolicy, exclude=("chunk_size",))
 
 
 def run(args: argparse.Namespace) -> int:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from marlinflow import settings
+from marlinflow.commands import _flags
 from marlinflow.devices import resolve_device
 from marlinflow.downstream.settings import FeatureSettings
 from marlinflow.extract import Windows, extract_videos
@@ -24,7 +24,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     source.add_argument("--weights", type=Path, help="a .pt or .ckpt weights file")
     source.add_argument("--model", help="released weights, e.g. marlin_vit_base_ytf (downloaded)")
     parser.add_argument("--out", type=Path, required=True, help="folder for <video stem>.npy")
-    settings.add_arguments(parser, FeatureSettings)
+    _flags.add_arguments(parser, FeatureSettings)
     parser.add_argument(
         "--hop", type=int, help="frames between window starts (default: clip frames × sample rate)"
     )

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import logging
 
-from marlinflow import settings
+from marlinflow.commands import _flags
 from marlinflow.face.parsing_step import ParseSettings, parse_video
 
 log = logging.getLogger(__name__)
@@ -19,7 +19,7 @@ log = logging.getLogger(__name__)
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("source", metavar="IN", help="track stage record or track JSON")
     parser.add_argument("out_status", metavar="OUT_STATUS", help="<dir>/<id>.status.json to write")
-    settings.add_arguments(parser, ParseSettings)
+    _flags.add_arguments(parser, ParseSettings)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -12,15 +12,15 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from marlinflow import settings
+from marlinflow.commands import _flags
 from marlinflow.downstream.settings import ProbeSettings, probe_config
 from marlinflow.errors import InputError
 
 
 def add_run_arguments(parser: argparse.ArgumentParser, protocol: type) -> None:
     """What ``probe`` and ``finetune`` share: the protocol's settings, seeds, name and folder."""
-    settings.add_arguments(parser.add_argument_group("settings (config: downstream)"), protocol)
-    settings.add_setting(parser, "downstream.seeds")
+    _flags.add_arguments(parser.add_argument_group("settings (config: downstream)"), protocol)
+    _flags.add_setting(parser, "downstream.seeds")
     parser.add_argument("--model-name", help="the encoder's name in the results and tables")
     parser.add_argument("--out", type=Path, required=True, help="folder for the results")
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import logging
 
-from marlinflow import settings
+from marlinflow.commands import _flags
 from marlinflow.errors import InputError
 from marlinflow.face.detect import MissingWeightsError
 from marlinflow.face.pipeline import TrackConfig
@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("source", metavar="IN", help="video file, frame folder or stage record")
     parser.add_argument("out_status", metavar="OUT_STATUS", help="<dir>/<id>.status.json to write")
-    settings.add_arguments(parser, TrackConfig)
+    _flags.add_arguments(parser, TrackConfig)
 
 
 def run(args: argparse.Namespace) -> int:
