@@ -23,10 +23,15 @@ import numpy as np
 import torch
 from machine import describe
 
-from marlinflow.downstream.finetune import ClipClassifier, FaceClips, FinetuneConfig, predict
+from marlinflow.downstream.finetune import (
+    ClipClassifier,
+    FaceClips,
+    FinetuneConfig,
+    FinetuneSettings,
+    predict,
+)
 from marlinflow.downstream.finetune import _train_batches as train_batches
 from marlinflow.downstream.kinds import BINARY
-from marlinflow.downstream.training import TrainConfig
 from marlinflow.downstream.usable import UsableClips
 from marlinflow.models import MarlinEncoder, get_size
 
@@ -80,10 +85,8 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     args = parser.parse_args()
     size = get_size(args.size)
-    cfg = FinetuneConfig(
-        train=TrainConfig(batch_size=args.batch_size), test_clips=args.test_clips,
-        device=args.device,
-    )  # fmt: skip
+    settings = FinetuneSettings(batch_size=args.batch_size, test_clips=args.test_clips)
+    cfg = FinetuneConfig.from_settings(settings, 0, args.device)
     encoder = MarlinEncoder(size)
     model = ClipClassifier(encoder, 1).to(args.device)
     with tempfile.TemporaryDirectory() as folder:

@@ -22,9 +22,8 @@ from machine import describe
 
 from marlinflow.downstream.kinds import MULTILABEL
 from marlinflow.downstream.metrics import bootstrap
-from marlinflow.downstream.probe import ProbeConfig, load_features, run_probe
+from marlinflow.downstream.probe import ProbeConfig, ProbeSettings, load_features, run_probe
 from marlinflow.downstream.tasks import Task
-from marlinflow.downstream.training import TrainConfig
 
 
 def write_task(folder: Path, n_videos: int, dim: int, n_attributes: int) -> Task:
@@ -50,9 +49,8 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         task = write_task(Path(tmp), args.videos, args.dim, args.attributes)
-        cfg = ProbeConfig(
-            TrainConfig(max_epochs=args.epochs, stop_lr=0.0), n_bootstrap=args.bootstrap
-        )
+        settings = ProbeSettings(max_epochs=args.epochs, bootstrap=args.bootstrap)
+        cfg = ProbeConfig.from_settings(settings, 0, "mean", "bench", stop_lr=0.0)
         load = timed(lambda: load_features(tmp, task.table["id"].tolist()))
         total = timed(lambda: run_probe(task, tmp, cfg))
     test = task.split("test")

@@ -18,9 +18,13 @@ import numpy as np
 from marlinflow.atomic import atomic_path
 from marlinflow.errors import InputError
 from marlinflow.features import Marlin, reduce_windows
+from marlinflow.settings import settings_class
 
 if TYPE_CHECKING:
     from marlinflow.tracking import TrackedRun
+
+
+FeatureSettings = settings_class("downstream.features", "FeatureSettings")
 
 
 @dataclass(frozen=True)

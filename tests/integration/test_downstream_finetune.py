@@ -12,9 +12,14 @@ import torch
 
 from marlinflow.cli import main
 from marlinflow.downstream.encoders import load_encoder
-from marlinflow.downstream.finetune import ClipClassifier, FaceClips, FinetuneConfig, run_finetune
+from marlinflow.downstream.finetune import (
+    ClipClassifier,
+    FaceClips,
+    FinetuneConfig,
+    FinetuneSettings,
+    run_finetune,
+)
 from marlinflow.downstream.tasks import Task
-from marlinflow.downstream.training import TrainConfig
 from marlinflow.downstream.usable import UsableClips
 from marlinflow.features import Marlin
 from marlinflow.models import get_size
@@ -45,8 +50,9 @@ def bright_dark(tmp_path_factory) -> tuple[Task, object]:
 
 
 def quick(seed: int = 0) -> FinetuneConfig:
-    train = TrainConfig(lr=1e-3, batch_size=4, max_epochs=3, seed=seed)
-    return FinetuneConfig(train, sample_rate=1, test_clips=2, n_bootstrap=50, threads=1)
+    settings = FinetuneSettings(lr=1e-3, batch_size=4, max_epochs=3, sample_rate=1, test_clips=2,
+                                bootstrap=50)  # fmt: skip
+    return FinetuneConfig.from_settings(settings, seed, "cpu", threads=1)
 
 
 def test_finetuning_changes_the_encoder_and_beats_chance(bright_dark):

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
 import pandas as pd
 
 from marlinflow.cli import main
-from marlinflow.downstream.probe import ProbeConfig, load_features, run_probe
+from marlinflow.downstream.finetune import FinetuneSettings
+from marlinflow.downstream.probe import ProbeConfig, ProbeSettings, load_features, run_probe
 from marlinflow.downstream.tasks import Task
 from marlinflow.downstream.training import TrainConfig
 from marlinflow.downstream.usable import UsableClips
@@ -34,8 +36,10 @@ def write_features(folder, n: int, seed: int = 0, signal: float = 1.5) -> pd.Dat
 
 
 def quick(seed: int = 0, **changes) -> ProbeConfig:
-    train = TrainConfig(lr=1e-2, max_epochs=60, early_stop=15, seed=seed)
-    return ProbeConfig(train=train, n_bootstrap=100, **changes)
+    settings = ProbeSettings(lr=1e-2, max_epochs=60, early_stop=15, bootstrap=100)
+    return dataclasses.replace(
+        ProbeConfig.from_settings(settings, seed, "mean", "marlin"), **changes
+    )
 
 
 def test_probe_learns_a_separable_multilabel_problem(tmp_path):
@@ -130,17 +134,19 @@ def test_probe_verb_reports_a_bad_task_file(tmp_path, capsys):
 
 
 def test_defaults_are_the_official_settings():
-    official = TrainConfig()
+    official = TrainConfig.from_settings(ProbeSettings(), seed=0)
     assert (official.lr, official.betas, official.weight_decay) == (1e-4, (0.5, 0.9), 0.0)
     assert (official.plateau_factor, official.plateau_patience, official.min_lr) == (0.5, 7, 1e-8)
     assert (official.stop_lr, official.batch_size, official.early_stop) == (1e-6, 32, None)
+    assert ProbeSettings().max_epochs == FinetuneSettings().max_epochs == 2000
 
 
 def test_training_stops_once_the_learning_rate_reaches_the_floor(tmp_path):
     table = write_features(tmp_path / "f", 50)
     task = Task("syn", "multilabel", list("abc"), table)
-    floor = ProbeConfig(train=TrainConfig(lr=1e-4, stop_lr=1e-4, max_epochs=50), n_bootstrap=10)
+    quick = ProbeSettings(max_epochs=50, bootstrap=10)
+    floor = ProbeConfig.from_settings(quick, 0, "mean", "marlin", stop_lr=1e-4)
     assert run_probe(task, tmp_path / "f", floor).epochs == 1
-    patient = ProbeConfig(train=TrainConfig(max_epochs=50, early_stop=3), n_bootstrap=10)
+    patient = ProbeConfig.from_settings(quick.replace(early_stop=3), 0, "mean", "marlin")
     result = run_probe(task, tmp_path / "f", patient)
     assert result.epochs <= 50 and result.epochs - 1 - result.best_epoch <= 3

@@ -12,8 +12,10 @@ from marlinflow import cli, masking, settings
 from marlinflow.commands import _flags
 from marlinflow.config import cli_options
 from marlinflow.download.http import RetryPolicy
-from marlinflow.downstream.settings import FeatureSettings, FinetuneSettings, ProbeSettings
+from marlinflow.downstream.finetune import FinetuneSettings
+from marlinflow.downstream.probe import ProbeSettings
 from marlinflow.errors import InputError
+from marlinflow.extract import FeatureSettings
 from marlinflow.face.parsing_step import ParseSettings
 from marlinflow.face.pipeline import TrackConfig
 from marlinflow.pretrain.config import PretrainConfig

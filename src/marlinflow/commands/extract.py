@@ -13,8 +13,7 @@ from pathlib import Path
 
 from marlinflow.commands import _flags
 from marlinflow.devices import resolve_device
-from marlinflow.downstream.settings import FeatureSettings
-from marlinflow.extract import Windows, extract_videos
+from marlinflow.extract import FeatureSettings, Windows, extract_videos
 from marlinflow.features import REDUCTIONS, Marlin
 
 

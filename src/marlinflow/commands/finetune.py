@@ -13,7 +13,7 @@ import argparse
 from pathlib import Path
 
 from marlinflow.commands.probe import add_run_arguments, checked, report
-from marlinflow.downstream.settings import FinetuneSettings, finetune_config
+from marlinflow.downstream.finetune import FinetuneConfig, FinetuneSettings
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -61,5 +61,5 @@ def _one_seed(task, spec: str, args: argparse.Namespace, chosen, device: str, se
     encoder, name = load_encoder(spec, seed=seed, trusted=args.trusted)  # fresh weights per seed
     if args.model_name and spec == args.encoder:
         name = args.model_name
-    cfg = finetune_config(chosen, seed, device, args.threads)
+    cfg = FinetuneConfig.from_settings(chosen, seed, device, args.threads)
     return run_finetune(task, args.usable, encoder.to(device), cfg, name)

@@ -13,7 +13,7 @@ import argparse
 from pathlib import Path
 
 from marlinflow.commands import _flags
-from marlinflow.downstream.settings import ProbeSettings, probe_config
+from marlinflow.downstream.probe import ProbeConfig, ProbeSettings
 from marlinflow.errors import InputError
 
 
@@ -69,7 +69,12 @@ def run(args: argparse.Namespace) -> int:
     task = load_task(args.task)
     usable = UsableClips.read(args.usable) if args.usable else None
     runs = [
-        run_probe(task, args.features, probe_config(chosen, seed, args.reduction, name), usable)
+        run_probe(
+            task,
+            args.features,
+            ProbeConfig.from_settings(chosen, seed, args.reduction, name),
+            usable,
+        )
         for seed in args.seeds
     ]
     report(write_tracked(runs, args.out, "probe", vars(args)), runs)

@@ -10,7 +10,7 @@ whether the module is in train or eval mode (the frozen-backbone trap of issue #
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -30,21 +30,34 @@ from marlinflow.downstream.usable import UsableClips
 from marlinflow.errors import InputError
 from marlinflow.features import read_clips
 from marlinflow.models import MarlinEncoder
+from marlinflow.settings import settings_class
 from marlinflow.video.io import probe, read_frames
 
+FinetuneSettings = settings_class("downstream.finetune", "FinetuneSettings")
 
-@dataclass
+
+@dataclass(frozen=True)
 class FinetuneConfig:
-    train: TrainConfig = field(default_factory=TrainConfig)  # official: batch 32, Adam 1e-4
-    sample_rate: int = 2
-    test_clips: int = 4  # clips averaged per video at val and test time
-    n_bootstrap: int = 1000
-    fraction: float | None = None
-    k_per_class: int | None = None
-    device: str = "cpu"
-    threads: int | None = None  # torch threads while training (None: torch's default)
-    workers: int = 0  # clip-reading processes (torch DataLoader workers)
-    bf16: bool = False  # bfloat16 autocast (use on GPU; the official runs are fp32)
+    """One seed's fine-tuning: the ``downstream.finetune`` settings on a resolved device."""
+
+    train: TrainConfig
+    sample_rate: int
+    test_clips: int  # clips averaged per video at val and test time
+    n_bootstrap: int
+    fraction: float | None
+    k_per_class: int | None
+    device: str
+    threads: int | None  # torch threads while training (None: torch's default)
+    workers: int  # clip-reading processes (torch DataLoader workers)
+    bf16: bool  # bfloat16 autocast (use on GPU; the official runs are fp32)
+
+    @classmethod
+    def from_settings(
+        cls, settings: FinetuneSettings, seed: int, device: str, threads: int | None = None
+    ) -> FinetuneConfig:
+        return cls(TrainConfig.from_settings(settings, seed), settings.sample_rate,
+                   settings.test_clips, settings.bootstrap, settings.fraction,
+                   settings.k_per_class, device, threads, settings.workers, settings.bf16)  # fmt: skip
 
 
 class ClipClassifier(nn.Module):

@@ -8,8 +8,9 @@ zeros of width 768, which is wrong for ViT-S/L and silently trains on fake rows 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -21,17 +22,30 @@ from marlinflow.downstream.tasks import Task
 from marlinflow.downstream.training import FitResult, TrainConfig, fit, torch_threads
 from marlinflow.downstream.usable import UsableClips
 from marlinflow.errors import InputError
+from marlinflow.settings import settings_class
+
+ProbeSettings = settings_class("downstream.probe", "ProbeSettings")
 
 
-@dataclass
+@dataclass(frozen=True)
 class ProbeConfig:
-    train: TrainConfig = field(default_factory=TrainConfig)
-    reduction: str = "mean"  # over windows: mean (official) or max
-    fraction: float | None = None  # low-label: keep this fraction of the train rows
-    k_per_class: int | None = None  # few-shot: keep k train rows per class
-    n_bootstrap: int = 1000
-    model_name: str = "marlin"
+    """One seed's probe: the ``downstream.probe`` settings, how windows become a video's feature
+    (mean, the official, or max) and the encoder's name in the results."""
+
+    train: TrainConfig
+    reduction: str
+    fraction: float | None  # low-label: keep this fraction of the train rows
+    k_per_class: int | None  # few-shot: keep k train rows per class
+    n_bootstrap: int
+    model_name: str
     threads: int | None = 1  # torch threads while training the head (see torch_threads)
+
+    @classmethod
+    def from_settings(
+        cls, settings: ProbeSettings, seed: int, reduction: str, model_name: str, **train: Any
+    ) -> ProbeConfig:
+        return cls(TrainConfig.from_settings(settings, seed, **train), reduction,
+                   settings.fraction, settings.k_per_class, settings.bootstrap, model_name)  # fmt: skip
 
 
 def video_feature(path: Path, reduction: str = "mean") -> np.ndarray:

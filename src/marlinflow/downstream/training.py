@@ -15,6 +15,7 @@ import copy
 import logging
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import torch
@@ -27,19 +28,29 @@ log = logging.getLogger(__name__)
 Batches = Callable[[int], Iterable[tuple[torch.Tensor, torch.Tensor]]]  # epoch -> (x, y) batches
 
 
-@dataclass
+@dataclass(frozen=True)
 class TrainConfig:
-    lr: float = 1e-4
+    """The training loop: a protocol's settings (``downstream.probe`` or ``downstream.finetune``)
+    and the seed, over the official optimiser and schedule, which are constants of the protocol
+    rather than settings (marlin.md §3.3)."""
+
+    lr: float
+    batch_size: int  # 0: the whole training split in one batch
+    max_epochs: int
+    early_stop: int | None  # epochs without a better val metric; None: official
+    seed: int
     betas: tuple[float, float] = (0.5, 0.9)
     weight_decay: float = 0.0
-    batch_size: int = 32  # 0: the whole training split in one batch
-    max_epochs: int = 2000
     plateau_factor: float = 0.5
     plateau_patience: int = 7
     min_lr: float = 1e-8
     stop_lr: float = 1e-6
-    early_stop: int | None = None  # epochs without a better val metric; None: official
-    seed: int = 0
+
+    @classmethod
+    def from_settings(cls, settings: Any, seed: int, **constants: Any) -> TrainConfig:
+        """The loop of a protocol's settings (a ProbeSettings or FinetuneSettings)."""
+        return cls(settings.lr, settings.batch_size, settings.max_epochs, settings.early_stop,
+                   seed, **constants)  # fmt: skip
 
 
 @dataclass
