@@ -61,10 +61,12 @@ def main() -> None:
             data = PretrainData(config)
             data.setup()
             seconds = time_loader(data, args.batches)
-            print(f"| pretrain data loader: {size.name} {size.n_frames}×{size.img_size}², "
-                  f"batch {args.batch}, {workers} workers, {args.frames}-frame 224² clips "
-                  f"| {describe()} | {args.batch / seconds:.1f} clips/s "
-                  f"({1000 * seconds:.0f} ms/batch over {args.batches} batches) |")  # fmt: skip
+            print(
+                f"| pretrain data loader: {size.name} {size.n_frames}×{size.img_size}², "
+                f"batch {args.batch}, {workers} workers, {args.frames}-frame 224² clips "
+                f"| {describe()} | {args.batch / seconds:.1f} clips/s "
+                f"({1000 * seconds:.0f} ms/batch over {args.batches} batches) |"
+            )
 
 
 if __name__ == "__main__":

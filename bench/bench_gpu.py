@@ -222,8 +222,9 @@ def face_masks(size: ModelSize, batch: int, seed: int) -> torch.Tensor:
     return torch.from_numpy(np.stack(masks))
 
 
-def make_batches(size: ModelSize, batch: int, n_batches: int, device: torch.device,
-                 distinct: int = 2) -> list[dict[str, torch.Tensor]]:  # fmt: skip
+def make_batches(
+    size: ModelSize, batch: int, n_batches: int, device: torch.device, distinct: int = 2
+) -> list[dict[str, torch.Tensor]]:
     """``n_batches`` training batches on ``device``, cycling through ``distinct`` different ones."""
     made = []
     for k in range(min(distinct, n_batches)):
@@ -242,11 +243,13 @@ def train_flops(size: ModelSize) -> float:
     n, p = size.n_tokens, size.patch_dim
     n_v = visible_count(n, MASK_RATIO)
     n_m = n - n_v
-    f_ae = (2 * n * p * size.enc_dim
-            + size.enc_depth * block_flops(n_v, size.enc_dim, size.mlp_ratio)
-            + 2 * n_v * size.enc_dim * size.dec_dim
-            + size.dec_depth * block_flops(n, size.dec_dim, size.mlp_ratio)
-            + 2 * n_m * size.dec_dim * p)  # fmt: skip
+    f_ae = (
+        2 * n * p * size.enc_dim
+        + size.enc_depth * block_flops(n_v, size.enc_dim, size.mlp_ratio)
+        + 2 * n_v * size.enc_dim * size.dec_dim
+        + size.dec_depth * block_flops(n, size.dec_dim, size.mlp_ratio)
+        + 2 * n_m * size.dec_dim * p
+    )
     hidden = 4 * size.dec_dim
     critic = 2 * n_m * (p * hidden + hidden)
     return 3 * f_ae + 6 * critic
@@ -265,12 +268,20 @@ def extract_flops(size: ModelSize) -> float:
 def fit(module: pl.LightningModule, batches: list, device: torch.device) -> StepTimer:
     timer = StepTimer()
     with tempfile.TemporaryDirectory() as root:
-        trainer = pl.Trainer(accelerator="gpu" if device.type == "cuda" else "cpu", devices=1,
-                             precision="32-true", max_epochs=1, logger=False,
-                             enable_checkpointing=False, enable_progress_bar=False,
-                             enable_model_summary=False, num_sanity_val_steps=0,
-                             limit_val_batches=0, callbacks=[timer],
-                             default_root_dir=root)  # fmt: skip
+        trainer = pl.Trainer(
+            accelerator="gpu" if device.type == "cuda" else "cpu",
+            devices=1,
+            precision="32-true",
+            max_epochs=1,
+            logger=False,
+            enable_checkpointing=False,
+            enable_progress_bar=False,
+            enable_model_summary=False,
+            num_sanity_val_steps=0,
+            limit_val_batches=0,
+            callbacks=[timer],
+            default_root_dir=root,
+        )
         trainer.fit(module, DataLoader(batches, batch_size=None))
     return timer
 
@@ -282,8 +293,13 @@ def check_training(device: torch.device, steps: int = CHECK_STEPS, batch: int = 
     pl.seed_everything(0, verbose=False)
     fixed = make_batches(size, batch, 1, device)[0]
     # lr 1e-3 from the first step (the default 40-epoch warmup would hardly move in 30 steps)
-    module = Pretrain("tiny", base_lr=1e-3 * 256 / batch, min_lr=1e-4 * 256 / batch,
-                      warmup_epochs=0, reconstructions=False)  # fmt: skip
+    module = Pretrain(
+        "tiny",
+        base_lr=1e-3 * 256 / batch,
+        min_lr=1e-4 * 256 / batch,
+        warmup_epochs=0,
+        reconstructions=False,
+    )
     timer = fit(module, [fixed] * steps, device)
     losses = timer.losses
     on = timer.devices
@@ -295,9 +311,11 @@ def check_training(device: torch.device, steps: int = CHECK_STEPS, batch: int = 
     first, last = statistics.mean(rec[:5]), statistics.mean(rec[-5:])
     falls = last <= LOSS_DROP * first
     ok = finite_losses and finite_weights and falls and on == {device.type}
-    say(f"# check: loss_rec {rec[0]:.4f} -> {rec[-1]:.4f} (first 5 mean {first:.4f}, last 5 "
+    say(
+        f"# check: loss_rec {rec[0]:.4f} -> {rec[-1]:.4f} (first 5 mean {first:.4f}, last 5 "
         f"mean {last:.4f}, ratio {last / first:.3f}, need <= {LOSS_DROP}); losses finite: "
-        f"{finite_losses}; weights finite: {finite_weights}; weights on {sorted(on)}")  # fmt: skip
+        f"{finite_losses}; weights finite: {finite_weights}; weights on {sorted(on)}"
+    )
     say(f"{'PASS' if ok else 'FAIL'}: training check on {device} (tiny, {steps} steps, bf16)")
     del module, timer, fixed
     free_memory()
@@ -326,8 +344,9 @@ def halving_on_oom(batch: int, attempt):
             free_memory()  # the attempt's model and inputs are gone with its frame
 
 
-def measure_pretrain(size: ModelSize, bf16: bool, batch: int, warmup: int, steps: int,
-                     device: torch.device) -> Measured:  # fmt: skip
+def measure_pretrain(
+    size: ModelSize, bf16: bool, batch: int, warmup: int, steps: int, device: torch.device
+) -> Measured:
     """Time the training step, halving the batch on out-of-memory."""
 
     def attempt(batch: int) -> Measured:
@@ -342,8 +361,9 @@ def measure_pretrain(size: ModelSize, bf16: bool, batch: int, warmup: int, steps
     return halving_on_oom(batch, attempt)
 
 
-def measure_extract(size: ModelSize, bf16: bool, batch: int, warmup: int, steps: int,
-                    device: torch.device) -> tuple[Measured, torch.Tensor]:  # fmt: skip
+def measure_extract(
+    size: ModelSize, bf16: bool, batch: int, warmup: int, steps: int, device: torch.device
+) -> tuple[Measured, torch.Tensor]:
     """Time pooled feature extraction of one fixed batch; also return its features (float32)."""
 
     def attempt(batch: int) -> tuple[Measured, torch.Tensor]:
@@ -353,8 +373,10 @@ def measure_extract(size: ModelSize, bf16: bool, batch: int, warmup: int, steps:
         video = torch.rand(batch, *size.clip_shape, device=device, generator=generator)
         reset_peak(device)
         seconds = []
-        with (torch.inference_mode(),
-              torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16)):  # fmt: skip
+        with (
+            torch.inference_mode(),
+            torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16),
+        ):
             for _ in range(warmup + steps):
                 sync(device)
                 started = time.perf_counter()
@@ -368,9 +390,11 @@ def measure_extract(size: ModelSize, bf16: bool, batch: int, warmup: int, steps:
 
 def numbers(m: Measured, flops_per_clip: float) -> str:
     median, mean = statistics.median(m.seconds), statistics.mean(m.seconds)
-    text = (f"{m.batch / median:,.1f} clips/s at the median step ({median * 1e3:.1f} ms), "
-            f"{m.batch / mean:,.1f} over {len(m.seconds)} timed steps; "
-            f"≈ {flops_per_clip * m.batch / median / 1e12:.3g} TFLOP/s")  # fmt: skip
+    text = (
+        f"{m.batch / median:,.1f} clips/s at the median step ({median * 1e3:.1f} ms), "
+        f"{m.batch / mean:,.1f} over {len(m.seconds)} timed steps; "
+        f"≈ {flops_per_clip * m.batch / median / 1e12:.3g} TFLOP/s"
+    )
     if m.peak is not None:
         text += f"; peak {m.peak:.1f} GiB"
         if m.inputs is not None:
@@ -390,10 +414,12 @@ def main() -> int:
     parser.add_argument("--feature-batch", type=int, default=64)
     parser.add_argument("--feature-steps", type=int, default=10)
     parser.add_argument("--feature-warmup", type=int, default=3)
-    parser.add_argument("--budget", type=float, default=300.0,
-                        help="seconds after which no new measurement starts")  # fmt: skip
-    parser.add_argument("--quick", action="store_true",
-                        help="first size only, batch 2, 3 steps after 1 warm-up")  # fmt: skip
+    parser.add_argument(
+        "--budget", type=float, default=300.0, help="seconds after which no new measurement starts"
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="first size only, batch 2, 3 steps after 1 warm-up"
+    )
     parser.add_argument("--cpu", action="store_true", help="run on the CPU (a smoke test)")
     args = parser.parse_args()
     started = time.perf_counter()
@@ -420,8 +446,10 @@ def main() -> int:
     if STOOD_IN:
         say(f"# not installed, stood in for at import (never used here): {', '.join(STOOD_IN)}")
     for size in sizes:
-        say(f"# {clip_name(size)}: ≈ {train_flops(size) / 1e9:,.1f} GFLOP per clip and training "
-            f"step, {extract_flops(size) / 1e9:,.1f} per extracted clip")  # fmt: skip
+        say(
+            f"# {clip_name(size)}: ≈ {train_flops(size) / 1e9:,.1f} GFLOP per clip and training "
+            f"step, {extract_flops(size) / 1e9:,.1f} per extracted clip"
+        )
     rows: list[str] = []
     failures: list[str] = []
 
@@ -457,11 +485,13 @@ def main() -> int:
             what = f"feature extraction, pooled, {clip_name(size)}, {precision}"
             if over_budget(what):
                 continue
-            say(f"# {what}: batch {args.feature_batch}, {args.feature_warmup} warm-up + "
-                f"{args.feature_steps} steps")  # fmt: skip
-            m, features[bf16] = measure_extract(size, bf16, args.feature_batch,
-                                                args.feature_warmup, args.feature_steps,
-                                                device)  # fmt: skip
+            say(
+                f"# {what}: batch {args.feature_batch}, {args.feature_warmup} warm-up + "
+                f"{args.feature_steps} steps"
+            )
+            m, features[bf16] = measure_extract(
+                size, bf16, args.feature_batch, args.feature_warmup, args.feature_steps, device
+            )
             emit(f"| {what}, batch {m.batch} | {machine} | {numbers(m, extract_flops(size))} |")
             say(f"# [{time.perf_counter() - started:.0f} s]")
         if len(features) == 2 and features[False].shape == features[True].shape:
@@ -469,10 +499,12 @@ def main() -> int:
             diff = float((half - full).abs().max())
             cos = float(torch.nn.functional.cosine_similarity(half, full, dim=1).min())
             ok = diff < FEATURE_ATOL and cos > FEATURE_MIN_COS
-            say(f"{'PASS' if ok else 'FAIL'}: {size.name} pooled features, bf16 vs fp32 on one "
+            say(
+                f"{'PASS' if ok else 'FAIL'}: {size.name} pooled features, bf16 vs fp32 on one "
                 f"batch of {len(full)}: max abs diff {diff:.4f} (tolerance {FEATURE_ATOL}; "
                 f"max |fp32| {float(full.abs().max()):.2f}), min cosine {cos:.5f} "
-                f"(need > {FEATURE_MIN_COS})")  # fmt: skip
+                f"(need > {FEATURE_MIN_COS})"
+            )
             if not ok:
                 failures.append(f"{size.name} bf16 features")
         elif len(features) == 2:

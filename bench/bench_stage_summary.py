@@ -32,10 +32,16 @@ def write_records(folder: Path, n: int, seed: int = 0) -> list[Path]:
         if rng.random() < 0.05:
             record = StageRecord(f"v{i:06d}", "track", False, f"v{i:06d}.mp4: no face found")
         else:
-            stats = {"frames": int(rng.integers(50, 500)), "face_fraction": float(rng.random()),
-                     "tracks_found": 1, "tracks_kept": 1, "cuts": int(rng.integers(0, 3)),
-                     "crop_jitter_px": float(rng.gamma(2, 0.5)),
-                     "face_jitter_px": float(rng.gamma(2, 1.0)), "fps": 150.0}  # fmt: skip
+            stats = {
+                "frames": int(rng.integers(50, 500)),
+                "face_fraction": float(rng.random()),
+                "tracks_found": 1,
+                "tracks_kept": 1,
+                "cuts": int(rng.integers(0, 3)),
+                "crop_jitter_px": float(rng.gamma(2, 0.5)),
+                "face_jitter_px": float(rng.gamma(2, 1.0)),
+                "fps": 150.0,
+            }
             record = StageRecord(f"v{i:06d}", "track", True, stats=stats, seconds=1.0)
         record.save(folder / f"{record.id}.status.json")
     return sorted(folder.glob("*.status.json"))

@@ -62,9 +62,16 @@ def make_batches(
 
 def time_fit(module: pl.LightningModule, batches: list, warmup: int) -> list[float]:
     timer = IterationTimer()
-    trainer = pl.Trainer(max_epochs=1, accelerator="cpu", logger=False, enable_checkpointing=False,
-                         enable_progress_bar=False, enable_model_summary=False, callbacks=[timer],
-                         num_sanity_val_steps=0)  # fmt: skip
+    trainer = pl.Trainer(
+        max_epochs=1,
+        accelerator="cpu",
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        callbacks=[timer],
+        num_sanity_val_steps=0,
+    )
     trainer.fit(module, DataLoader(batches, batch_size=None))
     return timer.seconds[warmup:]
 
@@ -78,7 +85,10 @@ def official(size: ModelSize, batches: list, warmup: int, src: Path) -> list[flo
     """The official LightningModule at the YAML's settings (d_steps 1, adv 0.01, gp 0)."""
     # Register the official package folders without running their __init__ files, which import
     # video-reading dependencies that training does not use.
-    for name, folder in (("marlin_pytorch", "src/marlin_pytorch"), ("marlin_pytorch.model", "src/marlin_pytorch/model")):  # fmt: skip
+    for name, folder in (
+        ("marlin_pytorch", "src/marlin_pytorch"),
+        ("marlin_pytorch.model", "src/marlin_pytorch/model"),
+    ):
         package = types.ModuleType(name)
         package.__path__ = [str(src / folder)]
         sys.modules[name] = package
@@ -86,23 +96,39 @@ def official(size: ModelSize, batches: list, warmup: int, src: Path) -> list[flo
         sys.path.insert(0, str(src))
     from model.marlin import Marlin
 
-    module = Marlin(img_size=size.img_size, patch_size=size.patch_size, n_frames=size.n_frames,
-                    encoder_embed_dim=size.enc_dim, encoder_depth=size.enc_depth,
-                    encoder_num_heads=size.enc_heads, decoder_embed_dim=size.dec_dim,
-                    decoder_depth=size.dec_depth, decoder_num_heads=size.dec_heads,
-                    qkv_bias=True, tubelet_size=size.tubelet, optimizer_betas=(0.9, 0.95),
-                    iter_per_epoch=len(batches), max_epochs=1, warmup_epochs=0, d_steps=1,
-                    g_steps=1, adv_weight=0.01, gp_weight=0.0)  # fmt: skip
+    module = Marlin(
+        img_size=size.img_size,
+        patch_size=size.patch_size,
+        n_frames=size.n_frames,
+        encoder_embed_dim=size.enc_dim,
+        encoder_depth=size.enc_depth,
+        encoder_num_heads=size.enc_heads,
+        decoder_embed_dim=size.dec_dim,
+        decoder_depth=size.dec_depth,
+        decoder_num_heads=size.dec_heads,
+        qkv_bias=True,
+        tubelet_size=size.tubelet,
+        optimizer_betas=(0.9, 0.95),
+        iter_per_epoch=len(batches),
+        max_epochs=1,
+        warmup_epochs=0,
+        d_steps=1,
+        g_steps=1,
+        adv_weight=0.01,
+        gp_weight=0.0,
+    )
     return time_fit(module, batches, warmup)
 
 
 def row(what: str, size: ModelSize, batch: int, seconds: list[float]) -> str:
     """clips/s at the fastest iteration (the least disturbed by other load) and the median."""
     best, median = min(seconds), statistics.median(seconds)
-    return (f"| pretrain step, {what}: {size.name} {size.n_frames}×{size.img_size}², batch {batch} "
-            f"| {describe()} | {batch / best:.3f} clips/s at the fastest iteration ({best:.2f} s), "
-            f"{batch / median:.3f} at the median ({median:.2f} s); {len(seconds)} iterations "
-            f"after warm-up |")  # fmt: skip
+    return (
+        f"| pretrain step, {what}: {size.name} {size.n_frames}×{size.img_size}², batch {batch} "
+        f"| {describe()} | {batch / best:.3f} clips/s at the fastest iteration ({best:.2f} s), "
+        f"{batch / median:.3f} at the median ({median:.2f} s); {len(seconds)} iterations "
+        f"after warm-up |"
+    )
 
 
 def main() -> None:

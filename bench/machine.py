@@ -11,8 +11,15 @@ import torch
 
 def cpu_model() -> str:
     cpuinfo = Path("/proc/cpuinfo")
-    names = [line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines()
-             if line.startswith("model name")] if cpuinfo.is_file() else []  # fmt: skip
+    names = (
+        [
+            line.split(":", 1)[1].strip()
+            for line in cpuinfo.read_text().splitlines()
+            if line.startswith("model name")
+        ]
+        if cpuinfo.is_file()
+        else []
+    )
     return names[0] if names else platform.machine()
 
 
@@ -20,5 +27,7 @@ def describe(device: str = "cpu") -> str:
     """The GPU's name for a CUDA device; else the CPU model, its cores and torch's threads."""
     if device.startswith("cuda"):
         return f"{torch.cuda.get_device_name(device)}, torch {torch.__version__}"
-    return (f"{cpu_model()}, {os.cpu_count()} cores, {torch.get_num_threads()} torch threads, "
-            f"torch {torch.__version__}")  # fmt: skip
+    return (
+        f"{cpu_model()}, {os.cpu_count()} cores, {torch.get_num_threads()} torch threads, "
+        f"torch {torch.__version__}"
+    )

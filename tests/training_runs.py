@@ -14,8 +14,11 @@ LOSSES = ("train/loss_rec", "train/loss_critic", "train/loss_adv", "lr")
 def train_rows(path: str | Path) -> list[dict[str, float]]:
     """The training rows of a run's metrics.csv, each with the values it has."""
     with open(path) as f:
-        return [{k: float(v) for k, v in row.items() if v} for row in csv.DictReader(f)
-                if row.get("train/loss_rec")]  # fmt: skip
+        return [
+            {k: float(v) for k, v in row.items() if v}
+            for row in csv.DictReader(f)
+            if row.get("train/loss_rec")
+        ]
 
 
 def losses(run_dir: str | Path) -> list[float]:
@@ -24,8 +27,14 @@ def losses(run_dir: str | Path) -> list[float]:
     return [row[key] for row in rows for key in ("train/loss_rec", "train/loss_critic")]
 
 
-def assert_same_training(straight: Path, resumed: Path, steps: int, rel: float = 1e-6,
-                         abs_tol: float = 1e-9, atol: float = 1e-6) -> None:  # fmt: skip
+def assert_same_training(
+    straight: Path,
+    resumed: Path,
+    steps: int,
+    rel: float = 1e-6,
+    abs_tol: float = 1e-9,
+    atol: float = 1e-6,
+) -> None:
     """Two runs took the same steps with the same losses and learning rates, and ended with the
     same encoder (``rel``/``abs_tol`` for the logged values, ``atol`` for the weights)."""
     first, second = train_rows(straight / "metrics.csv"), train_rows(resumed / "metrics.csv")

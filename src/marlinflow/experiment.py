@@ -103,8 +103,14 @@ def single_dataset_experiment(config: dict[str, Any]) -> Experiment:
     # Nothing is evaluated on a pretraining set, so pretraining may take all of it.
     splits = ("train",) if tasks else ALL_SPLITS
     name = config["experiment"]["name"] or dataset.name
-    experiment = Experiment(name, {dataset.name: dataset}, {dataset.name: splits},
-                            default_encoders(config), suite, config["experiment"]["reference"])  # fmt: skip
+    experiment = Experiment(
+        name,
+        {dataset.name: dataset},
+        {dataset.name: splits},
+        default_encoders(config),
+        suite,
+        config["experiment"]["reference"],
+    )
     return finish(experiment)
 
 
@@ -135,8 +141,9 @@ def evaluation(item: dict[str, Any], datasets, config, where: str) -> Evaluation
     tasks = tuple(item["tasks"] if item["tasks"] is not None else dataset.tasks)
     unknown = [task for task in tasks if task not in dataset.tasks]
     if unknown:
-        raise InputError(where, f"{dataset.name} has no task(s) {unknown}; its tasks: "
-                         f"{list(dataset.tasks)}")  # fmt: skip
+        raise InputError(
+            where, f"{dataset.name} has no task(s) {unknown}; its tasks: {list(dataset.tasks)}"
+        )
     protocols = item["protocols"] or config["downstream"]["protocols"]
     return Evaluation(dataset.name, tasks, tuple(protocols))
 
@@ -176,8 +183,10 @@ def read_encoders(entries: dict[str, Any], config: dict[str, Any], notes: list[s
         kind, model = entry["kind"], entry["model"]
         if kind == "external":
             if not entry["weights"]:
-                notes.append(f"encoder {name!r} left out: it has no weights file yet "
-                             f"(experiment.encoders.{name}.weights)")  # fmt: skip
+                notes.append(
+                    f"encoder {name!r} left out: it has no weights file yet "
+                    f"(experiment.encoders.{name}.weights)"
+                )
                 continue
             if not Path(entry["weights"]).is_file():
                 raise InputError(entry["weights"], f"{where}: no such weights file")
@@ -193,17 +202,27 @@ def read_encoders(entries: dict[str, Any], config: dict[str, Any], notes: list[s
 def finish(experiment: Experiment) -> Experiment:
     """Check what holds across sections, and choose the reference encoder."""
     if experiment.encoders_of("pretrain") and not experiment.corpus:
-        raise InputError("config: experiment.corpus",
-                         "encoders of kind pretrain need a corpus to pretrain on")  # fmt: skip
+        raise InputError(
+            "config: experiment.corpus", "encoders of kind pretrain need a corpus to pretrain on"
+        )
     reference = experiment.reference
     if reference is None:
         ranked = sorted(experiment.encoders.values(), key=lambda e: e.kind != "pretrain")
         reference = ranked[0].name if ranked else None
     elif reference not in experiment.encoders:
-        raise InputError("config: experiment.reference",
-                         f"{reference!r} is not one of the encoders {list(experiment.encoders)}")  # fmt: skip
-    return Experiment(experiment.name, experiment.datasets, experiment.corpus,
-                      experiment.encoders, experiment.suite, reference, experiment.notes)  # fmt: skip
+        raise InputError(
+            "config: experiment.reference",
+            f"{reference!r} is not one of the encoders {list(experiment.encoders)}",
+        )
+    return Experiment(
+        experiment.name,
+        experiment.datasets,
+        experiment.corpus,
+        experiment.encoders,
+        experiment.suite,
+        reference,
+        experiment.notes,
+    )
 
 
 def corpus_ids(experiment: Experiment, manifests: dict[str, pd.DataFrame]) -> dict[str, list[str]]:
@@ -216,9 +235,12 @@ def corpus_ids(experiment: Experiment, manifests: dict[str, pd.DataFrame]) -> di
     for name, found in ids.items():
         if not found:
             splits = list(experiment.corpus[name])
-            raise InputError("config: experiment.corpus", f"data set {name!r} has no video in "
-                             f"the splits {splits} (its splits: "
-                             f"{sorted(set(manifests[name]['split']))})")  # fmt: skip
+            raise InputError(
+                "config: experiment.corpus",
+                f"data set {name!r} has no video in "
+                f"the splits {splits} (its splits: "
+                f"{sorted(set(manifests[name]['split']))})",
+            )
     return ids
 
 
@@ -277,8 +299,12 @@ def check_overlap(
     """
     corpus = corpus_ids(experiment, manifests)
     held_out = evaluation_ids(experiment, manifests)
-    clashes = [f"{ds}/{i}" for ds, ids in corpus.items() if ds in held_out
-               for i in sorted(set(ids) & set(held_out[ds]))]  # fmt: skip
+    clashes = [
+        f"{ds}/{i}"
+        for ds, ids in corpus.items()
+        if ds in held_out
+        for i in sorted(set(ids) & set(held_out[ds]))
+    ]
     clashes += source_clashes(corpus, held_out, manifests, roots)
     if clashes:
         shown = ", ".join(clashes[:20]) + (
@@ -295,11 +321,11 @@ def check_overlap(
         "corpus": {
             ds: {"splits": list(experiment.corpus[ds]), "videos": len(ids)}
             for ds, ids in corpus.items()
-        },  # fmt: skip
+        },
         "evaluation": {
             ds: {split: int((manifests[ds]["split"] == split).sum()) for split in EVALUATION_SPLITS}
             for ds in held_out
-        },  # fmt: skip
+        },
         "overlap": [],
     }
 

@@ -68,10 +68,16 @@ def downstream_runs(experiment: Experiment, downstream: dict[str, Any]) -> list[
         for task in evaluation.tasks:
             spec = experiment.datasets[evaluation.dataset].tasks[task]
             protocols = list(evaluation.protocols)
-            protocols += [f"{protocol}-{budget}" for protocol in low["protocols"]
-                          for budget in label_budgets(low, spec)]  # fmt: skip
-            runs += [DownstreamRun(evaluation.dataset, task, protocol, encoder)
-                     for protocol in protocols for encoder in experiment.encoders]  # fmt: skip
+            protocols += [
+                f"{protocol}-{budget}"
+                for protocol in low["protocols"]
+                for budget in label_budgets(low, spec)
+            ]
+            runs += [
+                DownstreamRun(evaluation.dataset, task, protocol, encoder)
+                for protocol in protocols
+                for encoder in experiment.encoders
+            ]
     return runs
 
 
@@ -85,8 +91,14 @@ def dataset_entry(
     experiment: Experiment, name: str, ids: list[str], contact_sheets: int
 ) -> dict[str, Any]:
     layout = DatasetLayout(name)
-    roles = [role for role, ok in (("corpus", name in experiment.corpus),
-                                   ("evaluation", experiment.evaluated(name))) if ok]  # fmt: skip
+    roles = [
+        role
+        for role, ok in (
+            ("corpus", name in experiment.corpus),
+            ("evaluation", experiment.evaluated(name)),
+        )
+        if ok
+    ]
     evaluated = {task for e in experiment.suite if e.dataset == name for task in e.tasks}
     return {
         "builder": experiment.datasets[name].config["builder"],
@@ -99,14 +111,18 @@ def dataset_entry(
             task: layout.task_table(task)
             for task in experiment.datasets[name].tasks
             if task in evaluated
-        },  # fmt: skip
+        },
     }
 
 
 def encoder_entry(experiment: Experiment, name: str, layout: ExperimentLayout) -> dict[str, Any]:
     encoder = experiment.encoders[name]
-    entry = {"kind": encoder.kind, "model": encoder.model, "weights": layout.encoder(name),
-             "run_dir": layout.encoder_dir(name) if encoder.kind == "pretrain" else None}  # fmt: skip
+    entry = {
+        "kind": encoder.kind,
+        "model": encoder.model,
+        "weights": layout.encoder(name),
+        "run_dir": layout.encoder_dir(name) if encoder.kind == "pretrain" else None,
+    }
     if encoder.kind == "external":
         entry["source"] = encoder.weights
     if encoder.kind == "pretrain":
@@ -136,18 +152,18 @@ def plan_document(
                 experiment, name, list(manifests[name]["id"]), report["contact_sheets"]
             )
             for name in names
-        },  # fmt: skip
+        },
         "corpus": [
             {"dataset": ds, "splits": list(experiment.corpus[ds]), "videos": len(ids)}
             for ds, ids in corpus.items()
-        ],  # fmt: skip
+        ],
         "overlap": layout.overlap,
         "encoders": {name: encoder_entry(experiment, name, layout) for name in experiment.encoders},
         "features": [
             {"dataset": ds, "encoder": encoder, "folder": layout.features(ds, encoder)}
             for ds in evaluated
             for encoder in experiment.encoders
-        ],  # fmt: skip
+        ],
         "results": [
             {
                 "dataset": r.dataset,
@@ -157,7 +173,7 @@ def plan_document(
                 "metrics": r.metrics(layout),
             }
             for r in runs
-        ],  # fmt: skip
+        ],
         "report": {
             "contact_sheets": report["contact_sheets"],
             "mask_videos": report["mask_videos"],

@@ -50,8 +50,9 @@ def bright_dark(tmp_path_factory) -> tuple[Task, object]:
 
 
 def quick(seed: int = 0) -> FinetuneConfig:
-    settings = FinetuneSettings(lr=1e-3, batch_size=4, max_epochs=3, sample_rate=1, test_clips=2,
-                                bootstrap=50)  # fmt: skip
+    settings = FinetuneSettings(
+        lr=1e-3, batch_size=4, max_epochs=3, sample_rate=1, test_clips=2, bootstrap=50
+    )
     return FinetuneConfig.from_settings(settings, seed, "cpu", threads=1)
 
 
@@ -97,10 +98,29 @@ def test_finetune_verb_with_weights_file_and_random_baseline(bright_dark, tmp_pa
     task, folder = bright_dark
     task.save(tmp_path / "bright.tsv")
     weights = Marlin(get_size("tiny"), with_decoder=False).save(tmp_path / "tiny.encoder.pt")
-    argv = ["finetune", str(tmp_path / "bright.tsv"), "--faces", str(folder), "--encoder",
-            str(weights), "--out", str(tmp_path / "out"), "--baseline", "--max-epochs", "1",
-            "--lr", "1e-3", "--sample-rate", "1", "--test-clips", "1", "--bootstrap", "20",
-            "--threads", "1"]  # fmt: skip
+    argv = [
+        "finetune",
+        str(tmp_path / "bright.tsv"),
+        "--faces",
+        str(folder),
+        "--encoder",
+        str(weights),
+        "--out",
+        str(tmp_path / "out"),
+        "--baseline",
+        "--max-epochs",
+        "1",
+        "--lr",
+        "1e-3",
+        "--sample-rate",
+        "1",
+        "--test-clips",
+        "1",
+        "--bootstrap",
+        "20",
+        "--threads",
+        "1",
+    ]
     assert main(argv) == 0
     ours = json.loads((tmp_path / "out" / "metrics.json").read_text())
     baseline = json.loads((tmp_path / "out" / "baseline" / "metrics.json").read_text())

@@ -18,9 +18,18 @@ from tests.training_runs import losses
 
 
 def run_pretrain(config_path, run_dir, devices: int, batch_size: int, wandb_dir=None) -> str:
-    command = [sys.executable, "-m", "marlinflow.pretrain", str(config_path),
-               "--run-dir", str(run_dir), "--set", f"devices={devices}",
-               "--set", f"batch_size={batch_size}"]  # fmt: skip
+    command = [
+        sys.executable,
+        "-m",
+        "marlinflow.pretrain",
+        str(config_path),
+        "--run-dir",
+        str(run_dir),
+        "--set",
+        f"devices={devices}",
+        "--set",
+        f"batch_size={batch_size}",
+    ]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}
     env.pop("WANDB_MODE", None)
     tracking = {"MODE": "offline", "DIR": str(wandb_dir)} if wandb_dir else {"MODE": "disabled"}
@@ -36,14 +45,29 @@ def run_pretrain(config_path, run_dir, devices: int, batch_size: int, wandb_dir=
 def test_two_cpu_processes_match_one(tmp_path):
     for name, frames in (("a", 30), ("b", 24), ("c", 18)):
         write_clip(tmp_path / "data", name, n_frames=frames)
-    settings = {"model": "tiny", "index": [str(tmp_path / "data/parsing")], "epochs": 2,
-                "clips_per_epoch": 8, "val_fraction": 0, "workers": 0, "accelerator": "cpu",
-                "strategy": "ddp", "warmup_epochs": 1, "base_lr": 0.5, "seed": 3}  # fmt: skip
+    settings = {
+        "model": "tiny",
+        "index": [str(tmp_path / "data/parsing")],
+        "epochs": 2,
+        "clips_per_epoch": 8,
+        "val_fraction": 0,
+        "workers": 0,
+        "accelerator": "cpu",
+        "strategy": "ddp",
+        "warmup_epochs": 1,
+        "base_lr": 0.5,
+        "seed": 3,
+    }
     config = tmp_path / "pretrain.yaml"
     config.write_text(yaml.safe_dump(settings))
     run_pretrain(config, tmp_path / "one", devices=1, batch_size=4)
-    log = run_pretrain(config, tmp_path / "two", devices=2, batch_size=2,  # same global batch
-                       wandb_dir=tmp_path / "wandb")  # fmt: skip
+    log = run_pretrain(
+        config,
+        tmp_path / "two",
+        devices=2,
+        batch_size=2,  # same global batch
+        wandb_dir=tmp_path / "wandb",
+    )
     assert "MEMBER: 2/2" in log  # two processes really took part
     assert len(list((tmp_path / "wandb/wandb").glob("offline-run-*"))) == 1  # rank 0's only
     assert json.loads((tmp_path / "two/run.json").read_text())["status"] == "finished"

@@ -45,9 +45,19 @@ def no_tracking(monkeypatch):
 
 def settings(tmp_path, run: str, **changes) -> PretrainConfig:
     # 12 clips of 2 per epoch: 6 iterations an epoch, 12 in all, last.ckpt every 2 iterations.
-    values = dict(model="tiny", index=[str(tmp_path / "data/parsing")], run_dir=str(tmp_path / run),
-                  batch_size=2, epochs=2, clips_per_epoch=12, workers=0, warmup_epochs=1,
-                  base_lr=0.1, val_fraction=0.5, checkpoint_every_steps=2)  # fmt: skip
+    values = dict(
+        model="tiny",
+        index=[str(tmp_path / "data/parsing")],
+        run_dir=str(tmp_path / run),
+        batch_size=2,
+        epochs=2,
+        clips_per_epoch=12,
+        workers=0,
+        warmup_epochs=1,
+        base_lr=0.1,
+        val_fraction=0.5,
+        checkpoint_every_steps=2,
+    )
     return PretrainConfig(**{**values, **changes})
 
 
@@ -55,8 +65,13 @@ def run_killed(tmp_path, config: PretrainConfig, after: int) -> None:
     path = tmp_path / "killed.yaml"
     path.write_text(yaml.safe_dump(config.to_dict()))
     env = {**os.environ, "PYTHONWARNINGS": "ignore"}  # same threads, same float sums
-    done = subprocess.run([sys.executable, "-c", KILLED_RUN, str(path), str(after)],
-                          capture_output=True, text=True, timeout=300, env=env)  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-c", KILLED_RUN, str(path), str(after)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
     assert done.returncode == -signal.SIGKILL, done.stderr[-3000:]
 
 
@@ -78,8 +93,11 @@ def test_killed_mid_epoch_resumes_at_the_next_batch(tmp_path):
 def videomae_layout(model: MarlinModel) -> dict[str, torch.Tensor]:
     """``model``'s weights under VideoMAE's names, without the position tables it never stores."""
     renames = {videomae_key(name): name for name in ("mask_token", "encoder_to_decoder.weight")}
-    inverse = {"mlp.layers.0.linear.": "mlp.fc1.", "mlp.layers.1.linear.": "mlp.fc2.",
-               "patch_embedding.projection.": "patch_embed.proj."}  # fmt: skip
+    inverse = {
+        "mlp.layers.0.linear.": "mlp.fc1.",
+        "mlp.layers.1.linear.": "mlp.fc2.",
+        "patch_embedding.projection.": "patch_embed.proj.",
+    }
     state = {}
     for key, value in model.state_dict().items():
         if "pos_embedding" in key:
@@ -98,8 +116,16 @@ def test_videomae_init_applies_only_to_a_fresh_run(tmp_path):
     source = MarlinModel(get_size("tiny"))
     torch.save({"model": videomae_layout(source)}, tmp_path / "videomae.pth")
     # lr 0 throughout: the one step leaves the weights as they were loaded.
-    config = settings(tmp_path, "run", init=str(tmp_path / "videomae.pth"), steps=1, epochs=1,
-                      base_lr=0.0, min_lr=0.0, val_fraction=0)  # fmt: skip
+    config = settings(
+        tmp_path,
+        "run",
+        init=str(tmp_path / "videomae.pth"),
+        steps=1,
+        epochs=1,
+        base_lr=0.0,
+        min_lr=0.0,
+        val_fraction=0,
+    )
     pretrain(config)
     encoder = torch.load(tmp_path / "run/encoder.pt", weights_only=True)["state_dict"]
     for key, value in encoder.items():

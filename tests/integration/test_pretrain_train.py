@@ -46,10 +46,19 @@ def parsed(tmp_path_factory):
 def test_tiny_model_overfits_one_clip(tmp_path):
     # A video of exactly one clip's span (8 frames at stride 2), so every sample is that clip.
     write_clip(tmp_path / "data", "one", n_frames=15)
-    config = PretrainConfig(model="tiny", index=[str(tmp_path / "data/parsing")],
-                            run_dir=str(tmp_path / "run"), batch_size=2, epochs=2,
-                            clips_per_epoch=40, val_fraction=0, workers=0, warmup_epochs=0.2,
-                            base_lr=0.128, min_lr=0.0128)  # lr 1e-3 at batch 2  # fmt: skip
+    config = PretrainConfig(
+        model="tiny",
+        index=[str(tmp_path / "data/parsing")],
+        run_dir=str(tmp_path / "run"),
+        batch_size=2,
+        epochs=2,
+        clips_per_epoch=40,
+        val_fraction=0,
+        workers=0,
+        warmup_epochs=0.2,
+        base_lr=0.128,
+        min_lr=0.0128,
+    )  # lr 1e-3 at batch 2
     pretrain(config)
     losses = [row["train/loss_rec"] for row in train_rows(tmp_path / "run/metrics.csv")]
     assert len(losses) == 40
@@ -71,9 +80,18 @@ class CrashAtEpoch(pl.Callback):
 
 def test_resume_gives_the_same_losses(parsed, tmp_path):
     def config(run: str) -> PretrainConfig:
-        return PretrainConfig(model="tiny", index=[str(parsed)], run_dir=str(tmp_path / run),
-                              batch_size=2, epochs=3, clips_per_epoch=6, workers=0,
-                              warmup_epochs=1, base_lr=0.1, val_fraction=0.5)  # fmt: skip
+        return PretrainConfig(
+            model="tiny",
+            index=[str(parsed)],
+            run_dir=str(tmp_path / run),
+            batch_size=2,
+            epochs=3,
+            clips_per_epoch=6,
+            workers=0,
+            warmup_epochs=1,
+            base_lr=0.1,
+            val_fraction=0.5,
+        )
 
     pretrain(config("straight"))
     with pytest.raises(RuntimeError, match="simulated crash"):
@@ -92,8 +110,12 @@ def corpus_rows(run_dir: Path) -> list[dict]:
 
 def wandb_history(run_dir: Path) -> list[dict]:
     """The history rows of a W&B run, read back with W&B's own reader of its transaction log."""
-    done = subprocess.run([str(Path(sys.executable).parent / "wandb"), "leet", "inspect", "--json",
-                           str(run_dir)], capture_output=True, text=True, timeout=120)  # fmt: skip
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / "wandb"), "leet", "inspect", "--json", str(run_dir)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     if done.returncode != 0 and "No such command" in done.stderr:
         pytest.skip("this wandb has no `wandb leet inspect` to read runs back")
     records = [json.loads(line) for line in done.stdout.splitlines()]
@@ -103,20 +125,40 @@ def wandb_history(run_dir: Path) -> list[dict]:
 def test_pretrain_verb_end_to_end(parsed, tmp_path, monkeypatch):
     monkeypatch.setenv(ENV_PREFIX + "MODE", "offline")
     monkeypatch.setenv(ENV_PREFIX + "GROUP", "run-pretrain-test")
-    settings = {"model": "tiny", "index": [str(parsed)], "batch_size": 2, "epochs": 2,
-                "clips_per_epoch": 4, "workers": 0, "warmup_epochs": 1}  # fmt: skip
+    settings = {
+        "model": "tiny",
+        "index": [str(parsed)],
+        "batch_size": 2,
+        "epochs": 2,
+        "clips_per_epoch": 4,
+        "workers": 0,
+        "warmup_epochs": 1,
+    }
     (tmp_path / "pretrain.yaml").write_text(yaml.safe_dump({"pretrain": settings}))
     run_dir = tmp_path / "run"
-    argv = ["pretrain", str(tmp_path / "pretrain.yaml"), "--run-dir", str(run_dir),
-            "--set", "mask_strategy=tube", "--set", "adv_weight=0"]  # fmt: skip
+    argv = [
+        "pretrain",
+        str(tmp_path / "pretrain.yaml"),
+        "--run-dir",
+        str(run_dir),
+        "--set",
+        "mask_strategy=tube",
+        "--set",
+        "adv_weight=0",
+    ]
     assert main(argv) == 0
     for name in ("last.ckpt", "encoder.pt", "metrics.csv", "metrics.json", "config.json"):
         assert (run_dir / name).is_file(), name
     assert sorted(p.name for p in (run_dir / "reconstructions").glob("*.png")) == [
-        "epoch_0000.png", "epoch_0001.png"]  # fmt: skip
+        "epoch_0000.png",
+        "epoch_0001.png",
+    ]
     record = json.loads((run_dir / "run.json").read_text())
     assert (record["job_type"], record["group"], record["tags"]) == (
-        "pretrain", "run-pretrain-test", ["tiny"])  # fmt: skip
+        "pretrain",
+        "run-pretrain-test",
+        ["tiny"],
+    )
     assert record["status"] == "finished" and record["mode"] == "offline"
     assert record["config"]["mask_strategy"] == "tube" and record["summary"]["iterations"] == 4
     logged = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
@@ -140,8 +182,13 @@ def test_pretrain_verb_end_to_end(parsed, tmp_path, monkeypatch):
     provenance = read_encoder_info(run_dir / "encoder.pt")["provenance"]
     assert provenance["kind"] == "pretrain" and provenance["settings"]["mask_strategy"] == "tube"
     assert "index" not in provenance["settings"]
-    corpus = {"videos": 1, "val_videos": 1, "records": 2, "list": "corpus.tsv",
-              "datasets": {parsed.parent.name: 2}}  # fmt: skip
+    corpus = {
+        "videos": 1,
+        "val_videos": 1,
+        "records": 2,
+        "list": "corpus.tsv",
+        "datasets": {parsed.parent.name: 2},
+    }
     assert provenance["corpus"] == corpus
     rows = corpus_rows(run_dir)
     assert {row["role"]: row["id"] for row in rows} in (

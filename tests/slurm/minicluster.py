@@ -194,8 +194,16 @@ def start_daemons(cluster: Cluster) -> None:
     key = root / "munge.key"
     subprocess.run(["mungekey", "--create", f"--keyfile={key}"], check=True, capture_output=True)
     munge_files = [f"--{name}-file={root / f'munged.{name}'}" for name in ("log", "pid", "seed")]
-    start(cluster, "munged", "/usr/sbin/munged", "-F", "--force", f"--socket={root / 'munge.sock'}",
-          f"--key-file={key}", *munge_files)  # fmt: skip
+    start(
+        cluster,
+        "munged",
+        "/usr/sbin/munged",
+        "-F",
+        "--force",
+        f"--socket={root / 'munge.sock'}",
+        f"--key-file={key}",
+        *munge_files,
+    )
     wait_until(lambda: (root / "munge.sock").exists(), "munged socket", cluster)
     start(cluster, "slurmctld", "/usr/sbin/slurmctld", "-D", "-i", "-f", str(conf))
     start(cluster, "slurmd", "/usr/sbin/slurmd", "-D", "-f", str(conf))

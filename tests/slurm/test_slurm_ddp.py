@@ -45,9 +45,20 @@ GLOBAL_BATCH = 4
 
 
 def settings(data) -> dict:
-    return {"model": "tiny", "index": [str(data / "parsing")], "epochs": 2, "clips_per_epoch": 8,
-            "val_fraction": 0, "workers": 0, "accelerator": "cpu", "strategy": "ddp",
-            "warmup_epochs": 1, "base_lr": 0.5, "seed": 3, "batch_size": GLOBAL_BATCH}  # fmt: skip
+    return {
+        "model": "tiny",
+        "index": [str(data / "parsing")],
+        "epochs": 2,
+        "clips_per_epoch": 8,
+        "val_fraction": 0,
+        "workers": 0,
+        "accelerator": "cpu",
+        "strategy": "ddp",
+        "warmup_epochs": 1,
+        "base_lr": 0.5,
+        "seed": 3,
+        "batch_size": GLOBAL_BATCH,
+    }
 
 
 def global_step(run_dir) -> int:
@@ -56,8 +67,14 @@ def global_step(run_dir) -> int:
 
 def train_in_one_process(workdir) -> None:
     """The same run without SLURM: one process with the whole batch."""
-    command = [sys.executable, "-m", "marlinflow.pretrain", str(workdir / "pretrain.yaml"),
-               "--run-dir", str(workdir / "one")]  # fmt: skip
+    command = [
+        sys.executable,
+        "-m",
+        "marlinflow.pretrain",
+        str(workdir / "pretrain.yaml"),
+        "--run-dir",
+        str(workdir / "one"),
+    ]
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SLURM_", "WANDB_"))}
     env.update({"OMP_NUM_THREADS": "1", ENV_PREFIX + "MODE": "disabled"})
     done = subprocess.run(command, capture_output=True, text=True, timeout=300, env=env)
@@ -73,10 +90,15 @@ def ddp_run(run_snakemake, slurm_cluster, tmp_path_factory):
     (workdir / "Snakefile").write_text(SNAKEFILE)
     train_in_one_process(workdir)
     # The jobs inherit this environment (sbatch --export=ALL): W&B offline, in the test folder.
-    tracking = {ENV_PREFIX + "MODE": "offline", ENV_PREFIX + "DIR": str(workdir / "wandb"),
-                "OMP_NUM_THREADS": "1"}  # fmt: skip
-    tracking |= {name: str(workdir / name.lower()) for name in
-                 ("WANDB_CACHE_DIR", "WANDB_CONFIG_DIR", "WANDB_DATA_DIR")}  # fmt: skip
+    tracking = {
+        ENV_PREFIX + "MODE": "offline",
+        ENV_PREFIX + "DIR": str(workdir / "wandb"),
+        "OMP_NUM_THREADS": "1",
+    }
+    tracking |= {
+        name: str(workdir / name.lower())
+        for name in ("WANDB_CACHE_DIR", "WANDB_CONFIG_DIR", "WANDB_DATA_DIR")
+    }
     with pytest.MonkeyPatch.context() as patch:
         patch.delenv("WANDB_MODE", raising=False)
         for name, value in tracking.items():

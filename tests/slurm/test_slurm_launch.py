@@ -157,9 +157,19 @@ def test_warned_training_checkpoints_requeues_and_resumes_with_restart_count_1(
     script = f"#!/bin/sh\n{srun_prefix(1)} {sys.executable} trainer.py {tmp_path}\n"
     (tmp_path / "job.sh").write_text(script)
     extra = preemption_sbatch_args(gpus_per_node=2).split()
-    submit = slurm_cluster.run("sbatch", "--parsable", "-t", "5", *extra, "-D", str(tmp_path),
-                               "-o", str(tmp_path / "job.log"), "--open-mode=append",
-                               str(tmp_path / "job.sh"))  # fmt: skip
+    submit = slurm_cluster.run(
+        "sbatch",
+        "--parsable",
+        "-t",
+        "5",
+        *extra,
+        "-D",
+        str(tmp_path),
+        "-o",
+        str(tmp_path / "job.log"),
+        "--open-mode=append",
+        str(tmp_path / "job.sh"),
+    )
     assert submit.returncode == 0, submit.stderr
     job_id = submit.stdout.strip()
     wait_for(tmp_path / "ready", 60)

@@ -55,10 +55,18 @@ pretrain(config, callbacks=warn)  # the requeue callback is pretrain's own
 
 def settings(tmp_path: Path, run: str, batch_size: int) -> PretrainConfig:
     # 12 clips of 2 per epoch (in all processes): 6 iterations an epoch, 12 in all.
-    return PretrainConfig(model="tiny", index=[str(tmp_path / "data/parsing")],
-                          run_dir=str(tmp_path / run), batch_size=batch_size, epochs=2,
-                          clips_per_epoch=12, workers=0, warmup_epochs=1, base_lr=0.1,
-                          val_fraction=0)  # fmt: skip
+    return PretrainConfig(
+        model="tiny",
+        index=[str(tmp_path / "data/parsing")],
+        run_dir=str(tmp_path / run),
+        batch_size=batch_size,
+        epochs=2,
+        clips_per_epoch=12,
+        workers=0,
+        warmup_epochs=1,
+        base_lr=0.1,
+        val_fraction=0,
+    )
 
 
 def wait_for_completion(cluster, job_id: str, timeout: float) -> str:
@@ -83,11 +91,20 @@ def requeued_run(slurm_cluster, tmp_path_factory):
         patch.setenv(ENV_PREFIX + "MODE", "disabled")  # the job inherits it (sbatch exports all)
         command = f"{srun_prefix(2)} {sys.executable} trainer.py settings.yaml"
         submit = slurm_cluster.run(
-            "sbatch", "--parsable", "-t", "5", "--ntasks-per-node=2",
+            "sbatch",
+            "--parsable",
+            "-t",
+            "5",
+            "--ntasks-per-node=2",
             *preemption_sbatch_args(gpus_per_node=2).split(),
-            "-D", str(workdir), "-o", str(workdir / "job.log"), "--open-mode=append",
-            "--wrap", command,
-        )  # fmt: skip
+            "-D",
+            str(workdir),
+            "-o",
+            str(workdir / "job.log"),
+            "--open-mode=append",
+            "--wrap",
+            command,
+        )
         assert submit.returncode == 0, submit.stderr
         pretrain(settings(workdir, "straight", batch_size=2))  # meanwhile, in one process
     record = wait_for_completion(slurm_cluster, submit.stdout.strip(), timeout=150)
@@ -114,5 +131,6 @@ def test_the_warning_mid_iteration_saved_after_it(requeued_run):
 def test_the_resumed_run_ends_as_an_uninterrupted_one(requeued_run):
     workdir, _ = requeued_run
     # Two ranks' averaged gradients: equal to one process's up to float summation.
-    assert_same_training(workdir / "straight", workdir / "requeued", steps=12, rel=1e-4,
-                         abs_tol=1e-6, atol=1e-5)  # fmt: skip
+    assert_same_training(
+        workdir / "straight", workdir / "requeued", steps=12, rel=1e-4, abs_tol=1e-6, atol=1e-5
+    )

@@ -78,8 +78,10 @@ def test_whole_sample_workflow_completes_through_slurm(sample_run):
 def test_every_job_is_a_slurm_job_the_controller_ran(sample_run, slurm_cluster):
     workdir, result = sample_run
     logs = job_logs(workdir)
-    expected = {f"rule_{name}" for name in ("pretrain", "extract_features", "probe",
-                                            "finetune", "report_html")}  # fmt: skip
+    expected = {
+        f"rule_{name}"
+        for name in ("pretrain", "extract_features", "probe", "finetune", "report_html")
+    }
     assert expected <= set(logs), logs
     assert any(folder.startswith("group_preprocess") for folder in logs), logs
     submitted = re.findall(
@@ -112,8 +114,13 @@ def test_per_video_steps_share_one_job_that_runs_them_in_turn(sample_run, slurm_
     (folder,) = (name for name in job_logs(workdir) if name.startswith("group_preprocess"))
     (job_id,) = job_logs(workdir)[folder]
     log = (workdir / "logs/slurm" / folder / f"{job_id}.log").read_text()
-    for rule, count in (("make_sample", 1), ("download_video", VIDEOS), ("track_video", VIDEOS),
-                        ("parse_video", VIDEOS), ("contact_sheet", SHEETS)):  # fmt: skip
+    for rule, count in (
+        ("make_sample", 1),
+        ("download_video", VIDEOS),
+        ("track_video", VIDEOS),
+        ("parse_video", VIDEOS),
+        ("contact_sheet", SHEETS),
+    ):
         assert log.count(f"localrule {rule}:") == count, rule
     record = job_record(slurm_cluster, job_id)
     # One lane: one member's CPU and memory (track, parse: 4000 MB); the runtimes added up

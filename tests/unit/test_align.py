@@ -42,7 +42,7 @@ def bright_centroid(image: np.ndarray) -> np.ndarray:
         ("similarity", (150.0, 110.0, 60.0, 0.3)),
         ("official", (150.7, 110.2, 60.9, 0.0)),
         ("official", (30.0, 35.0, 40.0, 0.0)),
-    ],  # fmt: skip
+    ],
 )
 def test_crop_matrix_predicts_where_points_land(mode, window):
     window = np.array(window)

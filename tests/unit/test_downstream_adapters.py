@@ -283,9 +283,21 @@ def test_mosei_sentiment_targets(mosei_files):
 
 @pytest.mark.parametrize(
     ("score", "expected"),
-    [(-2.5, "-3"), (-2.0, "-2"), (-1.5, "-2"), (-1.0, "-1"), (-0.3, "-1"), (0.0, "0"),
-     (0.3, "1"), (1.0, "1"), (1.2, "2"), (2.0, "2"), (2.1, "3"), (3.0, "3")],
-)  # fmt: skip
+    [
+        (-2.5, "-3"),
+        (-2.0, "-2"),
+        (-1.5, "-2"),
+        (-1.0, "-1"),
+        (-0.3, "-1"),
+        (0.0, "0"),
+        (0.3, "1"),
+        (1.0, "1"),
+        (1.2, "2"),
+        (2.0, "2"),
+        (2.1, "3"),
+        (3.0, "3"),
+    ],
+)
 def test_mosei_seven_class_rounding(score, expected):
     assert mosei.sentiment_class(score) == expected
 

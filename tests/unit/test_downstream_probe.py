@@ -100,9 +100,24 @@ def test_probe_verb_writes_metrics_and_predictions(tmp_path):
     table = write_features(tmp_path / "f", 100)
     np.save(tmp_path / "f" / "v004.npy", np.zeros((0, WIDTH), np.float32))
     Task("syn", "multilabel", list("abc"), table).save(tmp_path / "syn.tsv")
-    argv = ["probe", str(tmp_path / "f"), str(tmp_path / "syn.tsv"), "--out", str(tmp_path / "out"),
-            "--seeds", "0", "1", "--lr", "0.01", "--max-epochs", "30", "--bootstrap", "50",
-            "--k-per-class", "10"]  # fmt: skip
+    argv = [
+        "probe",
+        str(tmp_path / "f"),
+        str(tmp_path / "syn.tsv"),
+        "--out",
+        str(tmp_path / "out"),
+        "--seeds",
+        "0",
+        "1",
+        "--lr",
+        "0.01",
+        "--max-epochs",
+        "30",
+        "--bootstrap",
+        "50",
+        "--k-per-class",
+        "10",
+    ]
     assert main(argv) == 0
     document = json.loads((tmp_path / "out" / "metrics.json").read_text())
     assert document["protocol"] == "linear_probe" and document["seeds"] == [0, 1]

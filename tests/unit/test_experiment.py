@@ -25,8 +25,11 @@ def config_with(tmp_path, text: str) -> dict:
 
 
 def manifest(ids_by_split: dict[str, list[str]], source=lambda i: f"{i}.mp4") -> pd.DataFrame:
-    rows = [{"id": i, "source": source(i), "split": split}
-            for split, ids in ids_by_split.items() for i in ids]  # fmt: skip
+    rows = [
+        {"id": i, "source": source(i), "split": split}
+        for split, ids in ids_by_split.items()
+        for i in ids
+    ]
     return pd.DataFrame(rows)
 
 
@@ -36,8 +39,10 @@ def test_a_single_data_set_config_is_the_simplest_experiment():
     assert experiment.name == "sample" and list(experiment.datasets) == ["sample"]
     assert experiment.corpus == {"sample": ("train",)}  # the data set is evaluated: train only
     assert list(experiment.encoders) == ["tiny", "videomae-tiny", "random-tiny"]
-    assert experiment.encoders["videomae-tiny"].pretrain == {"mask_strategy": "tube",
-                                                              "adv_weight": 0.0}  # fmt: skip
+    assert experiment.encoders["videomae-tiny"].pretrain == {
+        "mask_strategy": "tube",
+        "adv_weight": 0.0,
+    }
     assert experiment.reference == "tiny"
     (evaluation,) = experiment.suite
     assert evaluation.tasks == ("expression", "attributes", "fake")
@@ -58,14 +63,19 @@ def test_the_paper_experiment_reads_each_data_set_from_its_config(tmp_path):
     assert set(experiment.datasets["mosei"].tasks) == {"emotion", "sentiment"}
     pretrained = experiment.encoders_of("pretrain")
     assert {name: e.model for name, e in pretrained.items()} == {
-        "marlin-vit-small": "small", "marlin-vit-base": "base", "marlin-vit-large": "large",
-        "videomae-vit-base": "base"}  # fmt: skip
+        "marlin-vit-small": "small",
+        "marlin-vit-base": "base",
+        "marlin-vit-large": "large",
+        "videomae-vit-base": "base",
+    }
     # the released weights wait for their paths, and say so
     assert not experiment.encoders_of("external")
     assert any("official-vit-base" in note for note in experiment.notes)
     runs = downstream_runs(experiment, config["downstream"])
-    assert {(r.dataset, r.task) for r in runs} >= {("dfew", "expression-fold5"),
-                                                   ("ffpp", "face2face-c23")}  # fmt: skip
+    assert {(r.dataset, r.task) for r in runs} >= {
+        ("dfew", "expression-fold5"),
+        ("ffpp", "face2face-c23"),
+    }
     assert not any(r.dataset == "ytf" for r in runs)
 
 
@@ -115,9 +125,10 @@ def test_the_same_video_under_two_data_sets_is_refused(tmp_path):
     manifests = {
         "other": manifest({"train": ["x", "y"]}, lambda i: str(shared) if i == "y" else "x.mp4"),
         # the same file, spelled relative to another root
-        "sample": manifest({"train": ["a"], "test": ["b"]},
-                           lambda i: "../shared.mp4" if i == "b" else "a.mp4"),
-    }  # fmt: skip
+        "sample": manifest(
+            {"train": ["a"], "test": ["b"]}, lambda i: "../shared.mp4" if i == "b" else "a.mp4"
+        ),
+    }
     roots = {"other": str(tmp_path), "sample": str(tmp_path / "sub")}
     (tmp_path / "sub").mkdir()
     with pytest.raises(InputError, match="other/y = sample/b"):
@@ -128,8 +139,10 @@ def test_youtube_sources_are_compared_by_video_id(tmp_path):
     experiment = experiment_from_config(sample_experiment(tmp_path, "[train]", "other"))
     manifests = {
         "other": manifest({"train": ["x"]}, lambda i: "https://youtu.be/abcdefghijk"),
-        "sample": manifest({"test": ["b"]}, lambda i: "https://www.youtube.com/watch?v=abcdefghijk&t=3"),
-    }  # fmt: skip
+        "sample": manifest(
+            {"test": ["b"]}, lambda i: "https://www.youtube.com/watch?v=abcdefghijk&t=3"
+        ),
+    }
     with pytest.raises(InputError, match="other/x = sample/b"):
         check_overlap(experiment, manifests, {"other": ".", "sample": "."})
 
@@ -167,8 +180,9 @@ def test_the_plan_lists_every_report_input(tmp_path):
     config = sample_experiment(tmp_path)
     experiment = experiment_from_config(config)
     manifests = {"sample": manifest({"train": ["a", "b"], "test": ["d"]})}
-    plan = plan_document(experiment, manifests, {"sample": ["a", "b"]}, config["downstream"],
-                         config["report"])  # fmt: skip
+    plan = plan_document(
+        experiment, manifests, {"sample": ["a", "b"]}, config["downstream"], config["report"]
+    )
     assert plan["experiment"] == "check" and plan["sample"] is True
     assert plan["datasets"]["sample"]["roles"] == ["corpus", "evaluation"]
     assert plan["datasets"]["sample"]["tasks"] == {"fake": "results/datasets/sample/tasks/fake.tsv"}

@@ -65,10 +65,18 @@ def part_share(mask: np.ndarray, labels: np.ndarray, grid) -> float:
 def test_fasking_opp_prefers_parts():
     labels, present = face_maps(8)
     rng = np.random.default_rng(2)
-    opp = np.mean([part_share(masking.fasking_opp(labels, present, OFFICIAL, 0.9, rng),
-                              labels, OFFICIAL) for _ in range(10)])  # fmt: skip
-    fwd = np.mean([part_share(masking.fasking(labels, present, OFFICIAL, 0.9, rng),
-                              labels, OFFICIAL) for _ in range(10)])  # fmt: skip
+    opp = np.mean(
+        [
+            part_share(masking.fasking_opp(labels, present, OFFICIAL, 0.9, rng), labels, OFFICIAL)
+            for _ in range(10)
+        ]
+    )
+    fwd = np.mean(
+        [
+            part_share(masking.fasking(labels, present, OFFICIAL, 0.9, rng), labels, OFFICIAL)
+            for _ in range(10)
+        ]
+    )
     assert opp > 0.9 and opp > fwd + 0.3
 
 
@@ -83,8 +91,9 @@ def test_no_face_tubelet_falls_back_to_all_candidates():
 def test_fasking_stops_after_the_label_that_reaches_the_fraction():
     labels = np.full((1, 224, 224), PART_LABELS["skin"], dtype=np.uint8)
     labels[0, :32, :] = PART_LABELS["background"]  # 2 rows of 14 patches = 14% ≥ 10%
-    cands = masking.fasking_candidates(labels, np.ones(1, bool), (1, 14, 14), 0.9,
-                                       np.random.default_rng())  # fmt: skip
+    cands = masking.fasking_candidates(
+        labels, np.ones(1, bool), (1, 14, 14), 0.9, np.random.default_rng()
+    )
     assert cands.sum() == 28 and cands[0, :2].all()
 
 

@@ -14,7 +14,11 @@ def test_defaults_are_official():
     config = PretrainConfig()
     assert (config.mask_strategy, config.mask_ratio, config.adv_weight) == ("fasking", 0.9, 0.01)
     assert (config.base_lr, config.min_lr, config.warmup_epochs, config.epochs) == (
-        1.5e-4, 1e-5, 40, 2000)  # fmt: skip
+        1.5e-4,
+        1e-5,
+        40,
+        2000,
+    )
     assert config.betas == [0.9, 0.95] and config.weight_decay == 0.0 and config.gp_weight == 0.0
 
 
@@ -33,11 +37,16 @@ def test_load_yaml_section_and_json(tmp_path):
 
 @pytest.mark.parametrize(
     ("settings", "message"),
-    [({"batch_sise": 4}, "unknown pretrain settings"), ({"mask_strategy": "grid"}, "mask_strategy"),
-     ({"mask_ratio": 1.0}, "mask_ratio"), ({"lr_schedule": "step"}, "lr_schedule"),
-     ({"steps": 0}, "steps"), ({"checkpoint_every_steps": 0}, "checkpoint_every_steps"),
-     ({"wandb": True}, "unknown pretrain settings")],  # tracking comes from the environment
-)  # fmt: skip
+    [
+        ({"batch_sise": 4}, "unknown pretrain settings"),
+        ({"mask_strategy": "grid"}, "mask_strategy"),
+        ({"mask_ratio": 1.0}, "mask_ratio"),
+        ({"lr_schedule": "step"}, "lr_schedule"),
+        ({"steps": 0}, "steps"),
+        ({"checkpoint_every_steps": 0}, "checkpoint_every_steps"),
+        ({"wandb": True}, "unknown pretrain settings"),
+    ],  # tracking comes from the environment
+)
 def test_bad_settings_name_the_file(tmp_path, settings, message):
     path = tmp_path / "bad.yaml"
     path.write_text(json.dumps(settings))

@@ -32,8 +32,11 @@ TINY = get_size("tiny")  # 8 frames of 64², 4×8×8 tokens
 @pytest.fixture(scope="module")
 def records(tmp_path_factory):
     root = tmp_path_factory.mktemp("parsed")
-    paths = [write_clip(root, "long", n_frames=40), write_clip(root, "short", n_frames=6),
-             write_clip(root, "wide", n_frames=20, side=96, no_face=range(20))]  # fmt: skip
+    paths = [
+        write_clip(root, "long", n_frames=40),
+        write_clip(root, "short", n_frames=6),
+        write_clip(root, "wide", n_frames=20, side=96, no_face=range(20)),
+    ]
     bad = root / "parsing" / "gone.status.json"
     StageRecord("gone", "parse", False, "no face found").save(bad)
     return root, paths
@@ -89,9 +92,15 @@ def test_item_is_the_clip_and_its_mask(records):
     assert visible.shape == (256,) and visible.sum() == visible_count(256, 0.9)
     # The pixels are exactly the frames at stride 2 of some start (no resize at 64²).
     source = clips.sources[0]
-    start = next(s for s in range(26) if torch.equal(
-        video, torch.from_numpy(read_frames(source.video, range(s, s + 16, 2))).permute(3, 0, 1, 2) / 255
-    ))  # fmt: skip
+    start = next(
+        s
+        for s in range(26)
+        if torch.equal(
+            video,
+            torch.from_numpy(read_frames(source.video, range(s, s + 16, 2))).permute(3, 0, 1, 2)
+            / 255,
+        )
+    )
     # Fasking on a face: every visible token's patch touches background in its tubelet's map.
     labels, _ = load_parsing(source.labels)
     touches = np.stack([label_presence(labels[start + 4 * k], (8, 8))[0] for k in range(4)])

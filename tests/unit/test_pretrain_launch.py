@@ -186,9 +186,16 @@ def test_warning_mid_iteration_checkpoints_after_it(slurm_env, tmp_path, monkeyp
     monkeypatch.setenv(ENV_PREFIX + "MODE", "disabled")
     slurm_env(ONE_TASK)
     write_clip(tmp_path / "data", "a", n_frames=20)
-    config = PretrainConfig(model="tiny", index=[str(tmp_path / "data/parsing")], batch_size=2,
-                            epochs=1, clips_per_epoch=12, workers=0, val_fraction=0,
-                            run_dir=str(tmp_path / "run"))  # fmt: skip
+    config = PretrainConfig(
+        model="tiny",
+        index=[str(tmp_path / "data/parsing")],
+        batch_size=2,
+        epochs=1,
+        clips_per_epoch=12,
+        workers=0,
+        val_fraction=0,
+        run_dir=str(tmp_path / "run"),
+    )
     asked: list[str] = []
     refuse = lambda job_id: asked.append(job_id) or False  # noqa: E731 (a requeue SLURM refused)
     pretrain(config, [WarnMidIteration(2), RequeueAtBatchEnd(config.run_dir, refuse)])

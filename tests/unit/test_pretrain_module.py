@@ -21,10 +21,12 @@ TINY = get_size("tiny")
 def random_batches(n: int) -> list[dict[str, torch.Tensor]]:
     rng = np.random.default_rng(0)
     return [
-        {"video": torch.rand(TINY.clip_shape, generator=torch.Generator().manual_seed(i)),
-         "visible": torch.from_numpy(masking.random(TINY.grid, 0.9, rng))}
+        {
+            "video": torch.rand(TINY.clip_shape, generator=torch.Generator().manual_seed(i)),
+            "visible": torch.from_numpy(masking.random(TINY.grid, 0.9, rng)),
+        }
         for i in range(n)
-    ]  # fmt: skip
+    ]
 
 
 class GradientProbe(pl.Callback):
@@ -36,11 +38,17 @@ class GradientProbe(pl.Callback):
     def on_before_optimizer_step(self, trainer, pl_module, optimizer):
         critic_params = set(map(id, pl_module.critic.parameters()))
         is_critic = any(id(p) in critic_params for g in optimizer.param_groups for p in g["params"])
-        self.steps.append({
-            "critic_step": is_critic,
-            "model_grads": [p.grad.clone() for p in pl_module.model.parameters() if p.grad is not None],
-            "critic_grads": [p.grad.clone() for p in pl_module.critic.parameters() if p.grad is not None],
-        })  # fmt: skip
+        self.steps.append(
+            {
+                "critic_step": is_critic,
+                "model_grads": [
+                    p.grad.clone() for p in pl_module.model.parameters() if p.grad is not None
+                ],
+                "critic_grads": [
+                    p.grad.clone() for p in pl_module.critic.parameters() if p.grad is not None
+                ],
+            }
+        )
 
 
 @pytest.fixture(scope="module")
@@ -51,8 +59,15 @@ def trained():
     forwards = []
     module.model.register_forward_hook(lambda *args: forwards.append(1))
     probe = GradientProbe()
-    trainer = pl.Trainer(max_epochs=1, accelerator="cpu", logger=False, enable_checkpointing=False,
-                         enable_progress_bar=False, enable_model_summary=False, callbacks=[probe])  # fmt: skip
+    trainer = pl.Trainer(
+        max_epochs=1,
+        accelerator="cpu",
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        callbacks=[probe],
+    )
     trainer.fit(module, DataLoader(random_batches(4), batch_size=2))
     return module, probe, forwards
 
@@ -128,8 +143,14 @@ def test_bf16_autocast_on_gpu():
     module = MarlinPretrain(PretrainConfig(model="tiny"))
     dtypes = []
     module.model.decoder.register_forward_hook(lambda mod, args, out: dtypes.append(out.dtype))
-    trainer = pl.Trainer(max_epochs=1, accelerator="gpu", devices=1, logger=False,
-                         enable_checkpointing=False, enable_progress_bar=False)  # fmt: skip
+    trainer = pl.Trainer(
+        max_epochs=1,
+        accelerator="gpu",
+        devices=1,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+    )
     trainer.fit(module, DataLoader(random_batches(4), batch_size=2))
     assert dtypes == [torch.bfloat16, torch.bfloat16]  # the autoencoder ran under bf16 autocast
     assert all(np.isfinite(value) for value in module.step_metrics.values())

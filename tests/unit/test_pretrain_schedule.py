@@ -43,8 +43,15 @@ def test_official_table_values():
 
 
 def test_staircase_off_by_one():
-    schedule = LrSchedule(1.0, 0.0, warmup_epochs=40, epochs=2000, iters_per_epoch=163,
-                          total_iters=2000 * 163, kind="staircase")  # fmt: skip
+    schedule = LrSchedule(
+        1.0,
+        0.0,
+        warmup_epochs=40,
+        epochs=2000,
+        iters_per_epoch=163,
+        total_iters=2000 * 163,
+        kind="staircase",
+    )
     assert schedule.lr(0, 0) == schedule.lr(0, 100) == 0.0  # all of epoch 0 at lr 0
     assert schedule.lr(1, 0) == 0.0  # and the first batch of epoch 1
     assert schedule.lr(1, 1) == schedule.lr(1, 162) == pytest.approx(0.025, rel=1e-3)

@@ -88,8 +88,10 @@ def write_stage_summaries(results: Path) -> dict[str, str]:
     download = [StageRecord(f"v{i}", "download", True) for i in range(4)]
     download.append(StageRecord("v4", "download", False, "HTTP Error 404: Not Found"))
     parse = [StageRecord(f"v{i}", "parse", True) for i in range(3)]
-    parse += [StageRecord("v3", "parse", False, "no face in 95% of the frames"),
-              StageRecord("v4", "parse", False, "skipped: track: skipped: download: HTTP 404")]  # fmt: skip
+    parse += [
+        StageRecord("v3", "parse", False, "no face in 95% of the frames"),
+        StageRecord("v4", "parse", False, "skipped: track: skipped: download: HTTP 404"),
+    ]
     paths = {}
     for stage, records in (("download", download), ("parse", parse)):
         results.mkdir(parents=True, exist_ok=True)
@@ -125,12 +127,22 @@ def run_results(task: Task, protocol: str, encoder: str, signal: float, n_train:
     for seed in (0, 1):
         rng = np.random.default_rng(seed + 10)
         scores = np.clip(0.5 + signal * (one_hot - 0.5) + rng.normal(0, 0.2, one_hot.shape), 0, 1)
-        runs.append(RunResult(
-            task=task.name, kind=task.kind, protocol=protocol, model=encoder, seed=seed,
-            metrics=bootstrap(task.task_kind.metrics, scores, targets, 50, seed), val_metrics={},
-            counts={"n_train": n_train, "n_val": 0, "n_test": len(test)}, skipped=[],
-            best_epoch=1, epochs=2,
-            predictions=predictions_table(task, test["id"].tolist(), "test", scores)))  # fmt: skip
+        runs.append(
+            RunResult(
+                task=task.name,
+                kind=task.kind,
+                protocol=protocol,
+                model=encoder,
+                seed=seed,
+                metrics=bootstrap(task.task_kind.metrics, scores, targets, 50, seed),
+                val_metrics={},
+                counts={"n_train": n_train, "n_val": 0, "n_test": len(test)},
+                skipped=[],
+                best_epoch=1,
+                epochs=2,
+                predictions=predictions_table(task, test["id"].tolist(), "test", scores),
+            )
+        )
     return runs
 
 
@@ -144,15 +156,31 @@ def write_results(root: Path, tasks: dict[str, Task]) -> list[dict]:
             write_outputs(
                 run_results(tasks[task], protocol, encoder, signal, n_train), root / folder
             )
-            entries.append({"dataset": "faces", "task": task, "protocol": protocol,
-                            "encoder": encoder, "metrics": f"{folder}/metrics.json"})  # fmt: skip
+            entries.append(
+                {
+                    "dataset": "faces",
+                    "task": task,
+                    "protocol": protocol,
+                    "encoder": encoder,
+                    "metrics": f"{folder}/metrics.json",
+                }
+            )
     return entries
 
 
 def write_pretrain(run: Path) -> None:
-    rows = [{"epoch": e, "step": e * 2 + i, "train/loss_rec": 1.0 / (e + i + 1),
-             "train/loss_adv": 0.1, "train/loss_critic": -0.1, "lr": 1e-4 * (e + 1)}
-            for e in range(3) for i in range(2)]  # fmt: skip
+    rows = [
+        {
+            "epoch": e,
+            "step": e * 2 + i,
+            "train/loss_rec": 1.0 / (e + i + 1),
+            "train/loss_adv": 0.1,
+            "train/loss_critic": -0.1,
+            "lr": 1e-4 * (e + 1),
+        }
+        for e in range(3)
+        for i in range(2)
+    ]
     rows += [{"epoch": e, "step": e * 2 + 1, "val/loss_rec": 0.9 - 0.1 * e} for e in range(3)]
     write_rows(run / "metrics.csv", rows)
     write_json(run / "metrics.json", summarise(rows))
@@ -162,8 +190,9 @@ def write_pretrain(run: Path) -> None:
     visible = torch.zeros(size.n_tokens, dtype=torch.bool)
     visible[::10] = True
     for epoch in (0, 1):
-        log_reconstruction(run / "reconstructions" / f"epoch_{epoch:04d}.png", video, visible,
-                           video.flip(-1), size)  # fmt: skip
+        log_reconstruction(
+            run / "reconstructions" / f"epoch_{epoch:04d}.png", video, visible, video.flip(-1), size
+        )
 
 
 def face_labels(n_frames: int, side: int = 64) -> np.ndarray:
@@ -214,15 +243,25 @@ def write_contact_sheets(root: Path) -> list[str]:
     return [f"{DS}/contact_sheets/{i}.png" for i in ("v0", "v1", "v9")]  # v9: not drawn yet
 
 
-OVERLAP = {"checked": True, "by": ["dataset and id", "source"],
-           "corpus": {"corpus": {"splits": ["train", "val", "test"], "videos": 10}},
-           "evaluation": {"faces": {"val": 3, "test": 46}}, "overlap": []}  # fmt: skip
+OVERLAP = {
+    "checked": True,
+    "by": ["dataset and id", "source"],
+    "corpus": {"corpus": {"splits": ["train", "val", "test"], "videos": 10}},
+    "evaluation": {"faces": {"val": 3, "test": 46}},
+    "overlap": [],
+}
 
 
 def dataset_entry(roles, summaries, records, sheets, tasks) -> dict:
-    return {"builder": "sample", "roles": roles, "summaries": summaries,
-            "summary_runs": {s: f"{DS}/runs/summarize_{s}/run.json" for s in summaries},
-            "parse_records": records, "contact_sheets": sheets, "tasks": tasks}  # fmt: skip
+    return {
+        "builder": "sample",
+        "roles": roles,
+        "summaries": summaries,
+        "summary_runs": {s: f"{DS}/runs/summarize_{s}/run.json" for s in summaries},
+        "parse_records": records,
+        "contact_sheets": sheets,
+        "tasks": tasks,
+    }
 
 
 def write_experiment(root: Path, video: Path | None = None, sample: bool = True) -> Path:
@@ -234,30 +273,54 @@ def write_experiment(root: Path, video: Path | None = None, sample: bool = True)
         task.save(root / DS / "tasks" / f"{name}.tsv")
     write_pretrain(root / EXP / "encoders" / "tiny")
     write_json(root / EXP / "overlap.json", OVERLAP)
-    faces = dataset_entry(["evaluation"], write_stage_summaries(root / DS),
-                          write_parsing(root, video), write_contact_sheets(root),
-                          {n: f"{DS}/tasks/{n}.tsv" for n in tasks})  # fmt: skip
-    corpus = dataset_entry(["corpus"], {"parse": "results/datasets/corpus/parse_summary.tsv"},
-                           [], ["results/datasets/corpus/contact_sheets/c0.png"], {})  # fmt: skip
+    faces = dataset_entry(
+        ["evaluation"],
+        write_stage_summaries(root / DS),
+        write_parsing(root, video),
+        write_contact_sheets(root),
+        {n: f"{DS}/tasks/{n}.tsv" for n in tasks},
+    )
+    corpus = dataset_entry(
+        ["corpus"],
+        {"parse": "results/datasets/corpus/parse_summary.tsv"},
+        [],
+        ["results/datasets/corpus/contact_sheets/c0.png"],
+        {},
+    )
     plan = {
-        "experiment": "demo", "sample": sample, "reference": "tiny",
+        "experiment": "demo",
+        "sample": sample,
+        "reference": "tiny",
         "datasets": {"faces": faces, "corpus": corpus},
         "corpus": [{"dataset": "corpus", "splits": ["train", "val", "test"], "videos": 10}],
         "overlap": f"{EXP}/overlap.json",
         "encoders": {
-            "tiny": {"kind": "pretrain", "model": "tiny", "weights": f"{EXP}/encoders/tiny/encoder.pt",
-                     "run_dir": f"{EXP}/encoders/tiny"},
+            "tiny": {
+                "kind": "pretrain",
+                "model": "tiny",
+                "weights": f"{EXP}/encoders/tiny/encoder.pt",
+                "run_dir": f"{EXP}/encoders/tiny",
+            },
             "random-tiny": {"kind": "random", "model": "tiny", "weights": "", "run_dir": None},
-            "official-tiny": {"kind": "external", "model": None, "run_dir": None,
-                              "weights": f"{EXP}/encoders/official-tiny/encoder.pt",
-                              "source": "/models/official.pt"},
+            "official-tiny": {
+                "kind": "external",
+                "model": None,
+                "run_dir": None,
+                "weights": f"{EXP}/encoders/official-tiny/encoder.pt",
+                "source": "/models/official.pt",
+            },
         },
-        "features": [write_features(root, tasks["emotion"], "tiny"),
-                     {"dataset": "faces", "encoder": "random-tiny",
-                      "folder": f"{EXP}/features/faces/random-tiny"}],
+        "features": [
+            write_features(root, tasks["emotion"], "tiny"),
+            {
+                "dataset": "faces",
+                "encoder": "random-tiny",
+                "folder": f"{EXP}/features/faces/random-tiny",
+            },
+        ],
         "results": write_results(root, tasks),
         "report": {"contact_sheets": 6, "mask_videos": 3},
-    }  # fmt: skip
+    }
     write_json(root / EXP / "plan.json", plan)
     return root / EXP / "plan.json"
 
@@ -287,8 +350,16 @@ def table_with(page: Page, header: str) -> list[list[str]]:
 
 def test_every_section_is_there_without_a_note(built):
     _, page = built
-    assert page.sections == ["experiment", "results", "pretraining", "reconstructions", "masks",
-                             "embedding", "videos", "faces"]  # fmt: skip
+    assert page.sections == [
+        "experiment",
+        "results",
+        "pretraining",
+        "reconstructions",
+        "masks",
+        "embedding",
+        "videos",
+        "faces",
+    ]
     assert page.notes == []
 
 
@@ -302,15 +373,21 @@ def test_experiment_section_names_corpus_encoders_suite_and_overlap(built):
     _, page = built
     assert table_with(page, "splits")[1] == ["corpus", "train, val, test", "10"]
     encoders = table_with(page, "source")
-    assert [row[:2] for row in encoders[1:]] == [["tiny (reference)", "pretrain"],
-                                                 ["random-tiny", "random"],
-                                                 ["official-tiny", "external"]]  # fmt: skip
+    assert [row[:2] for row in encoders[1:]] == [
+        ["tiny (reference)", "pretrain"],
+        ["random-tiny", "random"],
+        ["official-tiny", "external"],
+    ]
     assert encoders[3][3] == "/models/official.pt"
     suite = table_with(page, "protocols")
-    assert suite[1:] == [["faces", "appearance", "finetune", "tiny, random-tiny"],
-                         ["faces", "emotion", "probe, probe-k2", "tiny, random-tiny"]]  # fmt: skip
-    statement = ("Pretraining saw none of the 49 val/test videos of faces (3 val, 46 test) "
-                 "(checked by dataset and id, and by source).")  # fmt: skip
+    assert suite[1:] == [
+        ["faces", "appearance", "finetune", "tiny, random-tiny"],
+        ["faces", "emotion", "probe, probe-k2", "tiny, random-tiny"],
+    ]
+    statement = (
+        "Pretraining saw none of the 49 val/test videos of faces (3 val, 46 test) "
+        "(checked by dataset and id, and by source)."
+    )
     assert statement in page.paragraphs
 
 
@@ -325,8 +402,11 @@ def test_results_table_has_a_row_per_encoder_paper_and_chance(built, experiment)
     table = results_table(page)
     assert list(table) == ["tiny", "random-tiny", "official-tiny", "paper", "chance"]
     appearance = "faces / appearance / finetune: acc_micro"
-    assert list(table["tiny"]) == [appearance, "faces / emotion / probe: war",
-                                   "faces / emotion / probe-k2: war"]  # fmt: skip
+    assert list(table["tiny"]) == [
+        appearance,
+        "faces / emotion / probe: war",
+        "faces / emotion / probe-k2: war",
+    ]
     root, _ = experiment
     document = json.loads(
         (root / EXP / "downstream/faces/appearance/finetune/tiny/metrics.json").read_text()
@@ -334,8 +414,9 @@ def test_results_table_has_a_row_per_encoder_paper_and_chance(built, experiment)
     stats = document["summary"]["acc_micro"]
     low = np.mean([run["metrics"]["acc_micro"]["low"] for run in document["runs"]])
     high = np.mean([run["metrics"]["acc_micro"]["high"] for run in document["runs"]])
-    assert table["tiny"][appearance] == (f"{stats['mean']:.3f} [{low:.3f}, {high:.3f}] "
-                                         f"(± {stats['std']:.3f})")  # fmt: skip
+    assert table["tiny"][appearance] == (
+        f"{stats['mean']:.3f} [{low:.3f}, {high:.3f}] (± {stats['std']:.3f})"
+    )
     assert float(table["tiny"][appearance].split()[0]) > 0.8  # the scores follow the labels
     assert table["official-tiny"][appearance] == ""  # planned, no result
     assert table["paper"][appearance] == "0.9390 (ViT-B, likely)"
@@ -352,11 +433,22 @@ def test_chance_is_the_majority_class_of_the_training_split(built):
 def test_paired_differences_against_the_reference_have_intervals(built):
     _, page = built
     rows = table_with(page, "difference")
-    assert rows[0] == ["dataset", "task", "protocol", "metric", "encoder", "reference", "videos",
-                       "difference"]  # fmt: skip
+    assert rows[0] == [
+        "dataset",
+        "task",
+        "protocol",
+        "metric",
+        "encoder",
+        "reference",
+        "videos",
+        "difference",
+    ]
     by_task = {(row[1], row[2]): row for row in rows[1:]}
-    assert set(by_task) == {("appearance", "finetune"), ("emotion", "probe"),
-                            ("emotion", "probe-k2")}  # fmt: skip
+    assert set(by_task) == {
+        ("appearance", "finetune"),
+        ("emotion", "probe"),
+        ("emotion", "probe-k2"),
+    }
     appearance = by_task[("appearance", "finetune")]
     assert appearance[4:7] == ["random-tiny", "tiny", "40"]
     mean, low, high = map(float, re.fullmatch(r"(\S+) \[(\S+), (\S+)\]", appearance[7]).groups())
@@ -379,18 +471,30 @@ def test_headline_metrics_document_for_dvc(built, experiment):
     cells = document["downstream"]["faces"]["appearance"]["finetune"]
     assert set(cells) == {"tiny", "random-tiny"}
     assert set(cells["tiny"]) == {"acc_micro", "auc_micro"}
-    summary = json.loads((root / EXP / "downstream/faces/appearance/finetune/tiny/metrics.json")
-                         .read_text())["summary"]  # fmt: skip
-    assert cells["tiny"]["auc_micro"] == {"mean": summary["auc_micro"]["mean"],
-                                          "std": summary["auc_micro"]["std"]}  # fmt: skip
+    summary = json.loads(
+        (root / EXP / "downstream/faces/appearance/finetune/tiny/metrics.json").read_text()
+    )["summary"]
+    assert cells["tiny"]["auc_micro"] == {
+        "mean": summary["auc_micro"]["mean"],
+        "std": summary["auc_micro"]["std"],
+    }
     assert set(document["downstream"]["faces"]["emotion"]) == {"probe", "probe-k2"}
 
 
 def test_figures_exist_and_are_pngs(built):
     page_path, page = built
-    assert sorted(page.images) == [f"figures/{name}.png" for name in (
-        "curves_tiny", "label_efficiency", "masks", "pca_faces_tiny", "reconstruction_tiny",
-        "sheet_faces_v0", "sheet_faces_v1")]  # fmt: skip
+    assert sorted(page.images) == [
+        f"figures/{name}.png"
+        for name in (
+            "curves_tiny",
+            "label_efficiency",
+            "masks",
+            "pca_faces_tiny",
+            "reconstruction_tiny",
+            "sheet_faces_v0",
+            "sheet_faces_v1",
+        )
+    ]
     for src in page.images:
         assert not src.startswith(("http", "/")), src  # relative: the folder moves as a whole
         with Image.open(page_path.parent / src) as image:
@@ -413,8 +517,10 @@ def test_skipped_videos_are_listed_once_with_reason_and_category(built):
     assert counts[1:] == [["download", "5", "4", "1"], ["parse", "5", "3", "2"]]
     skipped = table_with(page, "category")
     assert skipped[0] == ["id", "stage", "category", "reason"]
-    assert skipped[1:] == [["v4", "download", "not found", "HTTP Error 404: Not Found"],
-                           ["v3", "parse", "no face", "no face in 95% of the frames"]]  # fmt: skip
+    assert skipped[1:] == [
+        ["v4", "download", "not found", "HTTP Error 404: Not Found"],
+        ["v3", "parse", "no face", "no face in 95% of the frames"],
+    ]
 
 
 def test_missing_inputs_leave_notes_not_errors(experiment, tmp_path):
@@ -423,8 +529,11 @@ def test_missing_inputs_leave_notes_not_errors(experiment, tmp_path):
     document = json.loads(plan.read_text()) | {"sample": False}
     write_json(tmp_path / "plan.json", document)
     out = tmp_path / "elsewhere" / "report.html"
-    page = Page(build.build_report(Inputs(load_plan(tmp_path / "plan.json", tmp_path), out.parent),
-                                   out).read_text())  # fmt: skip
+    page = Page(
+        build.build_report(
+            Inputs(load_plan(tmp_path / "plan.json", tmp_path), out.parent), out
+        ).read_text()
+    )
     assert page.banners == [] and page.images == []
     assert len(page.notes) == 7  # every section but the experiment's
     assert any("downstream" in note for note in page.notes)
@@ -451,8 +560,11 @@ def test_damaged_inputs_are_noted_and_the_rest_is_drawn(experiment, tmp_path):
     (run / "metrics.csv").write_text("epoch,step,train/loss_rec\n0,0,x\n")
     (tmp_path / DS / "download_summary.tsv").write_text("id\tstage\tok\nv0\tdownload\tTrue\n")
     out = tmp_path / "report"
-    page = Page(build.build_report(Inputs(load_plan(tmp_path / "plan.json", tmp_path), out),
-                                   out / "index.html").read_text())  # fmt: skip
+    page = Page(
+        build.build_report(
+            Inputs(load_plan(tmp_path / "plan.json", tmp_path), out), out / "index.html"
+        ).read_text()
+    )
     assert page.sections[1] == "results" and len(results_table(page)) == 5
     csv_note = f"Could not be drawn: {run / 'metrics.csv'}: no learning curves"
     assert any(note.startswith(csv_note) and "'x'" in note for note in page.notes)

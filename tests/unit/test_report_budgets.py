@@ -29,8 +29,13 @@ def write_run(root, folder: str, kind: str, metric: str, values: list[float], n_
     summary = {metric: {"mean": mean, "std": 0.1, "n": len(values)}, "other": {"mean": 0.0}}
     path.write_text(json.dumps({"kind": kind, "summary": summary, "runs": runs}))
     task, protocol, encoder = folder.split("/")
-    return {"dataset": "ds", "task": task, "protocol": protocol, "encoder": encoder,
-            "metrics": str(path.relative_to(root))}  # fmt: skip
+    return {
+        "dataset": "ds",
+        "task": task,
+        "protocol": protocol,
+        "encoder": encoder,
+        "metrics": str(path.relative_to(root)),
+    }
 
 
 @pytest.fixture

@@ -49,11 +49,18 @@ def test_the_draws_are_seeded():
 )
 def test_fast_metrics_are_the_kind_s_metrics(kind, name):
     rng = np.random.default_rng(3)
-    targets = {"multilabel": rng.integers(0, 2, (30, 4)).astype(float),
-               "multiclass": rng.integers(0, 3, 30), "binary": rng.integers(0, 2, 30).astype(float),
-               "regression": rng.normal(0, 1, 30)}[kind]  # fmt: skip
-    scores = {"multilabel": rng.random((30, 4)), "multiclass": rng.dirichlet([1, 1, 1], 30),
-              "binary": rng.random(30), "regression": rng.normal(0, 1, 30)}[kind]  # fmt: skip
+    targets = {
+        "multilabel": rng.integers(0, 2, (30, 4)).astype(float),
+        "multiclass": rng.integers(0, 3, 30),
+        "binary": rng.integers(0, 2, 30).astype(float),
+        "regression": rng.normal(0, 1, 30),
+    }[kind]
+    scores = {
+        "multilabel": rng.random((30, 4)),
+        "multiclass": rng.dirichlet([1, 1, 1], 30),
+        "binary": rng.random(30),
+        "regression": rng.normal(0, 1, 30),
+    }[kind]
     assert KINDS[kind].metric(name)(scores, targets) == pytest.approx(
         KINDS[kind].metrics(scores, targets)[name]
     )
@@ -64,11 +71,25 @@ def write_run(task: Task, folder, signal: float, seeds=(0, 1), drop: str | None 
     test = task.split("test")
     test = test[test["id"] != drop] if drop else test
     one_hot = np.eye(len(task.classes))[task.targets(test)]
-    runs = [RunResult(task.name, task.kind, "probe", "m", seed, {"war": {"value": 0.0}}, {},
-                      {"n_train": 1}, [], 0, 1,
-                      predictions=predictions_table(task, test["id"].tolist(), "test",
-                                                    noisy(one_hot, signal, seed)))
-            for seed in seeds]  # fmt: skip
+    runs = [
+        RunResult(
+            task.name,
+            task.kind,
+            "probe",
+            "m",
+            seed,
+            {"war": {"value": 0.0}},
+            {},
+            {"n_train": 1},
+            [],
+            0,
+            1,
+            predictions=predictions_table(
+                task, test["id"].tolist(), "test", noisy(one_hot, signal, seed)
+            ),
+        )
+        for seed in seeds
+    ]
     write_outputs(runs, folder)
     return read_predictions(folder / "predictions.csv")
 

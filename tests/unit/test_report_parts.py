@@ -77,17 +77,36 @@ def test_cells_show_the_interval_and_the_spread_over_seeds():
 
 def long_rows(rows: list[tuple[str, str, str, float]], kind: str = "binary") -> pd.DataFrame:
     """Results rows (task, task_name, encoder, metric, mean) of data set ds, protocol probe."""
-    return pd.DataFrame([
-        {"dataset": "ds", "task": t, "task_name": name, "kind": kind, "protocol": "probe",
-         "encoder": e, "metric": metric, "mean": m, "std": 0.0, "n": 1, "low": math.nan,
-         "high": math.nan, "n_train": 10}
-        for t, name, e, metric, m in rows
-    ])  # fmt: skip
+    return pd.DataFrame(
+        [
+            {
+                "dataset": "ds",
+                "task": t,
+                "task_name": name,
+                "kind": kind,
+                "protocol": "probe",
+                "encoder": e,
+                "metric": metric,
+                "mean": m,
+                "std": 0.0,
+                "n": 1,
+                "low": math.nan,
+                "high": math.nan,
+                "n_train": 10,
+            }
+            for t, name, e, metric, m in rows
+        ]
+    )
 
 
 def test_results_table_is_a_row_per_encoder_and_a_column_per_task_s_main_metric():
-    long = long_rows([("fake", "fake", e, metric, m) for e, m in (("random-small", 0.5), ("small", 0.9))
-                      for metric in ("acc", "auc")])  # fmt: skip
+    long = long_rows(
+        [
+            ("fake", "fake", e, metric, m)
+            for e, m in (("random-small", 0.5), ("small", 0.9))
+            for metric in ("acc", "auc")
+        ]
+    )
     table = results_table(long, ["small", "random-small"], {("ds", "fake", "auc"): 0.5})
     assert list(table.columns) == ["encoder", "ds / fake / probe: auc"]  # auc leads for binary
     assert table["encoder"].tolist() == ["small", "random-small", "chance"]  # no paper number
@@ -131,8 +150,12 @@ def test_paper_numbers_are_found_by_data_set_and_task():
 
 
 def test_overlap_statement_names_the_counts_and_the_checks():
-    record = {"checked": True, "by": ["dataset and id", "source"],
-              "evaluation": {"a": {"val": 2, "test": 3}, "b": {"val": 0, "test": 5}}, "overlap": []}  # fmt: skip
+    record = {
+        "checked": True,
+        "by": ["dataset and id", "source"],
+        "evaluation": {"a": {"val": 2, "test": 3}, "b": {"val": 0, "test": 5}},
+        "overlap": [],
+    }
     assert overlap_statement(record) == (
         "Pretraining saw none of the 10 val/test videos of a (2 val, 3 test), b (0 val, 5 test) "
         "(checked by dataset and id, and by source)."
@@ -141,13 +164,32 @@ def test_overlap_statement_names_the_counts_and_the_checks():
 
 
 def test_chance_of_a_constant_predictor_uses_the_metric_functions():
-    binary = Task("fake", "binary", [], pd.DataFrame({
-        "id": list("abcdefgh"), "split": ["train"] * 4 + ["test"] * 4,
-        "label": [1, 1, 1, 0, 1, 0, 0, 0]}))  # fmt: skip
+    binary = Task(
+        "fake",
+        "binary",
+        [],
+        pd.DataFrame(
+            {
+                "id": list("abcdefgh"),
+                "split": ["train"] * 4 + ["test"] * 4,
+                "label": [1, 1, 1, 0, 1, 0, 0, 0],
+            }
+        ),
+    )
     metrics = chance_metrics(binary)
     assert metrics["auc"] == 0.5  # constant scores: every pair a tie
     assert metrics["acc"] == 0.25  # predicts the training majority (1), one test video is 1
-    regression = Task("valence", "regression", [], pd.DataFrame({
-        "id": list("abcd"), "split": ["train", "train", "test", "test"], "label": [1.0, 3.0, 2.0, 4.0]}))  # fmt: skip
+    regression = Task(
+        "valence",
+        "regression",
+        [],
+        pd.DataFrame(
+            {
+                "id": list("abcd"),
+                "split": ["train", "train", "test", "test"],
+                "label": [1.0, 3.0, 2.0, 4.0],
+            }
+        ),
+    )
     assert chance_metrics(regression)["mae"] == pytest.approx(1.0)  # train mean 2
     assert chance_metrics(Task("x", "binary", [], binary.table.assign(split="test"))) == {}

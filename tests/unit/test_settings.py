@@ -34,11 +34,24 @@ CLASSES = {
 }
 # Sections the workflow reads as validated mappings (defaults filled by the schema), not as
 # settings of one verb.
-WORKFLOW_SECTIONS = {"dataset", "experiment", "downstream", "downstream.low_label", "report",
-                     "compute", "tracking"}  # fmt: skip
+WORKFLOW_SECTIONS = {
+    "dataset",
+    "experiment",
+    "downstream",
+    "downstream.low_label",
+    "report",
+    "compute",
+    "tracking",
+}
 # The verb that takes each section as its flags.
-VERBS = [("track", TrackConfig), ("parse", ParseSettings), ("download", RetryPolicy),
-         ("probe", ProbeSettings), ("finetune", FinetuneSettings), ("extract", FeatureSettings)]  # fmt: skip
+VERBS = [
+    ("track", TrackConfig),
+    ("parse", ParseSettings),
+    ("download", RetryPolicy),
+    ("probe", ProbeSettings),
+    ("finetune", FinetuneSettings),
+    ("extract", FeatureSettings),
+]
 NOT_FLAGS = {"chunk_size"}  # RetryPolicy's extra: how the code reads, not a user setting
 
 
@@ -104,11 +117,14 @@ def test_config_to_flags_to_settings_round_trip(verb, cls):
         elif isinstance(value, (int, float)):  # half, or one: inside every range here
             value = (value // 2 if isinstance(value, int) else value / 2) if value else 1
         changed[name] = value
-    positional = {"track": ["in.mp4", "o.status.json"], "parse": ["in.json", "o.status.json"],
-                  "download": ["o.status.json", "--source", "x.mp4"],
-                  "probe": ["f", "t.tsv", "--out", "o"], "finetune": ["t.tsv", "--usable", "u",
-                  "--encoder", "e.pt", "--out", "o"], "extract": ["v.mp4", "--model", "m",
-                  "--out", "o"]}[verb]  # fmt: skip
+    positional = {
+        "track": ["in.mp4", "o.status.json"],
+        "parse": ["in.json", "o.status.json"],
+        "download": ["o.status.json", "--source", "x.mp4"],
+        "probe": ["f", "t.tsv", "--out", "o"],
+        "finetune": ["t.tsv", "--usable", "u", "--encoder", "e.pt", "--out", "o"],
+        "extract": ["v.mp4", "--model", "m", "--out", "o"],
+    }[verb]
     args = cli.build_parser(verb).parse_args([verb, *positional, *cli_options(changed)])
     expected = cls.from_dict({**cls().to_dict(), **changed})
     assert cls.from_args(args) == expected
@@ -150,9 +166,11 @@ def test_a_new_setting_is_one_declaration(monkeypatch):
     """Add a property to the schema: the class, its default, the flag and its help follow."""
     schema = copy.deepcopy(load_schema("config"))
     schema["properties"]["track"]["properties"]["blur_limit"] = {
-        "type": "number", "minimum": 0, "default": 2.5,
+        "type": "number",
+        "minimum": 0,
+        "default": 2.5,
         "description": "Drop frames blurrier than this (a new setting).",
-    }  # fmt: skip
+    }
     monkeypatch.setattr(settings, "load_schema", lambda name: schema)
     cls = settings.settings_class("track", "TrackConfig")
     assert cls().blur_limit == 2.5 and cls.from_dict({"blur_limit": 1}).blur_limit == 1

@@ -98,8 +98,9 @@ def test_segments_shorter_than_the_filter_are_left_alone(n):
     assert np.array_equal(timeline.smooth(values, np.zeros(n, int), 9), values)
 
 
-@pytest.mark.parametrize(("n", "length", "shape"), [(5, 5, ()), (9, 7, (4,)), (40, 11, (68, 2)),
-                                                     (200, 15, (2,))])  # fmt: skip
+@pytest.mark.parametrize(
+    ("n", "length", "shape"), [(5, 5, ()), (9, 7, (4,)), (40, 11, (68, 2)), (200, 15, (2,))]
+)
 def test_savgol_equals_scipy_with_polynomial_edges(n, length, shape):
     from scipy.signal import savgol_filter
 

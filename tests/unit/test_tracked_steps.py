@@ -25,13 +25,37 @@ from tests.unit.test_tracking import wandb_inspect
 
 # Track-stage records as marlinflow track writes them: three usable videos, two not.
 TRACKED = {
-    "v0": dict(frames=40, face_fraction=1.0, tracks_found=1, tracks_kept=1, cuts=0,
-               crop_jitter_px=0.5, face_jitter_px=1.0, fps=150.0),
-    "v1": dict(frames=60, face_fraction=0.75, tracks_found=2, tracks_kept=1, cuts=1,
-               crop_jitter_px=1.5, face_jitter_px=3.0, fps=170.0),
-    "v2": dict(frames=20, face_fraction=0.9, tracks_found=1, tracks_kept=1, cuts=0,
-               crop_jitter_px=2.5, face_jitter_px=2.0, fps=160.0),
-}  # fmt: skip
+    "v0": dict(
+        frames=40,
+        face_fraction=1.0,
+        tracks_found=1,
+        tracks_kept=1,
+        cuts=0,
+        crop_jitter_px=0.5,
+        face_jitter_px=1.0,
+        fps=150.0,
+    ),
+    "v1": dict(
+        frames=60,
+        face_fraction=0.75,
+        tracks_found=2,
+        tracks_kept=1,
+        cuts=1,
+        crop_jitter_px=1.5,
+        face_jitter_px=3.0,
+        fps=170.0,
+    ),
+    "v2": dict(
+        frames=20,
+        face_fraction=0.9,
+        tracks_found=1,
+        tracks_kept=1,
+        cuts=0,
+        crop_jitter_px=2.5,
+        face_jitter_px=2.0,
+        fps=160.0,
+    ),
+}
 FAILED = {"v3": "v3.mp4: no face in 95% of the frames", "v4": "skipped: download: HTTP 404"}
 
 
@@ -89,17 +113,30 @@ def test_stage_summary_is_the_stages_tracked_run(pipeline, track_records, tmp_pa
     run_dir = tmp_path / "results" / "runs" / "summarize_track"
     record = json.loads((run_dir / "run.json").read_text())
     assert (record["group"], record["job_type"], record["tags"], record["status"]) == (
-        pipeline.group, "summarize_track", ["experiment:sample", "tiny"], "finished")  # fmt: skip
-    assert record["config"] == {"stages": ["track"], "records": 5,
-                                "folders": [str(tmp_path / "faces")], "out": str(out)}  # fmt: skip
+        pipeline.group,
+        "summarize_track",
+        ["experiment:sample", "tiny"],
+        "finished",
+    )
+    assert record["config"] == {
+        "stages": ["track"],
+        "records": 5,
+        "folders": [str(tmp_path / "faces")],
+        "out": str(out),
+    }
     assert record["tables"] == ["video_stats"]
-    pd.testing.assert_frame_equal(pd.read_csv(run_dir / "video_stats.tsv", sep="\t"),
-                                  pd.read_csv(out, sep="\t"))  # fmt: skip
+    pd.testing.assert_frame_equal(
+        pd.read_csv(run_dir / "video_stats.tsv", sep="\t"), pd.read_csv(out, sep="\t")
+    )
     summary = record["summary"]
     jitter = [s["crop_jitter_px"] for s in TRACKED.values()]
     assert summary["stats/crop_jitter_px/p90"] == pytest.approx(np.percentile(jitter, 90))
-    assert (summary["videos/usable"], summary["unusable/no face"], summary["unusable/skipped"],
-            summary["stats/frames/total"]) == (3, 1, 1, 120)  # fmt: skip
+    assert (
+        summary["videos/usable"],
+        summary["unusable/no face"],
+        summary["unusable/skipped"],
+        summary["stats/frames/total"],
+    ) == (3, 1, 1, 120)
     assert {"video_stats", "videos/unusable", "stats/fps/mean"} <= set(record["logged_keys"])
 
     wandb_summary, header = wandb_run(record)
@@ -129,15 +166,27 @@ def test_disabled_tracking_writes_our_record_and_nothing_of_wandb(
 
 def test_stage_aggregates_of_nested_statistics():
     records = [
-        StageRecord("a", "parse", True, stats={"frames": 10, "backend": "farl",
-                                               "label_coverage": {"skin": 0.5, "hair": 0.1}}),
-        StageRecord("b", "parse", True, stats={"frames": 30, "backend": "farl",
-                                               "label_coverage": {"skin": 0.3, "hair": 0.3}}),
+        StageRecord(
+            "a",
+            "parse",
+            True,
+            stats={"frames": 10, "backend": "farl", "label_coverage": {"skin": 0.5, "hair": 0.1}},
+        ),
+        StageRecord(
+            "b",
+            "parse",
+            True,
+            stats={"frames": 30, "backend": "farl", "label_coverage": {"skin": 0.3, "hair": 0.3}},
+        ),
         StageRecord("c", "parse", False, "corrupt: truncated file"),
-    ]  # fmt: skip
+    ]
     table = summary_table(records)
-    assert list(table.columns[6:]) == ["stats/frames", "stats/backend",
-                                       "stats/label_coverage/skin", "stats/label_coverage/hair"]  # fmt: skip
+    assert list(table.columns[6:]) == [
+        "stats/frames",
+        "stats/backend",
+        "stats/label_coverage/skin",
+        "stats/label_coverage/hair",
+    ]
     aggregates = stage_aggregates(table)
     assert aggregates["stats/label_coverage/skin/mean"] == pytest.approx(0.4)
     assert (aggregates["stats/frames/mean"], aggregates["stats/frames/total"]) == (20.0, 40.0)
@@ -170,7 +219,10 @@ def test_feature_extraction_is_a_tracked_run(pipeline, carphone, tmp_path):
 
     record = json.loads((out / "run.json").read_text())
     assert (record["group"], record["job_type"], record["tags"]) == (
-        pipeline.group, "extract_features", ["sample", "tiny"])  # fmt: skip
+        pipeline.group,
+        "extract_features",
+        ["sample", "tiny"],
+    )
     assert record["config"]["videos"] == 2 and record["config"]["weights"] == str(weights)
     windows = len(plan_windows(120, 16, 2))  # carphone: 120 frames
     summary = record["summary"]
@@ -190,7 +242,10 @@ def test_html_report_is_a_tracked_run_with_the_results_table(pipeline, tmp_path)
 
     record = json.loads((report / "run.json").read_text())
     assert (record["group"], record["job_type"], record["tags"]) == (
-        pipeline.group, "report_html", ["experiment:sample", "tiny"])  # fmt: skip
+        pipeline.group,
+        "report_html",
+        ["experiment:sample", "tiny"],
+    )
     assert record["config"]["plan"] == str(plan) and record["tables"] == ["results"]
     rows = pd.read_csv(report / "results.tsv", sep="\t")
     assert record["summary"]["results_rows"] == len(rows) > 0

@@ -62,8 +62,12 @@ def brightness_step(video: Path, run, chunk: int = 30) -> int:
 def wandb_inspect(run_dir: Path, *options: str) -> str:
     """W&B's own reader of a run's transaction log (`wandb leet inspect`)."""
     (log,) = run_dir.glob("run-*.wandb")  # the run's transaction log, written by W&B's service
-    result = subprocess.run([str(BIN / "wandb"), "leet", "inspect", *options, str(log)],
-                            capture_output=True, text=True, timeout=120)  # fmt: skip
+    result = subprocess.run(
+        [str(BIN / "wandb"), "leet", "inspect", *options, str(log)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     if result.returncode != 0 and "No such command" in result.stderr:
         pytest.skip("this wandb has no `wandb leet inspect` to read runs back")
     assert result.returncode == 0, result.stderr
@@ -177,9 +181,15 @@ def test_lightning_training_is_recorded(tmp_path):
     )
     settings = TrackingSettings(mode="disabled", group="g")
     with track_run("pretrain", {"steps": 6}, ["tiny"], tmp_path, settings) as run:
-        trainer = pl.Trainer(max_steps=6, logger=lightning_logger(run), log_every_n_steps=1,
-                             enable_checkpointing=False, enable_progress_bar=False,
-                             enable_model_summary=False, accelerator="cpu")  # fmt: skip
+        trainer = pl.Trainer(
+            max_steps=6,
+            logger=lightning_logger(run),
+            log_every_n_steps=1,
+            enable_checkpointing=False,
+            enable_progress_bar=False,
+            enable_model_summary=False,
+            accelerator="cpu",
+        )
         trainer.fit(Regression(), data)
     record = json.loads((tmp_path / "run.json").read_text())
     assert record["config"] == {"steps": 6, "lr": 0.1}
@@ -234,8 +244,12 @@ def test_plain_and_redact():
     }
     assert plain(values) == {"a": 2.5, "b": 3, "c": "nan", "d": "<object>", "e": [1, 2]}
     config = {"token": "abc", "url": f"https://x/?k={FAKE_KEY}", "list": [{"password": 1}], "n": 2}
-    assert redact(config, FAKE_KEY) == {"token": REDACTED, "url": f"https://x/?k={REDACTED}",
-                                        "list": [{"password": REDACTED}], "n": 2}  # fmt: skip
+    assert redact(config, FAKE_KEY) == {
+        "token": REDACTED,
+        "url": f"https://x/?k={REDACTED}",
+        "list": [{"password": REDACTED}],
+        "n": 2,
+    }
 
 
 SNAKEFILE = """\
@@ -271,13 +285,20 @@ def test_one_group_per_snakemake_invocation(tmp_path):
     invocation gets a new one."""
     (tmp_path / "Snakefile").write_text(SNAKEFILE)
     (tmp_path / "job.py").write_text(JOB)
-    command = [str(BIN / "snakemake"), "--cores", "2", "--forceall", "--config",
-               "tracking={mode: disabled}"]  # fmt: skip
+    command = [
+        str(BIN / "snakemake"),
+        "--cores",
+        "2",
+        "--forceall",
+        "--config",
+        "tracking={mode: disabled}",
+    ]
     env = {"PATH": f"{BIN}:/usr/bin:/bin", "HOME": str(tmp_path)}
     groups = []
     for _ in range(2):
-        done = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True,
-                              timeout=120)  # fmt: skip
+        done = subprocess.run(
+            command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120
+        )
         assert done.returncode == 0, done.stderr
         runs = [json.loads((tmp_path / name / "run.json").read_text()) for name in "ab"]
         assert runs[0]["group"] == runs[1]["group"] and runs[0]["group"].startswith("demo-")

@@ -46,9 +46,13 @@ def encode(path: Path, frames, codec="libx264", pix_fmt="yuv420p", fps=25, pts=N
 
 @pytest.mark.parametrize(
     ("suffix", "codec", "pix_fmt"),
-    [(".mp4", "libx264", "yuv420p"), (".webm", "libvpx-vp9", "yuv420p"),
-     (".mkv", "ffv1", "yuv444p"), (".avi", "mpeg4", "yuv420p")],
-)  # fmt: skip
+    [
+        (".mp4", "libx264", "yuv420p"),
+        (".webm", "libvpx-vp9", "yuv420p"),
+        (".mkv", "ffv1", "yuv444p"),
+        (".avi", "mpeg4", "yuv420p"),
+    ],
+)
 def test_containers_stream_every_frame_as_rgb(tmp_path, suffix, codec, pix_fmt):
     frames = ramp_frames(12)
     path = encode(tmp_path / f"clip{suffix}", frames, codec, pix_fmt)
@@ -100,8 +104,11 @@ def test_empty_corrupt_and_missing_files_are_named(tmp_path):
     empty.touch()
     garbage = tmp_path / "garbage.mp4"
     garbage.write_bytes(np.random.default_rng(0).bytes(5000))
-    for path, reason in [(empty, "empty"), (garbage, "not a readable video"),
-                         (tmp_path / "absent.mp4", "no such file")]:  # fmt: skip
+    for path, reason in [
+        (empty, "empty"),
+        (garbage, "not a readable video"),
+        (tmp_path / "absent.mp4", "no such file"),
+    ]:
         with pytest.raises(VideoError, match=reason) as caught:
             probe(path)
         assert caught.value.path == str(path)

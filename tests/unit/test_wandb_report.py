@@ -63,8 +63,9 @@ def sections(report: wr.Report) -> dict[str, list]:
 def test_report_structure(records):
     runs = [json.loads(p.read_text()) for p in records]
     results = pd.DataFrame({"task": ["emotion"], "accuracy": [0.51234], "auc": [float("nan")]})
-    skipped = pd.DataFrame({"dataset": ["faces"], "id": ["v2"], "stage": ["download"],
-                            "reason": ["HTTP 404"]})  # fmt: skip
+    skipped = pd.DataFrame(
+        {"dataset": ["faces"], "id": ["v2"], "stage": ["download"], "reason": ["HTTP 404"]}
+    )
     report = build_report(ReportInputs("sample-2", runs, results, skipped, "demo"), entity="")
     assert report.title == "MARLIN experiment demo"
     assert "sample-1, sample-2" in report.description
@@ -141,10 +142,18 @@ def experiment(tmp_path):
     track(exp / "encoders/tiny", "pretrain", "demo-1", {"epochs": 3})
     track(exp / "features/faces/tiny", "extract_features", "demo-2", {"videos": 12, "windows": 36})
     for encoder in ("tiny", "random-tiny"):
-        track(exp / f"downstream/faces/appearance/finetune/{encoder}", "finetune", "demo-2",
-              {"test/acc_micro/mean": 0.9})  # fmt: skip
-    track(tmp_path / "results/datasets/faces/runs/summarize_download", "summarize_download",
-          "demo-2", {"videos/usable": 4, "videos/unusable": 1})  # fmt: skip
+        track(
+            exp / f"downstream/faces/appearance/finetune/{encoder}",
+            "finetune",
+            "demo-2",
+            {"test/acc_micro/mean": 0.9},
+        )
+    track(
+        tmp_path / "results/datasets/faces/runs/summarize_download",
+        "summarize_download",
+        "demo-2",
+        {"videos/usable": 4, "videos/unusable": 1},
+    )
     return tmp_path, plan
 
 
@@ -181,7 +190,12 @@ def test_run_writes_outline_offline(experiment, monkeypatch):
     lines = next(t for t in texts if t.startswith("| encoder |")).splitlines()
     assert lines[0].startswith("| encoder | faces / appearance / finetune: acc_micro |")
     assert [line.split(" | ")[0] for line in lines[2:]] == [
-        "| tiny", "| random-tiny", "| official-tiny", "| paper", "| chance"]  # fmt: skip
+        "| tiny",
+        "| random-tiny",
+        "| official-tiny",
+        "| paper",
+        "| chance",
+    ]
     skipped_table = [b["text"] for b in written["blocks"] if b["block"] == "MarkdownBlock"][-1]
     assert "| faces | v4 | download | HTTP Error 404: Not Found |" in skipped_table
     assert "| faces | v3 | parse | no face in 95% of the frames |" in skipped_table

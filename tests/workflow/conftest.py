@@ -50,9 +50,12 @@ SMALL_SAMPLE = {
         "suite": [{"dataset": "sample", "tasks": ["expression", "fake"]}],
     },
     "pretrain": {"epochs": 4},
-    "downstream": {"seeds": [0], "probe": {"max_epochs": 50, "bootstrap": 20},
-                   "finetune": {"max_epochs": 2, "bootstrap": 20}},
-}  # fmt: skip
+    "downstream": {
+        "seeds": [0],
+        "probe": {"max_epochs": 50, "bootstrap": 20},
+        "finetune": {"max_epochs": 2, "bootstrap": 20},
+    },
+}
 SMALL_CONFIG = "config/small.yaml"
 SAMPLE_ARGS = ["--configfile", "config/experiments/sample.yaml", SMALL_CONFIG]
 

@@ -98,8 +98,9 @@ def test_a_regression_task_gets_fractions_but_no_k_per_class(workflow_copy, tmp_
     task = "{name: score, adapter: cmu_mosei_sentiment, source: CMU_MOSEI_Labels.csd,"
     task += " options: {folds: cmu_mosei_std_folds.py}}"
     config = [f"dataset={{root: {root}}}", f"downstream={{tasks: [{task}]}}"]
-    result = snakemake(workflow_copy, "-n", "--configfile", "config/datasets/cmu_mosei.yaml",
-                       "--config", *config)  # fmt: skip
+    result = snakemake(
+        workflow_copy, "-n", "--configfile", "config/datasets/cmu_mosei.yaml", "--config", *config
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "downstream/mosei/score/probe-frac0.1/base/metrics.json" in result.stdout
     assert "probe-k10" not in result.stdout  # k per class needs classes

@@ -31,17 +31,26 @@ EXP = "results/experiments/sample"
 def dataset_outs(ds: str) -> set[str]:
     results = f"results/datasets/{ds}"
     return {
-        f"data/sample/{ds}", f"data/manifests/{ds}.tsv", f"data/raw/{ds}",
-        f"{results}/download_summary.tsv", f"data/interim/{ds}/faces",
-        f"{results}/track_summary.tsv", f"data/interim/{ds}/parsing",
-        f"{results}/parse_summary.tsv", f"{results}/contact_sheets",
-    }  # fmt: skip
+        f"data/sample/{ds}",
+        f"data/manifests/{ds}.tsv",
+        f"data/raw/{ds}",
+        f"{results}/download_summary.tsv",
+        f"data/interim/{ds}/faces",
+        f"{results}/track_summary.tsv",
+        f"data/interim/{ds}/parsing",
+        f"{results}/parse_summary.tsv",
+        f"{results}/contact_sheets",
+    }
 
 
 EXPERIMENT_OUTS = {
-    f"{EXP}/encoders", f"{EXP}/plan.json", f"{EXP}/overlap.json", f"{EXP}/report",
-    f"{EXP}/wandb_report.json", f"{EXP}/metrics.json",
-}  # fmt: skip
+    f"{EXP}/encoders",
+    f"{EXP}/plan.json",
+    f"{EXP}/overlap.json",
+    f"{EXP}/report",
+    f"{EXP}/wandb_report.json",
+    f"{EXP}/metrics.json",
+}
 EXPECTED_OUTS = (
     dataset_outs("sample_corpus")
     | dataset_outs("sample")
@@ -55,18 +64,30 @@ SIDE_RECORDS = tuple(f"results/datasets/{ds}/runs" for ds in DATASETS)
 
 def run(command: list[str], cwd: Path, env: dict[str, str], timeout: int = 120) -> str:
     """A command under `timeout -k`; fails the test with its output if it fails."""
-    done = subprocess.run(["timeout", "-k", "10", str(timeout), *command], cwd=cwd, env=env,
-                          capture_output=True, text=True)  # fmt: skip
+    done = subprocess.run(
+        ["timeout", "-k", "10", str(timeout), *command],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     assert done.returncode == 0, f"{command}: {done.stdout[-3000:]}{done.stderr[-3000:]}"
     return done.stdout + done.stderr
 
 
 def tool_env(home: Path) -> dict[str, str]:
     """This environment's commands first; git identity and DVC state kept inside the test."""
-    env = dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ['PATH']}", HOME=str(home),
-               DVC_NO_ANALYTICS="1", DVC_SITE_CACHE_DIR=str(home / "dvc-site"),
-               GIT_AUTHOR_NAME="test", GIT_AUTHOR_EMAIL="test@example.org",
-               GIT_COMMITTER_NAME="test", GIT_COMMITTER_EMAIL="test@example.org")  # fmt: skip
+    env = dict(
+        os.environ,
+        PATH=f"{BIN}{os.pathsep}{os.environ['PATH']}",
+        HOME=str(home),
+        DVC_NO_ANALYTICS="1",
+        DVC_SITE_CACHE_DIR=str(home / "dvc-site"),
+        GIT_AUTHOR_NAME="test",
+        GIT_AUTHOR_EMAIL="test@example.org",
+        GIT_COMMITTER_NAME="test",
+        GIT_COMMITTER_EMAIL="test@example.org",
+    )
     env.pop("WANDB_SERVICE", None)  # stage commands start their own W&B service
     return env
 
@@ -139,8 +160,14 @@ def metrics(project: Path, folder: str) -> dict[str, str]:
 
 def dvc_metrics(project: Path, env: dict[str, str]) -> dict:
     """`dvc metrics show --json`: the one metrics file of the experiment's report stage."""
-    done = subprocess.run([str(BIN / "dvc"), "metrics", "show", "--json"], cwd=project, env=env,
-                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    done = subprocess.run(
+        [str(BIN / "dvc"), "metrics", "show", "--json"],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     shown = json.loads(done.stdout)
     (workspace,) = shown.values()
@@ -232,8 +259,12 @@ def test_a_pretraining_only_experiment_has_every_out_of_its_stages(
     shutil.copytree(sample_project / "results/datasets", project / "results/datasets")
     experiment = yaml.safe_load((project / SAMPLE_CONFIG).read_text())
     section = experiment["experiment"]
-    section |= {"name": "pretraining", "suite": [], "encoders": {"tiny": {}},
-                "corpus": [{"dataset": ds, "splits": ["train", "val", "test"]} for ds in DATASETS]}  # fmt: skip
+    section |= {
+        "name": "pretraining",
+        "suite": [],
+        "encoders": {"tiny": {}},
+        "corpus": [{"dataset": ds, "splits": ["train", "val", "test"]} for ds in DATASETS],
+    }
     config = "config/experiments/pretraining.yaml"
     (project / config).write_text(yaml.safe_dump(experiment, sort_keys=False))
     # the small overrides without the shared run's evaluation suite

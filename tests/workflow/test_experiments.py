@@ -14,8 +14,14 @@ from tests.workflow.test_dataset_dryruns import lay_out
 
 PAPER = "config/experiments/marlin_paper.yaml"
 # experiment.datasets entry -> the data set whose published layout it reads
-PAPER_DATASETS = {"ytf": "youtube_faces", "celebvhq": "celebv_hq", "mosei": "cmu_mosei",
-                  "ffpp": "faceforensics", "ffpp_c40": "faceforensics", "dfew": "dfew"}  # fmt: skip
+PAPER_DATASETS = {
+    "ytf": "youtube_faces",
+    "celebvhq": "celebv_hq",
+    "mosei": "cmu_mosei",
+    "ffpp": "faceforensics",
+    "ffpp_c40": "faceforensics",
+    "dfew": "dfew",
+}
 
 
 def write_config(project, name: str, document: dict) -> str:
@@ -35,10 +41,19 @@ def test_the_paper_experiment_plans_in_full_on_slurm(workflow_copy, tmp_path):
         (folder / ("000.mp4" if "original" in video else "000_001.mp4")).write_text("")
     official = tmp_path / "marlin_vit_base_ytf.encoder.pt"
     official.write_bytes(b"")  # a dry run only checks that it is there
-    mine = write_config(workflow_copy, "roots.yaml", {"experiment": {
-        "datasets": roots, "encoders": {"official-vit-base": {"weights": str(official)}}}})  # fmt: skip
-    result = snakemake(workflow_copy, "-n", "--profile", "workflow/profiles/slurm",
-                       "--configfile", PAPER, mine)  # fmt: skip
+    mine = write_config(
+        workflow_copy,
+        "roots.yaml",
+        {
+            "experiment": {
+                "datasets": roots,
+                "encoders": {"official-vit-base": {"weights": str(official)}},
+            }
+        },
+    )
+    result = snakemake(
+        workflow_copy, "-n", "--profile", "workflow/profiles/slurm", "--configfile", PAPER, mine
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     out = result.stdout
     exp = ExperimentLayout("marlin_paper")
@@ -47,9 +62,16 @@ def test_the_paper_experiment_plans_in_full_on_slurm(workflow_copy, tmp_path):
     assert exp.encoder("official-vit-base") in out and "rule import_encoder:" in out
     assert "official-vit-small" not in out  # no weights given: left out, with a note
     assert "note: encoder 'official-vit-small' left out" in result.stderr
-    suite = [("celebvhq", "appearance"), ("celebvhq", "action"), ("mosei", "emotion"),
-             ("mosei", "sentiment"), ("ffpp", "deepfake-c23"), ("ffpp", "neuraltextures-c23"),
-             ("ffpp_c40", "deepfake-c40"), ("dfew", "expression-fold3")]  # fmt: skip
+    suite = [
+        ("celebvhq", "appearance"),
+        ("celebvhq", "action"),
+        ("mosei", "emotion"),
+        ("mosei", "sentiment"),
+        ("ffpp", "deepfake-c23"),
+        ("ffpp", "neuraltextures-c23"),
+        ("ffpp_c40", "deepfake-c40"),
+        ("dfew", "expression-fold3"),
+    ]
     for dataset, task in suite:
         for protocol in ("probe", "finetune", "probe-frac0.01"):
             for encoder in ("marlin-vit-base", "random-vit-base", "official-vit-base"):
@@ -61,10 +83,18 @@ def test_the_paper_experiment_plans_in_full_on_slurm(workflow_copy, tmp_path):
 
 
 def test_a_corpus_that_would_see_evaluation_videos_is_refused(workflow_copy):
-    leaky = write_config(workflow_copy, "leaky.yaml", {"experiment": {
-        "name": "leaky", "datasets": {"sample": {"config": "config/config.yaml"}},
-        "corpus": [{"dataset": "sample", "splits": ["train", "test"]}],
-        "suite": [{"dataset": "sample", "tasks": ["fake"]}]}})  # fmt: skip
+    leaky = write_config(
+        workflow_copy,
+        "leaky.yaml",
+        {
+            "experiment": {
+                "name": "leaky",
+                "datasets": {"sample": {"config": "config/config.yaml"}},
+                "corpus": [{"dataset": "sample", "splits": ["train", "test"]}],
+                "suite": [{"dataset": "sample", "tasks": ["fake"]}],
+            }
+        },
+    )
     result = snakemake(workflow_copy, "-n", "--configfile", leaky)
     assert result.returncode != 0
     message = result.stdout + result.stderr
@@ -74,12 +104,20 @@ def test_a_corpus_that_would_see_evaluation_videos_is_refused(workflow_copy):
 
 
 def test_a_pretraining_only_experiment_finishes(workflow_copy):
-    only = write_config(workflow_copy, "pretrain_only.yaml", {
-        "experiment": {"name": "corpus_only",
-                       "datasets": {"faces": {"builder": "sample", "sample_videos": 6}},
-                       "corpus": [{"dataset": "faces", "splits": ["train", "val", "test"]}],
-                       "encoders": {"tiny": {}}},
-        "pretrain": {"epochs": 2}, "report": {"contact_sheets": 1}})  # fmt: skip
+    only = write_config(
+        workflow_copy,
+        "pretrain_only.yaml",
+        {
+            "experiment": {
+                "name": "corpus_only",
+                "datasets": {"faces": {"builder": "sample", "sample_videos": 6}},
+                "corpus": [{"dataset": "faces", "splits": ["train", "val", "test"]}],
+                "encoders": {"tiny": {}},
+            },
+            "pretrain": {"epochs": 2},
+            "report": {"contact_sheets": 1},
+        },
+    )
     result = snakemake(workflow_copy, "--cores", "2", "--configfile", only)
     assert result.returncode == 0, result.stderr[-5000:]
     exp = ExperimentLayout("corpus_only")

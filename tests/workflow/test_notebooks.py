@@ -24,8 +24,11 @@ def kernel_specs(tmp_path_factory) -> KernelSpecManager:
     """A kernel spec that starts this Python (whatever the user's default ``python3`` is)."""
     folder = tmp_path_factory.mktemp("kernels") / KERNEL
     folder.mkdir()
-    spec = {"argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-            "display_name": "marlinflow tests", "language": "python"}  # fmt: skip
+    spec = {
+        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": "marlinflow tests",
+        "language": "python",
+    }
     (folder / "kernel.json").write_text(json.dumps(spec))
     return KernelSpecManager(kernel_dirs=[str(folder.parent)])
 
@@ -43,8 +46,9 @@ def test_notebooks_are_stored_without_outputs(repo_root):
 def test_notebook_runs(name, repo_root, sample_project, kernel_specs):
     notebook = nbformat.read(repo_root / "notebooks" / f"{name}.ipynb", as_version=4)
     manager = KernelManager(kernel_name=KERNEL, kernel_spec_manager=kernel_specs)
-    client = NotebookClient(notebook, km=manager, timeout=300,
-                            resources={"metadata": {"path": str(sample_project)}})  # fmt: skip
+    client = NotebookClient(
+        notebook, km=manager, timeout=300, resources={"metadata": {"path": str(sample_project)}}
+    )
     client.execute()  # raises CellExecutionError, with the cell and its traceback, on failure
     outputs = [output for cell in notebook.cells for output in cell.get("outputs", [])]
     assert not [output for output in outputs if output.output_type == "error"]

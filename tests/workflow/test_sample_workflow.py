@@ -49,10 +49,16 @@ def test_encoders_describe_themselves(sample_project):
     assert (baseline["mask_strategy"], baseline["adv_weight"]) == ("tube", 0.0)
     encoder = Marlin.from_file(sample_project / EXP.encoder("tiny"))
     assert encoder.size.name == "tiny"
-    kinds = {name: read_encoder_info(sample_project / EXP.encoder(name))["provenance"]["kind"]
-             for name in ENCODERS}  # fmt: skip
-    assert kinds == {"tiny": "pretrain", "videomae-tiny": "pretrain", "random-tiny": "random",
-                     "official-tiny": "external"}  # fmt: skip
+    kinds = {
+        name: read_encoder_info(sample_project / EXP.encoder(name))["provenance"]["kind"]
+        for name in ENCODERS
+    }
+    assert kinds == {
+        "tiny": "pretrain",
+        "videomae-tiny": "pretrain",
+        "random-tiny": "random",
+        "official-tiny": "external",
+    }
     metrics = json.loads((sample_project / EXP.encoder_dir("tiny") / "metrics.json").read_text())
     assert metrics["iterations"] > 0
     run = json.loads((sample_project / EXP.encoder_dir("tiny") / "run.json").read_text())
@@ -125,8 +131,10 @@ def test_bad_videos_drop_out_with_reasons(workflow_copy, carphone):
     rows.append("absent\tabsent.mp4\ttest")
     (data / "manifest.tsv").write_text("id\tsource\tsplit\n" + "\n".join(rows) + "\n")
     # the README's "your own data", pretraining only
-    config = ["dataset={name: mine, builder: manifest, manifest: mine/manifest.tsv}",
-              "downstream={tasks: []}"]  # fmt: skip
+    config = [
+        "dataset={name: mine, builder: manifest, manifest: mine/manifest.tsv}",
+        "downstream={tasks: []}",
+    ]
     target = DatasetLayout("mine").summary("parse")
     result = snakemake(workflow_copy, "--cores", "2", "--config", *config, "--", target)
     assert result.returncode == 0, result.stderr[-5000:]

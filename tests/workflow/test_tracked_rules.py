@@ -12,8 +12,16 @@ from tests.unit.test_tracking import wandb_inspect
 from tests.workflow.conftest import snakemake
 
 # Every rule the sample runs that is a tracked run (marlinflow.tracking says which are, and why).
-TRACKED_RULES = {"summarize_download", "summarize_track", "summarize_parse", "pretrain",
-                 "extract_features", "probe", "finetune", "report_html"}  # fmt: skip
+TRACKED_RULES = {
+    "summarize_download",
+    "summarize_track",
+    "summarize_parse",
+    "pretrain",
+    "extract_features",
+    "probe",
+    "finetune",
+    "report_html",
+}
 
 
 def run_records(project: Path) -> list[dict]:
@@ -52,8 +60,12 @@ def test_every_tracked_rule_of_the_sample_is_one_run_of_one_group(sample_project
     # the invocation's experiment on every run, and each run's own data set, task, encoder, size
     assert all("experiment:sample" in r["tags"] for r in records)
     probes = {r["name"]: r["tags"] for r in records if r["job_type"] == "probe"}
-    assert set(probes["probe sample/fake tiny"]) >= {"dataset:sample", "task:fake",
-                                                      "encoder:tiny", "size:tiny"}  # fmt: skip
+    assert set(probes["probe sample/fake tiny"]) >= {
+        "dataset:sample",
+        "task:fake",
+        "encoder:tiny",
+        "size:tiny",
+    }
     assert "probe-k2 sample/expression random-tiny" in probes
     # fine-tune runs carry their encoder's name, not the weights file's stem ("encoder")
     finetunes = {r["name"]: r["tags"] for r in records if r["job_type"] == "finetune"}

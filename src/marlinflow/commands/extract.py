@@ -42,9 +42,13 @@ def run(args: argparse.Namespace) -> int:
         model = Marlin.from_online(args.model)
     model = model.to(args.device).eval()
     windows = Windows(
-        args.sample_rate, args.batch_size, args.hop, args.official_compat, args.keep_seq,
+        args.sample_rate,
+        args.batch_size,
+        args.hop,
+        args.official_compat,
+        args.keep_seq,
         args.reduction,
-    )  # fmt: skip
+    )
     config = {k: v for k, v in vars(args).items() if k not in ("videos", "verb", "verbose")}
     config |= {"videos": len(args.videos)}
     with track_run("extract_features", config, [model.size.name], args.out) as tracked:

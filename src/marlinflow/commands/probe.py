@@ -47,8 +47,12 @@ def report(metrics_path: Path, runs) -> None:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("features", type=Path, help="folder of <id>.npy features (n_windows, D)")
     parser.add_argument("task", type=Path, help="task table (TSV with its .json spec beside it)")
-    parser.add_argument("--reduction", choices=("mean", "max"), default="mean",
-                        help="how a video's windows become one feature (official: mean)")  # fmt: skip
+    parser.add_argument(
+        "--reduction",
+        choices=("mean", "max"),
+        default="mean",
+        help="how a video's windows become one feature (official: mean)",
+    )
     parser.add_argument(
         "--usable",
         type=Path,

@@ -55,9 +55,18 @@ class FinetuneConfig:
     def from_settings(
         cls, settings: FinetuneSettings, seed: int, device: str, threads: int | None = None
     ) -> FinetuneConfig:
-        return cls(TrainConfig.from_settings(settings, seed), settings.sample_rate,
-                   settings.test_clips, settings.bootstrap, settings.fraction,
-                   settings.k_per_class, device, threads, settings.workers, settings.bf16)  # fmt: skip
+        return cls(
+            TrainConfig.from_settings(settings, seed),
+            settings.sample_rate,
+            settings.test_clips,
+            settings.bootstrap,
+            settings.fraction,
+            settings.k_per_class,
+            device,
+            threads,
+            settings.workers,
+            settings.bf16,
+        )
 
 
 class ClipClassifier(nn.Module):
@@ -202,9 +211,13 @@ def _train_and_test(task, clips, encoder, data, skipped, cfg, model_name) -> Run
     (train_ids, train_targets), (val_ids, val_targets) = data["train"], data["val"]
     kind = task.task_kind
     fitted = fit(
-        model, _train_batches(clips, train_ids, kind.target_tensor(train_targets), cfg),
-        lambda: predict(model, clips, val_ids, kind, cfg), val_targets, kind, cfg.train,
-    )  # fmt: skip
+        model,
+        _train_batches(clips, train_ids, kind.target_tensor(train_targets), cfg),
+        lambda: predict(model, clips, val_ids, kind, cfg),
+        val_targets,
+        kind,
+        cfg.train,
+    )
     model.eval()
     with torch.no_grad():
         val, test = (
@@ -212,6 +225,14 @@ def _train_and_test(task, clips, encoder, data, skipped, cfg, model_name) -> Run
             for s in ("val", "test")
         )
     return make_result(
-        task, "finetune", model_name, len(train_ids), val, test, fitted, skipped, cfg,
+        task,
+        "finetune",
+        model_name,
+        len(train_ids),
+        val,
+        test,
+        fitted,
+        skipped,
+        cfg,
         cfg.n_bootstrap,
-    )  # fmt: skip
+    )

@@ -44,8 +44,14 @@ class ProbeConfig:
     def from_settings(
         cls, settings: ProbeSettings, seed: int, reduction: str, model_name: str, **train: Any
     ) -> ProbeConfig:
-        return cls(TrainConfig.from_settings(settings, seed, **train), reduction,
-                   settings.fraction, settings.k_per_class, settings.bootstrap, model_name)  # fmt: skip
+        return cls(
+            TrainConfig.from_settings(settings, seed, **train),
+            reduction,
+            settings.fraction,
+            settings.k_per_class,
+            settings.bootstrap,
+            model_name,
+        )
 
 
 def video_feature(path: Path, reduction: str = "mean") -> np.ndarray:
@@ -124,9 +130,17 @@ def run_probe(
             val, test = (_scored(task, head, data[s]) for s in ("val", "test"))
     n_train = len(data["train"][0])
     return make_result(
-        task, "linear_probe", cfg.model_name, n_train, val, test, fitted, skipped, cfg,
+        task,
+        "linear_probe",
+        cfg.model_name,
+        n_train,
+        val,
+        test,
+        fitted,
+        skipped,
+        cfg,
         cfg.n_bootstrap,
-    )  # fmt: skip
+    )
 
 
 def _by_split(task: Task, ids: list[str], features: np.ndarray) -> dict[str, tuple]:
@@ -147,9 +161,13 @@ def _train(task: Task, head: nn.Linear, data: dict[str, tuple], cfg: TrainConfig
     y_train = kind.target_tensor(data["train"][2])
     x_val = torch.from_numpy(data["val"][1])
     return fit(
-        head, _batches(x_train, y_train, cfg), lambda: kind.to_scores(head(x_val)),
-        data["val"][2], kind, cfg,
-    )  # fmt: skip
+        head,
+        _batches(x_train, y_train, cfg),
+        lambda: kind.to_scores(head(x_val)),
+        data["val"][2],
+        kind,
+        cfg,
+    )
 
 
 def _scored(task: Task, head: nn.Linear, split: tuple) -> Scored:

@@ -87,14 +87,21 @@ def make_result(
         if s.ids
     ]
     return RunResult(
-        task=task.name, kind=task.kind, protocol=protocol, model=model, seed=seed,
+        task=task.name,
+        kind=task.kind,
+        protocol=protocol,
+        model=model,
+        seed=seed,
         metrics=bootstrap(kind.metrics, test.scores, test.targets, n_bootstrap, seed),
         val_metrics=kind.metrics(val.scores, val.targets) if val.ids else {},
         counts={"n_train": n_train, "n_val": len(val.ids), "n_test": len(test.ids)},
-        skipped=skipped, best_epoch=fitted.best_epoch, epochs=fitted.epochs,
-        config=dataclasses.asdict(config), predictions=pd.concat(tables, ignore_index=True),
+        skipped=skipped,
+        best_epoch=fitted.best_epoch,
+        epochs=fitted.epochs,
+        config=dataclasses.asdict(config),
+        predictions=pd.concat(tables, ignore_index=True),
         per_output=kind.per_output(test.scores, test.targets, task.classes),
-    )  # fmt: skip
+    )
 
 
 def summarise(runs: list[RunResult]) -> dict[str, dict[str, float]]:

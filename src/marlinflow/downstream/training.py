@@ -49,8 +49,14 @@ class TrainConfig:
     @classmethod
     def from_settings(cls, settings: Any, seed: int, **constants: Any) -> TrainConfig:
         """The loop of a protocol's settings (a ProbeSettings or FinetuneSettings)."""
-        return cls(settings.lr, settings.batch_size, settings.max_epochs, settings.early_stop,
-                   seed, **constants)  # fmt: skip
+        return cls(
+            settings.lr,
+            settings.batch_size,
+            settings.max_epochs,
+            settings.early_stop,
+            seed,
+            **constants,
+        )
 
 
 @dataclass
@@ -87,8 +93,10 @@ def fit(
     scores (as ``kind.to_scores`` makes them), in the order of ``val_targets``."""
     optimiser = torch.optim.Adam(
         [p for p in model.parameters() if p.requires_grad],
-        lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay,
-    )  # fmt: skip
+        lr=cfg.lr,
+        betas=cfg.betas,
+        weight_decay=cfg.weight_decay,
+    )
     plateau = torch.optim.lr_scheduler.ReduceLROnPlateau(
         optimiser, factor=cfg.plateau_factor, patience=cfg.plateau_patience, min_lr=cfg.min_lr
     )

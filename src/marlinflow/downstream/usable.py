@@ -34,6 +34,9 @@ class UsableClips:
     def clip(self, video_id: str) -> Path:
         """The video's face clip; InputError if preprocessing did not keep it."""
         if video_id not in self.clips:
-            raise InputError(self.source, f"{video_id}: not usable after preprocessing "
-                             "(its reason is in the data set's parse summary)")  # fmt: skip
+            raise InputError(
+                self.source,
+                f"{video_id}: not usable after preprocessing "
+                "(its reason is in the data set's parse summary)",
+            )
         return self.clips[video_id]

@@ -69,9 +69,15 @@ def legend(width: int, swatch: int = 14) -> np.ndarray:
         colour = tuple(int(c) for c in PALETTE[i + 1])
         cv2.rectangle(strip, (x, y), (x + swatch, y + swatch), colour, -1)
         cv2.putText(
-            strip, name, (x + swatch + 4, y + swatch - 3), cv2.FONT_HERSHEY_SIMPLEX, 0.38,
-            (0, 0, 0), 1, cv2.LINE_AA,
-        )  # fmt: skip
+            strip,
+            name,
+            (x + swatch + 4, y + swatch - 3),
+            cv2.FONT_HERSHEY_SIMPLEX,
+            0.38,
+            (0, 0, 0),
+            1,
+            cv2.LINE_AA,
+        )
     return strip
 
 

@@ -158,8 +158,9 @@ def postprocess(logits: torch.Tensor, back: torch.Tensor) -> np.ndarray:
     """Labels (N, H, W) uint8 from warped logits (N, 11, 448, 448) and the way back."""
     if logits.shape[1] != len(PART_LABELS):
         raise ValueError(f"expected {len(PART_LABELS)} LaPa classes, got {logits.shape[1]}")
-    crop_logits = F.grid_sample(logits.float(), back.to(logits.device), "bilinear",
-                                align_corners=False)  # fmt: skip
+    crop_logits = F.grid_sample(
+        logits.float(), back.to(logits.device), "bilinear", align_corners=False
+    )
     return crop_logits.argmax(1).to(torch.uint8).cpu().numpy()
 
 

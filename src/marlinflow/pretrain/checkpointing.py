@@ -80,7 +80,12 @@ def init_weights(model: MarlinModel, path: str | Path) -> LoadReport:
     report = init_from_videomae(model, path)
     surprising = [key for key in report.missing if key not in EXPECTED_MISSING]
     if surprising or report.unexpected:
-        log.warning("VideoMAE init from %s left %d weights at random (%s) and ignored %d (%s)",
-                    path, len(surprising), ", ".join(surprising[:5]),
-                    len(report.unexpected), ", ".join(report.unexpected[:5]))  # fmt: skip
+        log.warning(
+            "VideoMAE init from %s left %d weights at random (%s) and ignored %d (%s)",
+            path,
+            len(surprising),
+            ", ".join(surprising[:5]),
+            len(report.unexpected),
+            ", ".join(report.unexpected[:5]),
+        )
     return report

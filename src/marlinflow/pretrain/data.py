@@ -156,8 +156,15 @@ class PretrainClips(Dataset):
         frames = read_frames(source.video, indices)  # (T, H, W, 3) uint8
         firsts = indices[:: self.size.tubelet]  # the first frame of each tubelet
         labels, _ = load_parsing(source.labels, frames=firsts)  # only the chunks holding them
-        visible = make_mask(self.mask.strategy, self.size.grid, self.mask.ratio, rng,
-                            labels, present[firsts], self.mask.balanced)  # fmt: skip
+        visible = make_mask(
+            self.mask.strategy,
+            self.size.grid,
+            self.mask.ratio,
+            rng,
+            labels,
+            present[firsts],
+            self.mask.balanced,
+        )
         return {"video": self.to_clip(frames), "visible": torch.from_numpy(visible)}
 
     def to_clip(self, frames: np.ndarray) -> torch.Tensor:
@@ -179,8 +186,15 @@ class KeySampler(Sampler[Key]):
     Validation (``fixed``): the same keys every epoch.
     """
 
-    def __init__(self, n_videos: int, n_clips: int, seed: int, fixed: bool = False,
-                 rank: int = 0, world: int = 1):  # fmt: skip
+    def __init__(
+        self,
+        n_videos: int,
+        n_clips: int,
+        seed: int,
+        fixed: bool = False,
+        rank: int = 0,
+        world: int = 1,
+    ):
         self.n_videos, self.seed, self.fixed = n_videos, seed, fixed
         self.n_clips = n_clips - n_clips % world  # equal lengths on every rank
         self.rank, self.world, self.epoch = rank, world, 0
@@ -257,8 +271,14 @@ class PretrainData(pl.LightningDataModule):
 
     def _loader(self, dataset: PretrainClips, n_clips: int, fixed: bool) -> DataLoader:
         sampler = KeySampler(len(dataset), n_clips, self.seed, fixed, *self._world())
-        return DataLoader(dataset, batch_size=self.batch_size, sampler=sampler, drop_last=not fixed,
-                          num_workers=self.workers, persistent_workers=False)  # fmt: skip
+        return DataLoader(
+            dataset,
+            batch_size=self.batch_size,
+            sampler=sampler,
+            drop_last=not fixed,
+            num_workers=self.workers,
+            persistent_workers=False,
+        )
 
     def batches_done(self) -> int:
         """Training batches already done by the run being fitted (a resumed run's position)."""
@@ -271,10 +291,12 @@ class PretrainData(pl.LightningDataModule):
         n_clips = self.clips_per_epoch or len(self.train_set)
         loader = self._loader(self.train_set, n_clips, fixed=False)
         if len(loader) == 0:  # an epoch without a full batch would train nothing, silently
-            raise InputError(self.index[0] if len(self.index) == 1 else "the pretraining index",
-                             f"{n_clips} training clips per epoch make no full batch of "
-                             f"{self.batch_size} per process; lower batch_size or set "
-                             "clips_per_epoch")  # fmt: skip
+            raise InputError(
+                self.index[0] if len(self.index) == 1 else "the pretraining index",
+                f"{n_clips} training clips per epoch make no full batch of "
+                f"{self.batch_size} per process; lower batch_size or set "
+                "clips_per_epoch",
+            )
         epoch, batch = divmod(self.batches_done(), len(loader))
         loader.sampler.resume_at(epoch, batch * self.batch_size)
         return loader

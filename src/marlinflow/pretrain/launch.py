@@ -46,16 +46,25 @@ def trainer_placement(
     environ = os.environ if environ is None else environ
     job = slurm_allocation(environ)
     if job is None:
-        return {"num_nodes": config.num_nodes, "devices": config.devices,
-                "accelerator": config.accelerator, "plugins": []}  # fmt: skip
+        return {
+            "num_nodes": config.num_nodes,
+            "devices": config.devices,
+            "accelerator": config.accelerator,
+            "plugins": [],
+        }
     try:
         placement = lightning_launch(environ, config.accelerator).trainer_kwargs()
     except ValueError as err:  # a task layout Lightning cannot map to ranks
         raise InputError(f"SLURM job {job.job_id}", str(err)) from err
     if placement["accelerator"] in GPU_ACCELERATORS and not torch.cuda.is_available():
         raise InputError(f"SLURM job {job.job_id}", no_cuda_reason(job.gpus_on_node))
-    log.info("SLURM job %s: %d node(s) x %d %s device(s)", job.job_id,
-             placement["num_nodes"], placement["devices"], placement["accelerator"])  # fmt: skip
+    log.info(
+        "SLURM job %s: %d node(s) x %d %s device(s)",
+        job.job_id,
+        placement["num_nodes"],
+        placement["devices"],
+        placement["accelerator"],
+    )
     return placement
 
 

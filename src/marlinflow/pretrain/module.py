@@ -152,8 +152,12 @@ class MarlinPretrain(pl.LightningModule):
         return lr
 
     def configure_optimizers(self) -> list[torch.optim.Optimizer]:
-        kwargs = {"lr": 0.0, "betas": tuple(self.config.betas), "eps": 1e-8,
-                  "weight_decay": self.config.weight_decay}  # fmt: skip
+        kwargs = {
+            "lr": 0.0,
+            "betas": tuple(self.config.betas),
+            "eps": 1e-8,
+            "weight_decay": self.config.weight_decay,
+        }
         trainable = [p for p in self.model.parameters() if p.requires_grad]
         return [
             torch.optim.AdamW(trainable, **kwargs),
@@ -198,5 +202,4 @@ class MarlinPretrain(pl.LightningModule):
             recon = self.model.reconstruct(video, visible)
         folder = Path(self.trainer.default_root_dir) / "reconstructions"
         path = folder / f"epoch_{self.current_epoch:04d}.png"
-        log_reconstruction(path, video[0], visible[0], recon[0].float(), self.size,
-                           self.image_run)  # fmt: skip
+        log_reconstruction(path, video[0], visible[0], recon[0].float(), self.size, self.image_run)

@@ -26,8 +26,9 @@ def cosine_lr(iteration: int, total: int, warmup: int, peak: float, floor: float
     return floor + 0.5 * (peak - floor) * (1 + math.cos(math.pi * min(1.0, progress)))
 
 
-def official_epoch_lr(epoch: int, epochs: int, iters_per_epoch: int, warmup_epochs: int,
-                      peak: float, floor: float) -> float:  # fmt: skip
+def official_epoch_lr(
+    epoch: int, epochs: int, iters_per_epoch: int, warmup_epochs: int, peak: float, floor: float
+) -> float:
     """The official table sampled at the first iteration of ``epoch``.
 
     The table is linspace(0, peak, warmup iterations) followed by a cosine over the remaining
@@ -61,8 +62,14 @@ class LrSchedule:
             # Official off-by-one: its scheduler steps after batch 0's optimiser step, so batch 0
             # of epoch e still runs at epoch e-1's value, and all of epoch 0 at 0.
             stair = epoch if batch_idx > 0 else max(0, epoch - 1)
-            return official_epoch_lr(stair, self.epochs, self.iters_per_epoch,
-                                     round(self.warmup_epochs), self.peak, self.floor)  # fmt: skip
+            return official_epoch_lr(
+                stair,
+                self.epochs,
+                self.iters_per_epoch,
+                round(self.warmup_epochs),
+                self.peak,
+                self.floor,
+            )
         warmup = round(self.warmup_epochs * self.iters_per_epoch)
         iteration = epoch * self.iters_per_epoch + batch_idx
         return cosine_lr(iteration, self.total_iters, warmup, self.peak, self.floor)

@@ -35,12 +35,19 @@ CORPUS = "corpus.tsv"
 CORPUS_COLUMNS = ("dataset", "id", "role", "record")
 
 
-def build_trainer(config: PretrainConfig, run_dir: Path, loggers: Sequence[Logger] = (),
-                  extra: Sequence[pl.Callback] = ()) -> pl.Trainer:  # fmt: skip
+def build_trainer(
+    config: PretrainConfig,
+    run_dir: Path,
+    loggers: Sequence[Logger] = (),
+    extra: Sequence[pl.Callback] = (),
+) -> pl.Trainer:
     placement = trainer_placement(config)
     # MetricsFiles first: a checkpoint written at a batch's end must find that batch's row.
-    callbacks = [MetricsFiles(run_dir),
-                 LastCheckpoint(run_dir / LAST, config.checkpoint_every_steps), *extra]  # fmt: skip
+    callbacks = [
+        MetricsFiles(run_dir),
+        LastCheckpoint(run_dir / LAST, config.checkpoint_every_steps),
+        *extra,
+    ]
     if not any(isinstance(callback, RequeueAtBatchEnd) for callback in extra):  # a caller's wins
         callbacks.append(RequeueAtBatchEnd(run_dir))  # on SLURM's warning; nothing elsewhere
     return pl.Trainer(
@@ -87,9 +94,12 @@ def pretrain(config: PretrainConfig, callbacks: Sequence[pl.Callback] = ()) -> d
     run_dir.mkdir(parents=True, exist_ok=True)
     pl.seed_everything(config.seed, workers=True, verbose=False)  # same initial weights everywhere
     module, data = MarlinPretrain(config), PretrainData(config)
-    outputs = {"checkpoint": run_dir / LAST, "encoder": run_dir / "encoder.pt",
-               "metrics_csv": run_dir / "metrics.csv",
-               "metrics_json": run_dir / "metrics.json"}  # fmt: skip
+    outputs = {
+        "checkpoint": run_dir / LAST,
+        "encoder": run_dir / "encoder.pt",
+        "metrics_csv": run_dir / "metrics.csv",
+        "metrics_json": run_dir / "metrics.json",
+    }
     with track_run("pretrain", tracked_config(config), [module.size.name], run_dir) as run:
         module.image_run = run.wandb_run
         trainer = build_trainer(config, run_dir, [lightning_logger(run)], callbacks)
@@ -122,8 +132,13 @@ def provenance(config: PretrainConfig, data: PretrainData) -> dict:
     train, val = data.split()
     records = len(record_paths(config.index))
     datasets = dict(sorted(Counter(source.dataset for source in train + val).items()))
-    corpus = {"videos": len(train), "val_videos": len(val), "records": records,
-              "datasets": datasets, "list": CORPUS}  # fmt: skip
+    corpus = {
+        "videos": len(train),
+        "val_videos": len(val),
+        "records": records,
+        "datasets": datasets,
+        "list": CORPUS,
+    }
     return {"kind": "pretrain", "settings": settings, "corpus": corpus}
 
 

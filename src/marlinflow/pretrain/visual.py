@@ -22,8 +22,9 @@ def masked_view(video: torch.Tensor, visible: torch.Tensor, size: ModelSize) -> 
     return unpatchify(patches, size)[0]
 
 
-def reconstruction_grid(video: torch.Tensor, visible: torch.Tensor, recon: torch.Tensor,
-                        size: ModelSize) -> np.ndarray:  # fmt: skip
+def reconstruction_grid(
+    video: torch.Tensor, visible: torch.Tensor, recon: torch.Tensor, size: ModelSize
+) -> np.ndarray:
     """Rows input / masked / reconstruction, one column per frame: (3H, T*W, 3) uint8."""
     rows = [video, masked_view(video, visible, size), recon]  # each (3, T, H, W)
     grid = torch.stack(rows).detach().float().cpu().clamp(0, 1)  # (3, C, T, H, W)
@@ -33,9 +34,14 @@ def reconstruction_grid(video: torch.Tensor, visible: torch.Tensor, recon: torch
     return (image.numpy() * 255).round().astype(np.uint8)
 
 
-def log_reconstruction(path: str | Path, video: torch.Tensor, visible: torch.Tensor,
-                       recon: torch.Tensor, size: ModelSize,
-                       wandb_run: Any = None) -> Path:  # fmt: skip
+def log_reconstruction(
+    path: str | Path,
+    video: torch.Tensor,
+    visible: torch.Tensor,
+    recon: torch.Tensor,
+    size: ModelSize,
+    wandb_run: Any = None,
+) -> Path:
     """Write the grid as PNG (atomically) and, when a W&B run is given, log it there too."""
     image = reconstruction_grid(video, visible, recon, size)
     path = Path(path)

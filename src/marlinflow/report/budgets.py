@@ -59,10 +59,20 @@ def plot_label_efficiency(rows: pd.DataFrame) -> Figure:
         for encoder in encoder_order(panel["encoder"].tolist()):
             for protocol, line in panel[panel["encoder"] == encoder].groupby("protocol"):
                 line = line.sort_values("n_train")
-                ax.errorbar(line["n_train"], line["mean"], yerr=line["std"], marker="o",
-                            capsize=3, label=f"{encoder} ({protocol})")  # fmt: skip
-        ax.set(title=f"{dataset}: {task}", xlabel="labelled training videos", xscale="log",
-               ylabel=panel["metric"].iloc[0])  # fmt: skip
+                ax.errorbar(
+                    line["n_train"],
+                    line["mean"],
+                    yerr=line["std"],
+                    marker="o",
+                    capsize=3,
+                    label=f"{encoder} ({protocol})",
+                )
+        ax.set(
+            title=f"{dataset}: {task}",
+            xlabel="labelled training videos",
+            xscale="log",
+            ylabel=panel["metric"].iloc[0],
+        )
         integer_ticks(ax, panel["n_train"])
         ax.legend(fontsize="small")
     figure.tight_layout()

@@ -42,8 +42,10 @@ def build_report(inputs: Inputs, out_html: Path) -> Path:
         log.info("sections without inputs: %s", ", ".join(missing))
     plan = inputs.plan
     title = f"MARLIN experiment: {plan.name}"
-    intro = (f"Experiment {plan.name}, reference encoder {plan.reference or 'none'}; every input "
-             f"is listed in {plan.source}.")  # fmt: skip
+    intro = (
+        f"Experiment {plan.name}, reference encoder {plan.reference or 'none'}; every input "
+        f"is listed in {plan.source}."
+    )
     banner = SAMPLE_BANNER if plan.sample else ""
     with atomic_path(out_html) as tmp:
         tmp.write_text(page(title, intro, sections, banner), encoding="utf-8")
@@ -57,9 +59,14 @@ def record_results(tracked: TrackedRun, results_tsv: Path) -> None:
         return
     long = pd.read_csv(results_tsv, sep="\t")
     tracked.log_table("results", long, step=0)
-    tracked.summarize({"results_rows": len(long), "datasets": long["dataset"].nunique(),
-                       "tasks": long["task"].nunique(),
-                       "encoders": long["encoder"].nunique()})  # fmt: skip
+    tracked.summarize(
+        {
+            "results_rows": len(long),
+            "datasets": long["dataset"].nunique(),
+            "tasks": long["task"].nunique(),
+            "encoders": long["encoder"].nunique(),
+        }
+    )
 
 
 def finite(value) -> float | None:

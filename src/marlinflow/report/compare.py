@@ -73,8 +73,9 @@ class Predictions:
 def read_predictions(path: str | Path) -> Predictions:
     """The test rows of a ``predictions.csv`` (as ``downstream.results.write_outputs`` writes it)."""
     try:
-        table = pd.read_csv(path, dtype={"id": str, "split": str, "label": str},
-                            keep_default_na=False)  # fmt: skip
+        table = pd.read_csv(
+            path, dtype={"id": str, "split": str, "label": str}, keep_default_na=False
+        )
     except (OSError, ValueError) as err:
         raise InputError(path, f"not a readable predictions table ({err})") from err
     score_columns = [c for c in table.columns if c.startswith("score_")]

@@ -78,11 +78,18 @@ def plot_embedding(embedding: Embedding) -> Figure:
     colours = colormaps["tab10" if len(names) <= 10 else "tab20"]
     for i, name in enumerate(names):
         chosen = np.array(embedding.labels) == name
-        ax.scatter(*embedding.points[chosen].T, s=36, color=colours(i % colours.N), label=name,
-                   edgecolors="black", linewidths=0.4)  # fmt: skip
+        ax.scatter(
+            *embedding.points[chosen].T,
+            s=36,
+            color=colours(i % colours.N),
+            label=name,
+            edgecolors="black",
+            linewidths=0.4,
+        )
     pc1, pc2 = embedding.explained * 100
-    ax.set(xlabel=f"PC 1 ({pc1:.0f}% of variance)", ylabel=f"PC 2 ({pc2:.0f}%)",
-           title=embedding.title)  # fmt: skip
+    ax.set(
+        xlabel=f"PC 1 ({pc1:.0f}% of variance)", ylabel=f"PC 2 ({pc2:.0f}%)", title=embedding.title
+    )
     if len(names) <= MAX_LEGEND_CLASSES:
         ax.legend(loc="best", fontsize="small", framealpha=0.8)
     figure.tight_layout()

@@ -59,9 +59,15 @@ def masked_frame(frame: np.ndarray, visible_cells: np.ndarray) -> np.ndarray:
     return out
 
 
-def mask_example(record_path: str | Path, size: ModelSize, ratio: float, root: Path,
-                 stride: int = 2, seed: int = 0,
-                 strategies: tuple[str, ...] = ("fasking", "random")) -> MaskExample:  # fmt: skip
+def mask_example(
+    record_path: str | Path,
+    size: ModelSize,
+    ratio: float,
+    root: Path,
+    stride: int = 2,
+    seed: int = 0,
+    strategies: tuple[str, ...] = ("fasking", "random"),
+) -> MaskExample:
     """Masks of one video's middle clip; InputError when the record is not ok or unreadable."""
     record = StageRecord.load(record_path)
     if not record.ok:

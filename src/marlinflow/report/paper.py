@@ -28,28 +28,51 @@ class PaperNumber:
 
 
 PAPER: tuple[PaperNumber, ...] = (
-    PaperNumber(r"celebv_?hq_appearance", "acc_micro", 0.9390, "ViT-B, likely", "finetune",
-                "FAR appearance, CelebV-HQ"),
-    PaperNumber(r"celebv_?hq_appearance", "auc_micro", 0.9561, "ViT-B, likely", "finetune",
-                "FAR appearance, CelebV-HQ"),
-    PaperNumber(r"celebv_?hq_action", "acc_micro", 0.9548, "ViT-B, likely", "finetune",
-                "FAR action, CelebV-HQ"),
-    PaperNumber(r"celebv_?hq_action", "auc_micro", 0.9406, "ViT-B, likely", "finetune",
-                "FAR action, CelebV-HQ"),
-    PaperNumber(r"(cmu_)?mosei_emotion", "acc_micro", 0.8038, "ViT-S", None,
-                "FER emotion, CMU-MOSEI"),
-    PaperNumber(r"(cmu_)?mosei_emotion", "acc_micro", 0.8060, "ViT-B", None,
-                "FER emotion, CMU-MOSEI"),
-    PaperNumber(r"(cmu_)?mosei_sentiment2?", "acc", 0.7269, "ViT-S", None,
-                "sentiment, CMU-MOSEI"),
-    PaperNumber(r"(cmu_)?mosei_sentiment2?", "acc", 0.7370, "ViT-B", None,
-                "sentiment, CMU-MOSEI"),
-    PaperNumber(r"(cmu_)?mosei_sentiment2?", "acc", 0.7483, "ViT-L", None,
-                "sentiment, CMU-MOSEI"),
+    PaperNumber(
+        r"celebv_?hq_appearance",
+        "acc_micro",
+        0.9390,
+        "ViT-B, likely",
+        "finetune",
+        "FAR appearance, CelebV-HQ",
+    ),
+    PaperNumber(
+        r"celebv_?hq_appearance",
+        "auc_micro",
+        0.9561,
+        "ViT-B, likely",
+        "finetune",
+        "FAR appearance, CelebV-HQ",
+    ),
+    PaperNumber(
+        r"celebv_?hq_action",
+        "acc_micro",
+        0.9548,
+        "ViT-B, likely",
+        "finetune",
+        "FAR action, CelebV-HQ",
+    ),
+    PaperNumber(
+        r"celebv_?hq_action",
+        "auc_micro",
+        0.9406,
+        "ViT-B, likely",
+        "finetune",
+        "FAR action, CelebV-HQ",
+    ),
+    PaperNumber(
+        r"(cmu_)?mosei_emotion", "acc_micro", 0.8038, "ViT-S", None, "FER emotion, CMU-MOSEI"
+    ),
+    PaperNumber(
+        r"(cmu_)?mosei_emotion", "acc_micro", 0.8060, "ViT-B", None, "FER emotion, CMU-MOSEI"
+    ),
+    PaperNumber(r"(cmu_)?mosei_sentiment2?", "acc", 0.7269, "ViT-S", None, "sentiment, CMU-MOSEI"),
+    PaperNumber(r"(cmu_)?mosei_sentiment2?", "acc", 0.7370, "ViT-B", None, "sentiment, CMU-MOSEI"),
+    PaperNumber(r"(cmu_)?mosei_sentiment2?", "acc", 0.7483, "ViT-L", None, "sentiment, CMU-MOSEI"),
     PaperNumber(r"(faceforensics|ffpp).*", "auc", 0.8863, "ViT-S", None, "DFD, FaceForensics++"),
     PaperNumber(r"(faceforensics|ffpp).*", "auc", 0.9305, "ViT-B", None, "DFD, FaceForensics++"),
     PaperNumber(r"(faceforensics|ffpp).*", "auc", 0.9377, "ViT-L", None, "DFD, FaceForensics++"),
-)  # fmt: skip
+)
 
 # Our registered sizes -> the paper's variant names.
 VARIANTS = {"small": "ViT-S", "base": "ViT-B", "large": "ViT-L"}

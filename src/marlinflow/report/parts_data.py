@@ -41,8 +41,10 @@ def embedding_parts(inputs: Inputs) -> list[str]:
         if embedding is None:
             continue
         path = figures.embedding_plot(embedding, inputs.figure(f"pca_{dataset}_{encoder}.png"))
-        caption = (f"{dataset}, encoder {encoder}: {len(embedding.ids)} videos, the mean of their "
-                   "window features projected on the first two principal components.")  # fmt: skip
+        caption = (
+            f"{dataset}, encoder {encoder}: {len(embedding.ids)} videos, the mean of their "
+            "window features projected on the first two principal components."
+        )
         parts.append(image(inputs.src(path), caption))
     if not parts:
         raise Missing("No features with task labels yet (features/<data set>/<encoder>/).")
@@ -62,10 +64,12 @@ def dataset_stages(inputs: Inputs, dataset: str) -> list[str]:
     counts = ", ".join(f"{name or 'other'}: {n}" for name, n in by_category.items())
     return [
         *parts,
-        paragraph(f"{len(skipped)} video(s) could not be used ({counts}); each is listed once, "
-                  "at the first stage where it failed."),
+        paragraph(
+            f"{len(skipped)} video(s) could not be used ({counts}); each is listed once, "
+            "at the first stage where it failed."
+        ),
         table(skipped),
-    ]  # fmt: skip
+    ]
 
 
 def stages_parts(inputs: Inputs) -> list[str]:
@@ -92,5 +96,7 @@ def contact_sheets_parts(inputs: Inputs) -> list[str]:
     parts = [p for dataset in inputs.plan.datasets for p in dataset_sheets(inputs, dataset)]
     if not parts:
         raise Missing("No contact sheets yet (results/datasets/<data set>/contact_sheets/).")
-    return [paragraph("Evenly spaced frames of the aligned face clips with their part labels."),
-            *parts]  # fmt: skip
+    return [
+        paragraph("Evenly spaced frames of the aligned face clips with their part labels."),
+        *parts,
+    ]

@@ -12,8 +12,14 @@ from marlinflow.report.inputs import Inputs
 
 
 def corpus_table(inputs: Inputs) -> pd.DataFrame:
-    rows = [{"data set": item["dataset"], "splits": ", ".join(item.get("splits", [])),
-             "videos": item.get("videos", "")} for item in inputs.plan.corpus]  # fmt: skip
+    rows = [
+        {
+            "data set": item["dataset"],
+            "splits": ", ".join(item.get("splits", [])),
+            "videos": item.get("videos", ""),
+        }
+        for item in inputs.plan.corpus
+    ]
     return pd.DataFrame(rows, columns=["data set", "splits", "videos"])
 
 
@@ -27,10 +33,15 @@ def model_text(model) -> str:
 
 def encoders_table(inputs: Inputs) -> pd.DataFrame:
     reference = inputs.plan.reference
-    rows = [{"encoder": name + (" (reference)" if name == reference else ""),
-             "kind": e.get("kind", ""), "model": model_text(e.get("model")),
-             "source": e.get("source", "") if e.get("kind") == "external" else ""}
-            for name, e in inputs.plan.encoders.items()]  # fmt: skip
+    rows = [
+        {
+            "encoder": name + (" (reference)" if name == reference else ""),
+            "kind": e.get("kind", ""),
+            "model": model_text(e.get("model")),
+            "source": e.get("source", "") if e.get("kind") == "external" else "",
+        }
+        for name, e in inputs.plan.encoders.items()
+    ]
     return pd.DataFrame(rows, columns=["encoder", "kind", "model", "source"])
 
 
@@ -42,8 +53,15 @@ def suite_table(inputs: Inputs) -> pd.DataFrame:
         for key, value in (("p", entry["protocol"]), ("e", entry["encoder"])):
             if value not in cell[key]:
                 cell[key].append(value)
-    rows = [{"data set": ds, "task": task, "protocols": ", ".join(c["p"]),
-             "encoders": ", ".join(c["e"])} for (ds, task), c in suite.items()]  # fmt: skip
+    rows = [
+        {
+            "data set": ds,
+            "task": task,
+            "protocols": ", ".join(c["p"]),
+            "encoders": ", ".join(c["e"]),
+        }
+        for (ds, task), c in suite.items()
+    ]
     return pd.DataFrame(rows, columns=["data set", "task", "protocols", "encoders"])
 
 
@@ -51,16 +69,19 @@ def overlap_statement(record: dict) -> str:
     """One sentence of the overlap record (see ``marlinflow.experiment.check_overlap``)."""
     evaluation = record.get("evaluation") or {}
     counts = {ds: int(c.get("val", 0)) + int(c.get("test", 0)) for ds, c in evaluation.items()}
-    per_set = ", ".join(f"{ds} ({c.get('val', 0)} val, {c.get('test', 0)} test)"
-                        for ds, c in evaluation.items())  # fmt: skip
+    per_set = ", ".join(
+        f"{ds} ({c.get('val', 0)} val, {c.get('test', 0)} test)" for ds, c in evaluation.items()
+    )
     by = ", and by ".join(record.get("by") or ["dataset and id"])
     if record.get("overlap"):
         found = ", ".join(map(str, record["overlap"][:20]))
         return f"Pretraining saw {len(record['overlap'])} evaluation video(s): {found}."
     if not record.get("checked"):
         return "The overlap record says the check was not run."
-    return (f"Pretraining saw none of the {sum(counts.values())} val/test videos of "
-            f"{per_set or 'the evaluation suite'} (checked by {by}).")  # fmt: skip
+    return (
+        f"Pretraining saw none of the {sum(counts.values())} val/test videos of "
+        f"{per_set or 'the evaluation suite'} (checked by {by})."
+    )
 
 
 def overlap_parts(inputs: Inputs) -> list[str]:

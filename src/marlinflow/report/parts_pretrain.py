@@ -58,8 +58,10 @@ def reconstructions_parts(inputs: Inputs) -> list[str]:
         grids = sorted((run / "reconstructions").glob("epoch_*.png"))
         if grids:
             copy = copy_figure(grids[-1], inputs.figure(f"reconstruction_{name}.png"))
-            caption = (f"Encoder {name}, {grids[-1].stem.replace('_', ' ')} (the latest): rows "
-                       "input / masked input / reconstruction, one column per frame.")  # fmt: skip
+            caption = (
+                f"Encoder {name}, {grids[-1].stem.replace('_', ' ')} (the latest): rows "
+                "input / masked input / reconstruction, one column per frame."
+            )
             parts.append(image(inputs.src(copy), caption, zoom=True))
     if not parts:
         raise Missing("No reconstruction grids yet (encoders/<encoder>/reconstructions/).")
@@ -100,7 +102,9 @@ def masks_parts(inputs: Inputs) -> list[str]:
     if not examples:
         raise Missing("No usable parsed video of an evaluation data set to draw masks from.")
     path = figures.mask_figure(examples, ratio, inputs.figure("masks.png"))
-    caption = (f"Model {size.name} ({size.img_size} px, {size.patch_size} px patches). Fasking "
-               "keeps background and skin tokens visible first and hides the facial parts; "
-               "random masking hides tokens uniformly. Grey: masked.")  # fmt: skip
+    caption = (
+        f"Model {size.name} ({size.img_size} px, {size.patch_size} px patches). Fasking "
+        "keeps background and skin tokens visible first and hides the facial parts; "
+        "random masking hides tokens uniformly. Grey: masked."
+    )
     return [image(inputs.src(path), caption)]

@@ -20,8 +20,18 @@ from marlinflow.report.plan import Plan
 
 log = logging.getLogger(__name__)
 N_RESAMPLES = 1000  # paired bootstrap draws per comparison
-DIFFERENCE_COLUMNS = ["dataset", "task", "protocol", "metric", "encoder", "reference", "videos",
-                      "difference", "low", "high"]  # fmt: skip
+DIFFERENCE_COLUMNS = [
+    "dataset",
+    "task",
+    "protocol",
+    "metric",
+    "encoder",
+    "reference",
+    "videos",
+    "difference",
+    "low",
+    "high",
+]
 
 TABLE_NOTE = (
     "One row per encoder, one column per (data set, task, protocol) with the task's main test "
@@ -64,8 +74,9 @@ def differences(plan: Plan, long: pd.DataFrame, n_resamples: int = N_RESAMPLES) 
     """Each encoder's main metric minus the reference's, on the test videos both predicted,
     with a paired bootstrap interval; in DIFFERENCE_COLUMNS."""
     reference, lead = plan.reference, tables.lead_rows(long)
-    entries = {tuple(e[k] for k in ("dataset", "task", "protocol", "encoder")): e
-               for e in plan.results}  # fmt: skip
+    entries = {
+        tuple(e[k] for k in ("dataset", "task", "protocol", "encoder")): e for e in plan.results
+    }
     rows, cache = [], {}
     for key, group in lead.groupby(tables.COLUMN_KEY, sort=False):
         if reference not in set(group["encoder"]):
@@ -79,8 +90,24 @@ def differences(plan: Plan, long: pd.DataFrame, n_resamples: int = N_RESAMPLES) 
             except (InputError, ValueError, KeyError) as err:
                 log.info("paired difference %s %s: %s", "/".join(key), encoder, err)
                 continue
-            rows.append(dict(zip(DIFFERENCE_COLUMNS, (*key, metric, encoder, reference,
-                        found.n_videos, found.mean, found.low, found.high), strict=True)))  # fmt: skip
+            rows.append(
+                dict(
+                    zip(
+                        DIFFERENCE_COLUMNS,
+                        (
+                            *key,
+                            metric,
+                            encoder,
+                            reference,
+                            found.n_videos,
+                            found.mean,
+                            found.low,
+                            found.high,
+                        ),
+                        strict=True,
+                    )
+                )
+            )
     return pd.DataFrame(rows, columns=DIFFERENCE_COLUMNS)
 
 
@@ -90,21 +117,26 @@ def difference_parts(inputs: Inputs, long: pd.DataFrame) -> list[str]:
         return [heading("Against the reference"), paragraph("The plan names no reference encoder.")]
     found = differences(inputs.plan, long)
     if found.empty:
-        return [heading(f"Against the reference ({reference})"),
-                paragraph("No pair of runs with test predictions to compare yet.")]  # fmt: skip
+        return [
+            heading(f"Against the reference ({reference})"),
+            paragraph("No pair of runs with test predictions to compare yet."),
+        ]
     found.to_csv(inputs.out_dir / "differences.tsv", sep="\t", index=False)
-    shown = found.assign(difference=[format_difference(r.difference, r.low, r.high)
-                                     for r in found.itertuples()]).drop(columns=["low", "high"])  # fmt: skip
+    shown = found.assign(
+        difference=[format_difference(r.difference, r.low, r.high) for r in found.itertuples()]
+    ).drop(columns=["low", "high"])
     return [
         heading(f"Against the reference ({reference})"),
-        paragraph(f"Main test metric of each encoder minus the reference's, on the test videos "
-                  f"both predicted, with a 95% paired bootstrap interval ({N_RESAMPLES} "
-                  "resamples of the videos; in each, every run's metric is the mean over its "
-                  "seeds). An interval that excludes 0 is a difference the test set supports; "
-                  "for mae lower is better, so a negative difference is an improvement."),
+        paragraph(
+            f"Main test metric of each encoder minus the reference's, on the test videos "
+            f"both predicted, with a 95% paired bootstrap interval ({N_RESAMPLES} "
+            "resamples of the videos; in each, every run's metric is the mean over its "
+            "seeds). An interval that excludes 0 is a difference the test set supports; "
+            "for mae lower is better, so a negative difference is an improvement."
+        ),
         table(shown),
         paragraph("These numbers: differences.tsv beside this page.", "source"),
-    ]  # fmt: skip
+    ]
 
 
 def label_efficiency_parts(inputs: Inputs, long: pd.DataFrame) -> list[str]:
@@ -113,8 +145,10 @@ def label_efficiency_parts(inputs: Inputs, long: pd.DataFrame) -> list[str]:
         path = budgets.label_efficiency(long, inputs.figure("label_efficiency.png"))
     except ValueError:  # no low-label runs configured
         return []
-    caption = ("Label efficiency: the main test metric against the number of labelled training "
-               "videos, one panel per (data set, task), mean ± std over seeds.")  # fmt: skip
+    caption = (
+        "Label efficiency: the main test metric against the number of labelled training "
+        "videos, one panel per (data set, task), mean ± std over seeds."
+    )
     return [heading("Label efficiency"), image(inputs.src(path), caption)]
 
 

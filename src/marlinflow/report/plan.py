@@ -77,8 +77,11 @@ class Plan:
 
     def pretrained(self) -> dict[str, Path]:
         """Encoder name -> its pretraining run folder, for the encoders this experiment trains."""
-        return {name: self.path(e["run_dir"]) for name, e in self.encoders.items()
-                if e.get("kind") == "pretrain" and e.get("run_dir")}  # fmt: skip
+        return {
+            name: self.path(e["run_dir"])
+            for name, e in self.encoders.items()
+            if e.get("kind") == "pretrain" and e.get("run_dir")
+        }
 
     def model_name(self, encoder: str | None) -> str:
         """The size name of an encoder's model ("" when unknown, e.g. an external file)."""

@@ -45,10 +45,17 @@ def summary_table(records: list[StageRecord]) -> pd.DataFrame:
     """One row per record (id, stage, ok, category, reason, seconds, then its statistics as
     ``stats/<name>`` columns), the unusable first."""
     rows = [
-        {"id": r.id, "stage": r.stage, "ok": r.ok, "category": reason_category(r.reason),
-         "reason": r.reason, "seconds": r.seconds, **flat_stats(r.stats)}
+        {
+            "id": r.id,
+            "stage": r.stage,
+            "ok": r.ok,
+            "category": reason_category(r.reason),
+            "reason": r.reason,
+            "seconds": r.seconds,
+            **flat_stats(r.stats),
+        }
         for r in records
-    ]  # fmt: skip
+    ]
     stats_columns = list(
         dict.fromkeys(k for row in rows for k in row if k.startswith(STATS_PREFIX))
     )
@@ -76,9 +83,12 @@ def stats_aggregates(usable: pd.DataFrame) -> dict[str, float]:
 def stage_aggregates(table: pd.DataFrame) -> dict[str, float]:
     """A stage in numbers: videos, usable, unusable by reason class, then :func:`stats_aggregates`."""
     ok = table["ok"].astype(bool)
-    aggregates: dict[str, float] = {"videos/total": len(table), "videos/usable": int(ok.sum()),
-                                    "videos/unusable": int((~ok).sum()),
-                                    "seconds/total": float(table["seconds"].sum())}  # fmt: skip
+    aggregates: dict[str, float] = {
+        "videos/total": len(table),
+        "videos/usable": int(ok.sum()),
+        "videos/unusable": int((~ok).sum()),
+        "seconds/total": float(table["seconds"].sum()),
+    }
     for category, count in table.loc[~ok, "category"].value_counts().sort_index().items():
         aggregates[f"unusable/{category}"] = int(count)
     return aggregates | stats_aggregates(table[ok])

@@ -28,8 +28,21 @@ STAGES = ("download", "track", "parse")
 # task: the workflow's name (the folder); task_name: the name the task table gives itself;
 # low/high: the 95% bootstrap interval over test videos (the mean of the seeds' bounds);
 # n_train: labelled training videos (the mean over seeds; fewer in low-label runs)
-RESULT_COLUMNS = ["dataset", "task", "task_name", "kind", "protocol", "encoder", "metric", "mean",
-                  "std", "n", "low", "high", "n_train"]  # fmt: skip
+RESULT_COLUMNS = [
+    "dataset",
+    "task",
+    "task_name",
+    "kind",
+    "protocol",
+    "encoder",
+    "metric",
+    "mean",
+    "std",
+    "n",
+    "low",
+    "high",
+    "n_train",
+]
 SKIPPED_COLUMNS = ["id", "stage", "category", "reason"]
 COLUMN_KEY = ["dataset", "task", "protocol"]
 
@@ -65,11 +78,19 @@ def read_metrics(path: Path, entry: dict) -> list[dict]:
     n_train = sum(trained) / len(trained) if trained else math.nan
     names = {k: entry[k] for k in ("dataset", "task", "protocol", "encoder")}
     return [
-        names | {"task_name": document.get("task", entry["task"]), "kind": kind, "metric": metric,
-                 **summary[metric], "low": mean_bound(runs, metric, "low"),
-                 "high": mean_bound(runs, metric, "high"), "n_train": n_train}
-        for metric in main_metrics(kind) or tuple(summary) if metric in summary
-    ]  # fmt: skip
+        names
+        | {
+            "task_name": document.get("task", entry["task"]),
+            "kind": kind,
+            "metric": metric,
+            **summary[metric],
+            "low": mean_bound(runs, metric, "low"),
+            "high": mean_bound(runs, metric, "high"),
+            "n_train": n_train,
+        }
+        for metric in main_metrics(kind) or tuple(summary)
+        if metric in summary
+    ]
 
 
 def downstream_results(plan: Plan) -> pd.DataFrame:
@@ -83,8 +104,12 @@ def downstream_results(plan: Plan) -> pd.DataFrame:
         else:
             missing.append(path)
     if missing:
-        log.info("%d of %d planned downstream results not there yet, e.g. %s", len(missing),
-                 len(plan.results), missing[0])  # fmt: skip
+        log.info(
+            "%d of %d planned downstream results not there yet, e.g. %s",
+            len(missing),
+            len(plan.results),
+            missing[0],
+        )
     return pd.DataFrame(rows, columns=RESULT_COLUMNS).astype({"mean": float, "std": float})
 
 
@@ -122,8 +147,10 @@ def lead_metric(kind: str, metrics: list[str]) -> str:
 
 def lead_rows(long: pd.DataFrame) -> pd.DataFrame:
     """Per (data set, task, protocol), the rows of the kind's main metric."""
-    parts = [group[group["metric"] == lead_metric(group["kind"].iloc[0], list(group["metric"]))]
-             for _, group in long.groupby(COLUMN_KEY, sort=False)]  # fmt: skip
+    parts = [
+        group[group["metric"] == lead_metric(group["kind"].iloc[0], list(group["metric"]))]
+        for _, group in long.groupby(COLUMN_KEY, sort=False)
+    ]
     return pd.concat(parts) if parts else long.iloc[:0]
 
 
@@ -131,8 +158,9 @@ def column_name(dataset: str, task: str, protocol: str, metric: str) -> str:
     return f"{dataset} / {task} / {protocol}: {metric}"
 
 
-def results_table(long: pd.DataFrame, encoders: list[str], chance: dict[tuple, float],
-                  model: str = "") -> pd.DataFrame:  # fmt: skip
+def results_table(
+    long: pd.DataFrame, encoders: list[str], chance: dict[tuple, float], model: str = ""
+) -> pd.DataFrame:
     """The paper-style table: one row per encoder (in ``encoders``' order), a "paper" row where
     the paper has a number for a column, and a "chance" row; one column per (data set, task,
     protocol) with its main metric. ``chance`` maps (data set, task, metric) to a value."""
@@ -144,8 +172,9 @@ def results_table(long: pd.DataFrame, encoders: list[str], chance: dict[tuple, f
         name = column_name(dataset, task, protocol, first.metric)
         columns[name] = True
         for r in group.itertuples():
-            rows.setdefault(r.encoder, {})[name] = format_value(r.mean, r.std, int(r.n), r.low,
-                                                                r.high)  # fmt: skip
+            rows.setdefault(r.encoder, {})[name] = format_value(
+                r.mean, r.std, int(r.n), r.low, r.high
+            )
         names = [task, first.task_name, f"{dataset}_{task}"]
         paper[name] = paper_cell(names, first.metric, protocol, model)
         value = chance.get((dataset, task, first.metric), math.nan)

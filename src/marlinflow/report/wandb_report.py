@@ -40,9 +40,15 @@ FEATURES_JOB_TYPE = "extract_features"
 FEATURES_METRICS = ("clips_per_s", "videos", "videos_failed", "windows", "seconds")
 # Runs that summarise a preprocessing stage (marlinflow.report.stage_summary), and what they show.
 PREPROCESSING_PREFIX = "summarize_"
-PREPROCESSING_METRICS = ("videos/usable", "videos/unusable", "stats/face_fraction/mean",
-                         "stats/crop_jitter_px/p90", "stats/face_jitter_px/p90",
-                         "stats/frames/total", "stats/fps/mean")  # fmt: skip
+PREPROCESSING_METRICS = (
+    "videos/usable",
+    "videos/unusable",
+    "stats/face_fraction/mean",
+    "stats/crop_jitter_px/p90",
+    "stats/face_jitter_px/p90",
+    "stats/frames/total",
+    "stats/fps/mean",
+)
 MAX_TABLE_ROWS = 200
 SKIPPED_COLUMNS = ["dataset", "id", "stage", "reason"]
 
@@ -118,8 +124,11 @@ def preprocessing_panels(runs: list[dict[str, Any]]) -> list:
 def feature_panels(runs: list[dict[str, Any]]) -> list[wr.BarPlot]:
     """Bars of each encoder's extraction: speed, videos (and failures), windows, seconds."""
     keys = {k for r in runs for k in r.get("summary", {})}
-    return [wr.BarPlot(title=key, metrics=[key], orientation="v")
-            for key in FEATURES_METRICS if key in keys]  # fmt: skip
+    return [
+        wr.BarPlot(title=key, metrics=[key], orientation="v")
+        for key in FEATURES_METRICS
+        if key in keys
+    ]
 
 
 def panel_section(title, runs, panels, project, entity, empty: str) -> list:
@@ -167,16 +176,40 @@ def build_report(inputs: ReportInputs, project: str = "marlinflow", entity: str 
         *([wr.P(SAMPLE_BANNER)] if inputs.sample else []),
         wr.TableOfContents(),
         *results_section(inputs.results),
-        *panel_section("Pretraining", pretrain, loss_panels(pretrain), project, entity,
-                       "No pretraining run in this pipeline run."),
-        *panel_section("Downstream", downstream, metric_panels(downstream), project, entity,
-                       "No downstream evaluation in this pipeline run."),
-        *panel_section("Preprocessing", stages, preprocessing_panels(stages), project, entity,
-                       "No stage summary in this pipeline run."),
-        *panel_section("Feature extraction", features, feature_panels(features), project, entity,
-                       "No feature extraction in this pipeline run."),
+        *panel_section(
+            "Pretraining",
+            pretrain,
+            loss_panels(pretrain),
+            project,
+            entity,
+            "No pretraining run in this pipeline run.",
+        ),
+        *panel_section(
+            "Downstream",
+            downstream,
+            metric_panels(downstream),
+            project,
+            entity,
+            "No downstream evaluation in this pipeline run.",
+        ),
+        *panel_section(
+            "Preprocessing",
+            stages,
+            preprocessing_panels(stages),
+            project,
+            entity,
+            "No stage summary in this pipeline run.",
+        ),
+        *panel_section(
+            "Feature extraction",
+            features,
+            feature_panels(features),
+            project,
+            entity,
+            "No feature extraction in this pipeline run.",
+        ),
         *skipped_section(inputs.skipped),
-    ]  # fmt: skip
+    ]
     title = f"MARLIN experiment {name}"[:128]  # W&B's title limit
     return wr.Report(project=project, entity=entity, title=title, description=about, blocks=blocks)
 
@@ -192,8 +225,9 @@ def outline(report: wr.Report) -> list[dict[str, Any]]:
         item: dict[str, Any] = {"block": type(block).__name__}
         if isinstance(block, wr.PanelGrid):
             item["filters"] = [str(rs.filters) for rs in block.runsets]
-            item["panels"] = [{"panel": type(p).__name__, "title": panel_title(p)}
-                              for p in block.panels]  # fmt: skip
+            item["panels"] = [
+                {"panel": type(p).__name__, "title": panel_title(p)} for p in block.panels
+            ]
         elif hasattr(block, "text"):
             item["text"] = str(block.text)
         items.append(item)
@@ -221,8 +255,9 @@ def record_paths(plan: Plan, report_dir: Path | None) -> list[Path]:
     paths = [run / RUN_FILE for run in plan.pretrained().values()]
     paths += [plan.path(entry["folder"]) / RUN_FILE for entry in plan.features]
     paths += [plan.path(entry["metrics"]).parent / RUN_FILE for entry in plan.results]
-    paths += [plan.path(p) for d in plan.datasets.values()
-              for p in (d.get("summary_runs") or {}).values()]  # fmt: skip
+    paths += [
+        plan.path(p) for d in plan.datasets.values() for p in (d.get("summary_runs") or {}).values()
+    ]
     if report_dir is not None:
         paths.append(report_dir / RUN_FILE)
     return list(dict.fromkeys(paths))

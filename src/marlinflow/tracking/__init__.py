@@ -64,8 +64,25 @@ from marlinflow.tracking.settings import (
 )
 
 __all__ = [
-    "ENV_PREFIX", "METRICS_FILE", "MODES", "REDACTED", "RUN_FILE", "TAGS_ENV", "TrackedRun",
-    "TrackingSettings", "clean_tags", "has_wandb_credentials", "is_rank_zero", "job_name",
-    "job_tracking", "lightning_logger", "new_group_id", "pipeline_tags", "plain", "redact", "resolve_mode", "start_pipeline",
+    "ENV_PREFIX",
+    "METRICS_FILE",
+    "MODES",
+    "REDACTED",
+    "RUN_FILE",
+    "TAGS_ENV",
+    "TrackedRun",
+    "TrackingSettings",
+    "clean_tags",
+    "has_wandb_credentials",
+    "is_rank_zero",
+    "job_name",
+    "job_tracking",
+    "lightning_logger",
+    "new_group_id",
+    "pipeline_tags",
+    "plain",
+    "redact",
+    "resolve_mode",
+    "start_pipeline",
     "track_run",
-]  # fmt: skip
+]

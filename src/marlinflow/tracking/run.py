@@ -116,8 +116,13 @@ class TrackedRun:
 
             shown = table.head(wandb.Table.MAX_ROWS)  # W&B would cut a longer table itself
             if len(shown) < len(table):
-                log.warning("W&B gets the first %d of the %d rows of %s (%s.tsv has all)",
-                            len(shown), len(table), name, name)  # fmt: skip
+                log.warning(
+                    "W&B gets the first %d of the %d rows of %s (%s.tsv has all)",
+                    len(shown),
+                    len(table),
+                    name,
+                    name,
+                )
             cells = shown.astype(object).where(shown.notna(), None)  # W&B's empty cell is None
             wandb_table = wandb.Table(dataframe=cells, allow_mixed_types=True)
             self.wandb_run.log({name: wandb_table}, step=step)
@@ -139,9 +144,15 @@ class TrackedRun:
         wandb_info = None
         if self.wandb_run is not None:
             wandb_info = {"id": self.wandb_run.id, "dir": str(Path(self.wandb_run.dir).parent)}
-        record = {**self.header, "status": status, "seconds": round(time.time() - self._started, 3),
-                  "logged_keys": self.logged_keys, "tables": self.tables, "summary": self.summary,
-                  "wandb": wandb_info}  # fmt: skip
+        record = {
+            **self.header,
+            "status": status,
+            "seconds": round(time.time() - self._started, 3),
+            "logged_keys": self.logged_keys,
+            "tables": self.tables,
+            "summary": self.summary,
+            "wandb": wandb_info,
+        }
         if self.out_dir is not None:
             write_json(self.out_dir / RUN_FILE, record)
 
@@ -158,10 +169,17 @@ def _start_wandb(settings: TrackingSettings, mode: str, header: dict[str, Any]) 
     import wandb
 
     Path(settings.dir).mkdir(parents=True, exist_ok=True)
-    kwargs = dict(project=settings.project, entity=settings.entity, group=header["group"],
-                  job_type=header["job_type"], name=header["name"], config=header["config"],
-                  tags=header["tags"],
-                  dir=settings.dir, settings=wandb.Settings(console="off"))  # fmt: skip
+    kwargs = dict(
+        project=settings.project,
+        entity=settings.entity,
+        group=header["group"],
+        job_type=header["job_type"],
+        name=header["name"],
+        config=header["config"],
+        tags=header["tags"],
+        dir=settings.dir,
+        settings=wandb.Settings(console="off"),
+    )
     for attempt in ("online", "offline") if mode == "online" else (mode,):
         try:
             run = wandb.init(mode=attempt, **kwargs)

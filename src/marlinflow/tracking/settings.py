@@ -109,8 +109,16 @@ def job_tracking(
     where = "/".join(part for part in (dataset, task) if part)
     name = " ".join(part for part in (rule, where, encoder) if part)
     size = model.get("name") if isinstance(model, Mapping) else model
-    tags = [f"{key}:{value}" for key, value in (("dataset", dataset), ("task", task),
-            ("encoder", encoder), ("size", size)) if value]  # fmt: skip
+    tags = [
+        f"{key}:{value}"
+        for key, value in (
+            ("dataset", dataset),
+            ("task", task),
+            ("encoder", encoder),
+            ("size", size),
+        )
+        if value
+    ]
     values = {NAME_ENV: name, JOB_TAGS_ENV: ",".join(clean_tags(tags))}
     return "env " + " ".join(f"{key}={shlex.quote(value)}" for key, value in values.items())
 

@@ -66,8 +66,10 @@ def write_video(
             if count == 0:
                 stream.height, stream.width = frame.shape[:2]
             elif frame.shape[:2] != (stream.height, stream.width):
-                raise ValueError(f"{path}: frame {count} is {frame.shape[1]}x{frame.shape[0]}, "
-                                 f"frame 0 {stream.width}x{stream.height}")  # fmt: skip
+                raise ValueError(
+                    f"{path}: frame {count} is {frame.shape[1]}x{frame.shape[0]}, "
+                    f"frame 0 {stream.width}x{stream.height}"
+                )
             container.mux(stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))
             count += 1
         if count == 0:
