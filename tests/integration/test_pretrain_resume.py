@@ -132,5 +132,5 @@ def test_videomae_init_applies_only_to_a_fresh_run(tmp_path):
         if "pos_embedding" not in key:
             assert torch.equal(value, source.state_dict()[key]), key
     # Resuming never re-initialises: a missing init file does not even get read.
-    config.init = str(tmp_path / "gone.pth")
+    config = config.replace(init=str(tmp_path / "gone.pth"))
     pretrain(config)
