@@ -16,9 +16,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from marlinflow.atomic import atomic_path
+from marlinflow.config.settings import settings_class
 from marlinflow.errors import InputError
 from marlinflow.features import Marlin, reduce_windows
-from marlinflow.settings import settings_class
 
 if TYPE_CHECKING:
     from marlinflow.tracking import TrackedRun

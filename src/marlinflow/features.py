@@ -20,11 +20,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from marlinflow.checkpoints import load_model, save_encoder
 from marlinflow.errors import InputError
 from marlinflow.models import MarlinModel, ModelSize, get_size
-from marlinflow.release import cache_dir, fetch_release, release_file
 from marlinflow.video.io import probe, read_frames
+from marlinflow.weights.checkpoints import load_model, save_encoder
+from marlinflow.weights.release import cache_dir, fetch_release, release_file
 
 # A video path -> its aligned face frames (N, S, S, 3) uint8 RGB, one face per frame, or the
 # path of a video of them.

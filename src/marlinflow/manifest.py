@@ -11,8 +11,8 @@ from pathlib import Path
 import pandas as pd
 
 from marlinflow.atomic import atomic_path
+from marlinflow.config.schemas import describe_error, validator
 from marlinflow.errors import InputError
-from marlinflow.schemas import describe_error, validator
 
 REQUIRED = ("id", "source", "split")
 OPTIONAL_NUMBERS = ("start", "end")

@@ -13,11 +13,11 @@ import pytest
 import torch
 import yaml
 
-from marlinflow.checkpoints import videomae_key
 from marlinflow.models import MarlinModel, get_size
 from marlinflow.pretrain.config import PretrainConfig
 from marlinflow.pretrain.train import pretrain
 from marlinflow.tracking import ENV_PREFIX
+from marlinflow.weights.checkpoints import videomae_key
 from tests.synthetic import write_clip
 from tests.training_runs import assert_same_training, train_rows
 

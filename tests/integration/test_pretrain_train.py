@@ -14,12 +14,12 @@ import pytorch_lightning as pl
 import torch
 import yaml
 
-from marlinflow.checkpoints import read_encoder_info
 from marlinflow.cli import main
 from marlinflow.models import MarlinModel, get_size
 from marlinflow.pretrain.config import PretrainConfig
 from marlinflow.pretrain.train import pretrain
 from marlinflow.tracking import ENV_PREFIX
+from marlinflow.weights.checkpoints import read_encoder_info
 from tests.synthetic import write_clip
 from tests.training_runs import assert_same_training, train_rows
 

@@ -22,7 +22,7 @@ from tests.training_runs import losses
 pytestmark = pytest.mark.slurm
 
 SNAKEFILE = """
-from marlinflow.slurm import pretrain_resources
+from marlinflow.compute.slurm import pretrain_resources
 
 
 rule pretrain_on_two_tasks:

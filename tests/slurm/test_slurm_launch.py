@@ -14,13 +14,13 @@ from pathlib import Path
 
 import pytest
 
-from marlinflow.slurm import preemption_sbatch_args, srun_prefix
+from marlinflow.compute.slurm import preemption_sbatch_args, srun_prefix
 
 pytestmark = pytest.mark.slurm
 
-# The pretraining rule's two shapes, with resources from marlinflow.slurm.pretrain_resources.
+# The pretraining rule's two shapes, with resources from marlinflow.compute.slurm.pretrain_resources.
 SNAKEFILE = """
-from marlinflow.slurm import pretrain_resources
+from marlinflow.compute.slurm import pretrain_resources
 
 
 rule all:
@@ -49,7 +49,7 @@ rule rank_probe:
         "{resources.launch} sh -c 'python -m marlinflow.cli cluster --out ranks/$SLURM_PROCID.json'"
 """
 
-# A Lightning run set up by marlinflow.slurm. On the time-limit warning Lightning's own
+# A Lightning run set up by marlinflow.compute.slurm. On the time-limit warning Lightning's own
 # SLURMEnvironment handler saves hpc_ckpt_1.ckpt and requeues the job; the next run resumes.
 TRAINER = """
 import json, os, sys, time
@@ -60,7 +60,7 @@ import torch
 from torch.utils.data import DataLoader, TensorDataset
 
 from marlinflow.pretrain.checkpointing import resume_checkpoint
-from marlinflow.slurm import lightning_launch
+from marlinflow.compute.slurm import lightning_launch
 
 out = Path(sys.argv[1])
 restart = os.environ.get("SLURM_RESTART_COUNT", "0")

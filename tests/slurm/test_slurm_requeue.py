@@ -15,9 +15,9 @@ import pytest
 import torch
 import yaml
 
+from marlinflow.compute.slurm import preemption_sbatch_args, srun_prefix
 from marlinflow.pretrain.config import PretrainConfig
 from marlinflow.pretrain.train import pretrain
-from marlinflow.slurm import preemption_sbatch_args, srun_prefix
 from marlinflow.tracking import ENV_PREFIX
 from tests.synthetic import write_clip
 from tests.training_runs import assert_same_training
@@ -36,7 +36,7 @@ import logging, os, signal, sys
 import pytorch_lightning as pl
 from marlinflow.pretrain.config import PretrainConfig
 from marlinflow.pretrain.train import pretrain
-from marlinflow.slurm import REQUEUE_SIGNAL
+from marlinflow.compute.slurm import REQUEUE_SIGNAL
 
 
 class WarnMidIteration(pl.Callback):

@@ -8,10 +8,16 @@ import dataclasses
 import pytest
 import torch
 
-from marlinflow import Marlin, checkpoints, cli
-from marlinflow.checkpoints import export_official, init_from_videomae, load_model, videomae_key
+from marlinflow import Marlin, cli
 from marlinflow.errors import InputError
 from marlinflow.models import MarlinModel, PatchCritic, get_size, resolve_size
+from marlinflow.weights import checkpoints
+from marlinflow.weights.checkpoints import (
+    export_official,
+    init_from_videomae,
+    load_model,
+    videomae_key,
+)
 
 
 def test_official_encoder_file_loads_strictly(tmp_path):

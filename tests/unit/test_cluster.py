@@ -7,7 +7,7 @@ import signal
 import pytest
 
 from marlinflow import cli
-from marlinflow.slurm import (
+from marlinflow.compute.slurm import (
     lightning_launch,
     preemption_sbatch_args,
     pretrain_resources,
@@ -157,7 +157,7 @@ def test_run_writes_what_it_derived(tmp_path, monkeypatch):
 
 
 def test_describe_reports_a_refused_launch_instead_of_failing():
-    from marlinflow.slurm import describe
+    from marlinflow.compute.slurm import describe
 
     env = {k: v for k, v in MULTI_NODE.items() if k != "SLURM_NTASKS_PER_NODE"}
     described = describe(env)

@@ -12,12 +12,12 @@ import pytest
 from marlinflow import cli, datasets
 from marlinflow.commands.task import workflow_arguments
 from marlinflow.config import validate_config
+from marlinflow.config.schemas import load_schema
 from marlinflow.datasets import registry
 from marlinflow.downstream.tasks import load_task
 from marlinflow.errors import InputError
-from marlinflow.experiment import experiment_from_config
-from marlinflow.plan import label_budgets
-from marlinflow.schemas import load_schema
+from marlinflow.experiment.plan import label_budgets
+from marlinflow.experiment.spec import experiment_from_config
 
 # A data set nobody ships: clips in <root>/clips/, a smile score per clip in <root>/smiles.csv.
 SMILES = '''"""Smiles: short clips, each with a smile score."""

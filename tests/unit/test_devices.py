@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from marlinflow.devices import resolve_device
+from marlinflow.compute.devices import resolve_device
 from marlinflow.errors import InputError
 
 

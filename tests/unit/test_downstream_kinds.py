@@ -20,7 +20,7 @@ from marlinflow.downstream.kinds import (
     TaskKind,
     kind_named,
 )
-from marlinflow.plan import has_classes, label_budgets
+from marlinflow.experiment.plan import has_classes, label_budgets
 
 IDS = {"id": ["a", "b", "c", "d"], "split": ["train", "train", "test", "test"]}
 # One small task of each kind: its classes, its table, and a label value it must refuse.

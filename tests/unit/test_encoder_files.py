@@ -11,16 +11,16 @@ import pytest
 import torch
 
 from marlinflow import Marlin, __version__, cli
-from marlinflow.checkpoints import (
+from marlinflow.downstream.encoders import write_random_weights
+from marlinflow.errors import InputError
+from marlinflow.models import MarlinModel, get_size, resolve_size
+from marlinflow.weights.checkpoints import (
     ENCODER_FORMAT,
     export_official,
     load_model,
     read_encoder_info,
     save_encoder,
 )
-from marlinflow.downstream.encoders import write_random_weights
-from marlinflow.errors import InputError
-from marlinflow.models import MarlinModel, get_size, resolve_size
 
 # Sizes whose token count is not tiny's own 256: the shapes alone cannot tell their geometry.
 NON_DEFAULT = [

@@ -11,8 +11,8 @@ import yaml
 
 from marlinflow.config import load_config, validate_config
 from marlinflow.errors import InputError
-from marlinflow.experiment import check_overlap, check_tasks, experiment_from_config
-from marlinflow.plan import downstream_runs, plan_document
+from marlinflow.experiment.plan import downstream_runs, plan_document
+from marlinflow.experiment.spec import check_overlap, check_tasks, experiment_from_config
 from tests.conftest import REPO_ROOT
 
 BASE = REPO_ROOT / "config/config.yaml"

@@ -7,13 +7,13 @@ import pytest
 import torch
 
 import marlinflow
-from marlinflow.checkpoints import export_official
 from marlinflow.cli import main
 from marlinflow.errors import InputError, VideoError
 from marlinflow.features import Marlin, plan_windows, read_clips, resize_frames
 from marlinflow.models import MarlinModel, get_size, resolve_size
-from marlinflow.release import CACHE_ENV, URL_ENV, fetch_release, release_file
 from marlinflow.video.io import iter_frames, read_frames
+from marlinflow.weights.checkpoints import export_official
+from marlinflow.weights.release import CACHE_ENV, URL_ENV, fetch_release, release_file
 
 
 def official_count(n_frames: int, clip_frames=16, sample_rate=2, stride=16) -> int:

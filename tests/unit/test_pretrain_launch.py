@@ -15,6 +15,7 @@ from lightning_fabric.utilities.rank_zero import rank_zero_only as fabric_rank_z
 from pytorch_lightning.strategies import DDPStrategy
 from pytorch_lightning.utilities.rank_zero import rank_zero_only as pl_rank_zero_only
 
+from marlinflow.compute.slurm import REQUEUE_SIGNAL
 from marlinflow.errors import InputError
 from marlinflow.pretrain.checkpointing import next_requeue_checkpoint, resume_checkpoint
 from marlinflow.pretrain.config import PretrainConfig
@@ -26,7 +27,6 @@ from marlinflow.pretrain.launch import (
 )
 from marlinflow.pretrain.module import MarlinPretrain
 from marlinflow.pretrain.train import build_trainer, start_point
-from marlinflow.slurm import REQUEUE_SIGNAL
 
 # A task of `srun --ntasks-per-node=2` on a CPU node: the second of two training processes.
 TWO_TASKS = {

@@ -8,9 +8,10 @@ import dataclasses
 
 import pytest
 
-from marlinflow import cli, masking, settings
+from marlinflow import cli, masking
 from marlinflow.commands import _flags
-from marlinflow.config import cli_options
+from marlinflow.config import cli_options, settings
+from marlinflow.config.schemas import load_schema
 from marlinflow.download.http import RetryPolicy
 from marlinflow.downstream.finetune import FinetuneSettings
 from marlinflow.downstream.probe import ProbeSettings
@@ -20,7 +21,6 @@ from marlinflow.face.parsing_step import ParseSettings
 from marlinflow.face.pipeline import TrackConfig
 from marlinflow.pretrain.config import PretrainConfig
 from marlinflow.pretrain.schedule import SCHEDULES
-from marlinflow.schemas import load_schema
 
 # The section each settings class is made from.
 CLASSES = {

@@ -65,8 +65,8 @@ def write_small_sample(project: Path) -> None:
     released layout (a plain state dict, no geometry recorded), as the official weights are."""
     import torch
 
-    from marlinflow.checkpoints import export_official
     from marlinflow.models import MarlinModel, get_size
+    from marlinflow.weights.checkpoints import export_official
 
     (project / SMALL_CONFIG).write_text(yaml.safe_dump(SMALL_SAMPLE))
     torch.manual_seed(7)

@@ -9,9 +9,9 @@ from html.parser import HTMLParser
 import pandas as pd
 
 from marlinflow import Marlin
-from marlinflow.checkpoints import read_encoder_info
 from marlinflow.face.store import FaceTrack, load_parsing
 from marlinflow.layout import DatasetLayout, ExperimentLayout
+from marlinflow.weights.checkpoints import read_encoder_info
 from tests.workflow.conftest import SAMPLE_ARGS, snakemake
 
 EXP = ExperimentLayout("sample")

@@ -13,20 +13,20 @@ from marlinflow.commands.task import workflow_arguments
 from marlinflow.config import cli_options, validate_config
 from marlinflow.download.sources import Kind, resolve
 from marlinflow.errors import InputError
-from marlinflow.experiment import (
+from marlinflow.experiment.spec import (
     check_overlap,
     check_tasks,
     corpus_ids,
     experiment_from_config,
 )
 from marlinflow.layout import STAGES, DatasetLayout, ExperimentLayout
-from marlinflow.plan import (
+from marlinflow.experiment.plan import (
     downstream_options,
     downstream_runs,
     plan_document,
     used_datasets,
 )
-from marlinflow.slurm import pretrain_resources
+from marlinflow.compute.slurm import pretrain_resources
 from marlinflow.tracking import job_tracking, start_pipeline
 
 try:

@@ -55,7 +55,7 @@ rule pretrain:
         CONDA_ENV
     threads: config["compute"]["threads"]
     # On SLURM: the GPUs, nodes and srun tasks of compute.*, requeued at the time limit
-    # (marlinflow.slurm.pretrain_resources). launch is a no-op unless several GPUs or nodes
+    # (marlinflow.compute.slurm.pretrain_resources). launch is a no-op unless several GPUs or nodes
     # are asked for; locally only the threads count.
     resources:
         **pretrain_resources(

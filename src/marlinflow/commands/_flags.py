@@ -1,6 +1,6 @@
 """Command-line flags made from the config schema: one flag per setting, its help the setting's
 description, its default the schema's, its value checked against the setting's schema as it is
-read. The settings classes of :mod:`marlinflow.settings` read the parsed flags back."""
+read. The settings classes of :mod:`marlinflow.config.settings` read the parsed flags back."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from typing import Any
 import jsonschema
 import yaml
 
-from marlinflow.settings import Settings, properties, types_of, validator_of, with_defs
+from marlinflow.config.settings import Settings, properties, types_of, validator_of, with_defs
 
 
 def add_arguments(

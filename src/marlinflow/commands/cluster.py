@@ -1,6 +1,6 @@
 """Show the SLURM job this runs in and the Lightning launch derived from it.
 
-Prints (or writes with ``--out``) :func:`marlinflow.slurm.describe` as JSON. Where the
+Prints (or writes with ``--out``) :func:`marlinflow.compute.slurm.describe` as JSON. Where the
 ``marlinflow`` command is not installed, ``python -m marlinflow.cli cluster`` does the same.
 """
 
@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 
 from marlinflow.atomic import write_json
-from marlinflow.slurm import describe
+from marlinflow.compute.slurm import describe
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -1,8 +1,8 @@
 """Convert MARLIN weights to the official layout of the released files.
 
 Reads a ``.pt`` state dict, one of our weights files or a Lightning ``.ckpt``
-(:func:`marlinflow.checkpoints.load_model`) and writes the plain state dict the official package
-loads (:func:`marlinflow.checkpoints.export_official`): the encoder only, or with ``--full`` the
+(:func:`marlinflow.weights.checkpoints.load_model`) and writes the plain state dict the official package
+loads (:func:`marlinflow.weights.checkpoints.export_official`): the encoder only, or with ``--full`` the
 decoder too.
 """
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from marlinflow.checkpoints import export_official, load_model
+from marlinflow.weights.checkpoints import export_official, load_model
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

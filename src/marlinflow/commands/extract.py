@@ -12,7 +12,7 @@ import argparse
 from pathlib import Path
 
 from marlinflow.commands import _flags
-from marlinflow.devices import resolve_device
+from marlinflow.compute.devices import resolve_device
 from marlinflow.extract import FeatureSettings, Windows, extract_videos
 from marlinflow.features import REDUCTIONS, Marlin
 

@@ -35,7 +35,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from marlinflow.devices import resolve_device
+    from marlinflow.compute.devices import resolve_device
     from marlinflow.downstream.encoders import load_encoder
     from marlinflow.downstream.results import write_tracked
     from marlinflow.downstream.tasks import load_task

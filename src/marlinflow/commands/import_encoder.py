@@ -1,7 +1,7 @@
 """Import encoder weights (released, Lightning or ours) into a self-describing encoder file.
 
 The file records the geometry, given with ``--model`` or read from the source
-(:func:`marlinflow.encoder_import.import_encoder`), so later steps never guess it from shapes.
+(:func:`marlinflow.weights.importing.import_encoder`), so later steps never guess it from shapes.
 """
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ from pathlib import Path
 
 import yaml
 
-from marlinflow.encoder_import import import_encoder
 from marlinflow.errors import InputError
 from marlinflow.models import ModelSize, resolve_size
+from marlinflow.weights.importing import import_encoder
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

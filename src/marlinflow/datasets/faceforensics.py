@@ -12,11 +12,11 @@ from typing import Any
 
 import pandas as pd
 
+from marlinflow.config.schemas import load_schema
 from marlinflow.datasets.common import read_json, require_root, safe_id
 from marlinflow.datasets.registry import Dataset, Gate, Option, TaskBuilder
 from marlinflow.downstream.tasks import Task
 from marlinflow.errors import InputError
-from marlinflow.schemas import load_schema
 
 METHODS = ("Deepfakes", "Face2Face", "FaceSwap", "NeuralTextures", "FaceShifter")
 # The download script's compression levels (its -c), which name the video folders: the same

@@ -16,8 +16,8 @@ from pathlib import Path
 from urllib.error import HTTPError, URLError
 from urllib.request import Request, urlopen
 
+from marlinflow.config.settings import settings_class
 from marlinflow.errors import InputError
-from marlinflow.settings import settings_class
 
 log = logging.getLogger(__name__)
 USER_AGENT = "marlinflow-download/1"

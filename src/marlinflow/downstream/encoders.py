@@ -26,7 +26,7 @@ def load_encoder(spec: str, seed: int = 0, trusted: bool = False) -> tuple[Marli
         torch.manual_seed(seed)
         return MarlinEncoder(resolve_size(rest)), f"random-{rest}"
     if kind == "videomae" and ":" in rest:
-        from marlinflow.checkpoints import init_from_videomae
+        from marlinflow.weights.checkpoints import init_from_videomae
 
         size, _, path = rest.partition(":")
         model = MarlinModel(resolve_size(size), with_decoder=False)
@@ -44,7 +44,7 @@ def write_random_weights(size: str | Mapping, path: str | Path, seed: int = 0) -
     ``{"kind": "random", "seed": seed}``: extract features with them (``marlinflow extract
     --weights``) for the linear probe's baseline. The same seed gives the weights of
     ``load_encoder(f"random:{size}", seed)``."""
-    from marlinflow.checkpoints import save_encoder
+    from marlinflow.weights.checkpoints import save_encoder
 
     torch.manual_seed(seed)
     model = MarlinModel(resolve_size(size), with_decoder=False)

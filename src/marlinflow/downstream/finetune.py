@@ -17,6 +17,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from marlinflow.config.settings import settings_class
 from marlinflow.downstream.kinds import TaskKind
 from marlinflow.downstream.results import RunResult, Scored, make_result
 from marlinflow.downstream.splits import low_label
@@ -30,7 +31,6 @@ from marlinflow.downstream.usable import UsableClips
 from marlinflow.errors import InputError
 from marlinflow.features import read_clips
 from marlinflow.models import MarlinEncoder
-from marlinflow.settings import settings_class
 from marlinflow.video.io import probe, read_frames
 
 FinetuneSettings = settings_class("downstream.finetune", "FinetuneSettings")

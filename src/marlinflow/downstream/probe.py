@@ -16,13 +16,13 @@ import numpy as np
 import torch
 from torch import nn
 
+from marlinflow.config.settings import settings_class
 from marlinflow.downstream.results import RunResult, Scored, make_result
 from marlinflow.downstream.splits import low_label
 from marlinflow.downstream.tasks import Task
 from marlinflow.downstream.training import FitResult, TrainConfig, fit, torch_threads
 from marlinflow.downstream.usable import UsableClips
 from marlinflow.errors import InputError
-from marlinflow.settings import settings_class
 
 ProbeSettings = settings_class("downstream.probe", "ProbeSettings")
 

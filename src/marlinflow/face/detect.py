@@ -162,7 +162,7 @@ class FanDetector:
         check_fan_weights()
         import face_alignment
 
-        from marlinflow.devices import resolve_device
+        from marlinflow.compute.devices import resolve_device
 
         self.device = resolve_device(device or "auto")
         self.detect_size = detect_size

@@ -14,10 +14,10 @@ from typing import Any
 
 import numpy as np
 
+from marlinflow.config.settings import settings_class
 from marlinflow.errors import InputError
 from marlinflow.face.parsing import coverage_of_counts, rasterize_parts
 from marlinflow.face.store import CHUNK_FRAMES, PART_LABELS, FaceTrack, ParsingWriter
-from marlinflow.settings import settings_class
 from marlinflow.stages import StageRecord, is_status_path, run_stage, sibling
 from marlinflow.video.io import VideoInfo, iter_frames, probe
 

@@ -20,13 +20,13 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
+from marlinflow.config.settings import settings_class
 from marlinflow.errors import InputError, VideoError
 from marlinflow.face import align, timeline
 from marlinflow.face.detect import FaceDetector, make_detector
 from marlinflow.face.identity import IdentityCheck
 from marlinflow.face.store import FaceTrack
 from marlinflow.face.track import follow_faces
-from marlinflow.settings import settings_class
 from marlinflow.video.io import VideoInfo, iter_frames, iter_timed_frames, prefetch, probe
 from marlinflow.video.writer import write_video
 

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytorch_lightning as pl
 
-from marlinflow.checkpoints import LoadReport, init_from_videomae
 from marlinflow.models import MarlinModel
+from marlinflow.weights.checkpoints import LoadReport, init_from_videomae
 
 log = logging.getLogger(__name__)
 LAST = "last.ckpt"

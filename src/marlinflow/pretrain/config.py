@@ -2,7 +2,7 @@
 the run's inputs (the parse records) and its folder; read from YAML or JSON.
 
 Every setting, its default (the official one unless its description says otherwise) and its
-constraints are declared in the config schema (:mod:`marlinflow.settings`).
+constraints are declared in the config schema (:mod:`marlinflow.config.settings`).
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from typing import Any
 
 import yaml
 
+from marlinflow.config.settings import section_schema, settings_class
 from marlinflow.errors import InputError
-from marlinflow.settings import section_schema, settings_class
 
 INPUTS = ("index", "run_dir", "model")  # set by the workflow per run, not pretraining settings
 _RUN = {

@@ -1,6 +1,6 @@
 """Where the processes of a pretraining run live: the config's devices, or the SLURM job's.
 
-Inside a SLURM job the allocation decides (``marlinflow.slurm``): nodes, devices per node, and
+Inside a SLURM job the allocation decides (``marlinflow.compute.slurm``): nodes, devices per node, and
 the cluster environment that gives each srun task its rank and requeues the job on the
 time-limit warning. The config's ``accelerator`` still chooses the device kind: ``cpu`` trains
 on the CPU even in a GPU allocation, one process per srun task; ``auto`` takes the job's GPUs,
@@ -23,16 +23,16 @@ import pytorch_lightning as pl
 import torch
 from pytorch_lightning.strategies import DDPStrategy, Strategy
 
-from marlinflow.errors import InputError
-from marlinflow.pretrain.checkpointing import next_requeue_checkpoint
-from marlinflow.pretrain.config import PretrainConfig
-from marlinflow.slurm import (
+from marlinflow.compute.slurm import (
     REQUEUE_SIGNAL,
     WARNING_SECONDS,
     SlurmAllocation,
     lightning_launch,
     slurm_allocation,
 )
+from marlinflow.errors import InputError
+from marlinflow.pretrain.checkpointing import next_requeue_checkpoint
+from marlinflow.pretrain.config import PretrainConfig
 
 log = logging.getLogger(__name__)
 # Accelerator names that need CUDA (Lightning's "gpu" is CUDA or Apple's MPS; clusters run CUDA).

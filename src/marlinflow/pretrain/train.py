@@ -16,7 +16,6 @@ import pytorch_lightning as pl
 from pytorch_lightning.loggers import CSVLogger, Logger
 
 from marlinflow.atomic import atomic_path, write_json
-from marlinflow.checkpoints import save_encoder
 from marlinflow.pretrain.checkpointing import LAST, LastCheckpoint, init_weights, resume_checkpoint
 from marlinflow.pretrain.config import PretrainConfig
 from marlinflow.pretrain.data import ClipSource, PretrainData, record_paths
@@ -29,6 +28,7 @@ from marlinflow.pretrain.launch import (
 from marlinflow.pretrain.metrics import MetricsFiles
 from marlinflow.pretrain.module import MarlinPretrain
 from marlinflow.tracking import TrackedRun, lightning_logger, track_run
+from marlinflow.weights.checkpoints import save_encoder
 
 log = logging.getLogger(__name__)
 CORPUS = "corpus.tsv"

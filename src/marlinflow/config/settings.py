@@ -17,8 +17,8 @@ from typing import Any
 
 import jsonschema
 
+from marlinflow.config.schemas import describe_error, load_schema
 from marlinflow.errors import InputError
-from marlinflow.schemas import describe_error, load_schema
 
 PYTHON_TYPES = {
     "integer": int,

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from marlinflow import datasets
 from marlinflow.config import cli_options
 from marlinflow.downstream.kinds import kind_named
-from marlinflow.experiment import Experiment
+from marlinflow.experiment.spec import Experiment
 from marlinflow.layout import STAGES, DatasetLayout, ExperimentLayout
 
 if TYPE_CHECKING:

@@ -14,8 +14,8 @@ from typing import Any
 import jsonschema
 import yaml
 
-_PACKAGED = Path(__file__).parent / "schemas"
-_SOURCE_TREE = Path(__file__).resolve().parents[2] / "workflow" / "schemas"
+_PACKAGED = Path(__file__).parents[1] / "schemas"
+_SOURCE_TREE = Path(__file__).resolve().parents[3] / "workflow" / "schemas"
 
 
 def schema_path(name: str) -> Path:

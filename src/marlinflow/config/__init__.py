@@ -11,8 +11,8 @@ from typing import Any
 import yaml
 
 from marlinflow import datasets
+from marlinflow.config.schemas import describe_error, load_schema, validator
 from marlinflow.errors import InputError
-from marlinflow.schemas import describe_error, load_schema, validator
 
 
 def validate_config(config: dict[str, Any], source: str | Path = "<config>") -> dict[str, Any]:

@@ -12,13 +12,13 @@ import hashlib
 from pathlib import Path
 from typing import Any
 
-from marlinflow.checkpoints import (
+from marlinflow.models import ModelSize
+from marlinflow.weights.checkpoints import (
     encoder_info,
     model_from_checkpoint,
     read_checkpoint,
     save_encoder,
 )
-from marlinflow.models import ModelSize
 
 
 def sha256(path: Path) -> str:
