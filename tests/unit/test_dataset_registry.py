@@ -25,7 +25,8 @@ SMILES = '''"""Smiles: short clips, each with a smile score."""
 import pandas as pd
 
 from marlinflow.datasets import Dataset, Gate, Option, TaskBuilder
-from marlinflow.datasets.common import require_root, split_of
+from marlinflow.datasets.common import require_root
+from marlinflow.downstream.splits import split_of
 from marlinflow.downstream.tasks import Task
 
 

@@ -7,7 +7,7 @@ import pytest
 from marlinflow import datasets
 from marlinflow.config import validate_config
 from marlinflow.datasets import build_manifest
-from marlinflow.datasets.common import split_of
+from marlinflow.downstream.splits import split_of
 from marlinflow.errors import InputError
 
 GATED = {name: dataset for name, dataset in datasets.registered().items() if dataset.gate}

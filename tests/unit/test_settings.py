@@ -17,10 +17,13 @@ from marlinflow.downstream.finetune import FinetuneSettings
 from marlinflow.downstream.probe import ProbeSettings
 from marlinflow.errors import InputError
 from marlinflow.extract import FeatureSettings
+from marlinflow.face import align
+from marlinflow.face.detect import BACKENDS
 from marlinflow.face.parsing_step import ParseSettings
 from marlinflow.face.pipeline import TrackConfig
 from marlinflow.pretrain.config import PretrainConfig
 from marlinflow.pretrain.schedule import SCHEDULES
+from marlinflow.tracking.settings import TrackingSettings
 
 # The section each settings class is made from.
 CLASSES = {
@@ -31,6 +34,7 @@ CLASSES = {
     "downstream.probe": ProbeSettings,
     "downstream.finetune": FinetuneSettings,
     "downstream.features": FeatureSettings,
+    "tracking": TrackingSettings,
 }
 # Sections the workflow reads as validated mappings (defaults filled by the schema), not as
 # settings of one verb.
@@ -41,7 +45,6 @@ WORKFLOW_SECTIONS = {
     "downstream.low_label",
     "report",
     "compute",
-    "tracking",
 }
 # The verb that takes each section as its flags.
 VERBS = [
@@ -157,9 +160,12 @@ def test_mappings_are_checked_and_name_their_source():
 
 
 def test_code_constants_agree_with_the_schema():
-    pretrain = settings.properties("pretrain")
+    """Names the code dispatches on, checked against the schema's choices."""
+    pretrain, track = settings.properties("pretrain"), settings.properties("track")
     assert tuple(pretrain["mask_strategy"]["enum"]) == tuple(masking.STRATEGIES)
     assert tuple(pretrain["lr_schedule"]["enum"]) == tuple(SCHEDULES)
+    assert tuple(track["crop_mode"]["enum"]) == tuple(align.MODES)
+    assert tuple(track["backend"]["enum"]) == tuple(BACKENDS)
 
 
 def test_a_new_setting_is_one_declaration(monkeypatch):

@@ -211,11 +211,11 @@ def test_mode_resolution(tmp_path):
 
 
 def test_settings_are_validated():
-    assert TrackingSettings.from_mapping({"mode": "offline"}).mode == "offline"
+    assert TrackingSettings.from_dict({"mode": "offline"}).mode == "offline"
     with pytest.raises(InputError, match="unknown tracking settings"):
-        TrackingSettings.from_mapping({"modes": "offline"})
+        TrackingSettings.from_dict({"modes": "offline"})
     with pytest.raises(InputError, match="not one of"):
-        TrackingSettings.from_mapping({"mode": "sometimes"})
+        TrackingSettings.from_dict({"mode": "sometimes"})
 
 
 def test_start_pipeline_exports_one_group(monkeypatch):

@@ -10,7 +10,6 @@ from typing import Any
 
 import yaml
 
-from marlinflow import datasets
 from marlinflow.config.schemas import describe_error, load_schema, validator
 from marlinflow.errors import InputError
 
@@ -23,59 +22,13 @@ def validate_config(config: dict[str, Any], source: str | Path = "<config>") -> 
     """
     coerce_strings(config, load_schema("config"))
     errors = sorted(validator("config", fill_defaults=True).iter_errors(config), key=str)
-    problems = [describe_error(error) for error in errors] + registry_problems(config)
+    # The names come from the data set modules, which sit above the config: asked at call time.
+    from marlinflow.datasets.checks import config_problems
+
+    problems = [describe_error(error) for error in errors] + config_problems(config)
     if problems:
         raise InputError(source, "invalid config:\n  " + "\n  ".join(problems))
     return config
-
-
-def registry_problems(config: dict[str, Any]) -> list[str]:
-    """``key: reason`` for each data set or task name the registry does not know, and for each
-    task option its builder does not take."""
-    builder = _mapping(config.get("dataset")).get("builder")
-    problems = _unknown("dataset.builder", builder, datasets.registered())
-    for where, spec in _task_specs(config):
-        problems += _task_problems(where, spec)
-    return problems
-
-
-def _task_specs(config: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
-    """(key, spec) of every task of the config: the data set's and those of each experiment entry."""
-    lists = [("downstream.tasks", _mapping(config.get("downstream")).get("tasks"))]
-    entries = _mapping(_mapping(config.get("experiment")).get("datasets"))
-    lists += [
-        (f"experiment.datasets.{name}.tasks", _mapping(entry).get("tasks"))
-        for name, entry in entries.items()
-    ]
-    return [
-        (f"{where}.{i}", spec)
-        for where, specs in lists
-        for i, spec in enumerate(specs if isinstance(specs, list) else [])
-        if isinstance(spec, dict)
-    ]
-
-
-def _task_problems(where: str, spec: dict[str, Any]) -> list[str]:
-    name, options = spec.get("adapter"), spec.get("options")
-    unknown = _unknown(f"{where}.adapter", name, datasets.tasks())
-    if unknown or not isinstance(name, str) or not isinstance(options, dict):
-        return unknown  # a wrong type is the schema's to report
-    return [
-        f"{where}.options.{problem}" for problem in datasets.task(name).option_problems(options)
-    ]
-
-
-def _unknown(where: str, name: Any, known: dict[str, Any]) -> list[str]:
-    """The problem of a name that is not one of the registry's (none for a name that is not a
-    string: the schema reports it)."""
-    if not isinstance(name, str) or name in known:
-        return []
-    return [f"{where}: {name!r} is not one of {list(known)} (marlinflow.datasets)"]
-
-
-def _mapping(value: Any) -> dict[str, Any]:
-    """``value`` when it is a mapping, else an empty one (a wrong type is the schema's to report)."""
-    return value if isinstance(value, dict) else {}
 
 
 def load_config(*paths: str | Path) -> dict[str, Any]:

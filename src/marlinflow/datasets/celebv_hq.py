@@ -14,9 +14,9 @@ from typing import Any
 
 import pandas as pd
 
-from marlinflow.datasets.common import read_json, require_root, split_of
+from marlinflow.datasets.common import read_json, require_root
 from marlinflow.datasets.registry import Dataset, Gate, Option, TaskBuilder
-from marlinflow.downstream.splits import hash_splits
+from marlinflow.downstream.splits import hash_splits, split_of
 from marlinflow.downstream.tasks import Task
 from marlinflow.errors import InputError
 

@@ -24,8 +24,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from marlinflow.datasets.common import require_root, safe_id, split_of
+from marlinflow.datasets.common import require_root, safe_id
 from marlinflow.datasets.registry import Dataset, Gate, Option, TaskBuilder
+from marlinflow.downstream.splits import split_of
 from marlinflow.downstream.tasks import Task
 from marlinflow.errors import InputError
 

@@ -1,8 +1,8 @@
-"""What the data set modules share: deterministic splits, safe ids, the downloaded folder, JSON."""
+"""What the data set modules share: safe ids, the downloaded folder, JSON. (Deterministic splits
+are :mod:`marlinflow.downstream.splits`.)"""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from pathlib import Path
@@ -34,18 +34,6 @@ def require_root(dataset: Dataset, root: str | Path | None) -> Path:
             f"{dataset.title} not found: {gate.how} (see {gate.page})",
         )
     return root
-
-
-def stable_fraction(key: str, seed: int = 0) -> float:
-    """A deterministic number in [0, 1) per key: splits that do not depend on listing order."""
-    digest = hashlib.sha256(f"{seed}:{key}".encode()).digest()
-    return int.from_bytes(digest[:8], "big") / 2**64
-
-
-def split_of(key: str, val: float = 0.1, test: float = 0.1, seed: int = 0) -> str:
-    """``val``, ``test`` or ``train`` for a key, in those proportions (seeded hash of the key)."""
-    u = stable_fraction(key, seed)
-    return "val" if u < val else "test" if u < val + test else "train"
 
 
 def safe_id(*parts: str) -> str:

@@ -12,9 +12,9 @@ from typing import Any
 
 import pandas as pd
 
-from marlinflow.datasets.common import require_root, split_of
+from marlinflow.datasets.common import require_root
 from marlinflow.datasets.registry import Dataset, Gate, Option, TaskBuilder
-from marlinflow.downstream.splits import carve_val
+from marlinflow.downstream.splits import carve_val, split_of
 from marlinflow.downstream.tasks import Task
 from marlinflow.errors import InputError
 

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
 PACKAGE = "marlinflow.datasets"
 ENTRY_POINTS = "marlinflow.datasets"
-SHARED = frozenset({"common", "registry"})  # modules of the package that are no data set
+SHARED = frozenset({"checks", "common", "registry"})  # modules of the package that are no data set
 
 
 class UnknownName(LookupError):

@@ -8,8 +8,9 @@ from typing import Any
 
 import pandas as pd
 
-from marlinflow.datasets.common import require_root, safe_id, split_of
+from marlinflow.datasets.common import require_root, safe_id
 from marlinflow.datasets.registry import Dataset, Gate
+from marlinflow.downstream.splits import split_of
 
 
 def manifest(cfg: dict[str, Any]) -> pd.DataFrame:

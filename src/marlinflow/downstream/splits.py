@@ -1,6 +1,6 @@
 """Deterministic splits and low-label subsets: the same ids and seed give the same rows anywhere.
 
-Splits hash each key with the seed (``datasets.common.split_of``), so they depend on neither the
+Splits hash each key with the seed (:func:`split_of`), so they depend on neither the
 order of a folder listing (the official CelebV-HQ bug, marlin.md §2.5) nor on which other videos
 exist.
 Few-shot subsets draw from the sorted training ids with a seeded generator.
@@ -8,11 +8,24 @@ Few-shot subsets draw from the sorted training ids with a seeded generator.
 
 from __future__ import annotations
 
+import hashlib
+
 import numpy as np
 import pandas as pd
 
-from marlinflow.datasets.common import split_of
 from marlinflow.downstream.tasks import Task
+
+
+def stable_fraction(key: str, seed: int = 0) -> float:
+    """A deterministic number in [0, 1) per key: splits that do not depend on listing order."""
+    digest = hashlib.sha256(f"{seed}:{key}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64
+
+
+def split_of(key: str, val: float = 0.1, test: float = 0.1, seed: int = 0) -> str:
+    """``val``, ``test`` or ``train`` for a key, in those proportions (seeded hash of the key)."""
+    u = stable_fraction(key, seed)
+    return "val" if u < val else "test" if u < val + test else "train"
 
 
 def hash_splits(keys: list[str], val: float = 0.1, test: float = 0.1, seed: int = 0) -> list[str]:

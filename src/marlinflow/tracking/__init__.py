@@ -49,7 +49,6 @@ from marlinflow.tracking.run import (
 )
 from marlinflow.tracking.settings import (
     ENV_PREFIX,
-    MODES,
     TAGS_ENV,
     TrackingSettings,
     clean_tags,
@@ -66,7 +65,6 @@ from marlinflow.tracking.settings import (
 __all__ = [
     "ENV_PREFIX",
     "METRICS_FILE",
-    "MODES",
     "REDACTED",
     "RUN_FILE",
     "TAGS_ENV",

@@ -13,9 +13,8 @@ from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import urlparse
 
-from marlinflow.errors import InputError
+from marlinflow.config.settings import settings_class
 
-MODES = ("auto", "offline", "online", "disabled")
 ENV_PREFIX = "MARLINFLOW_TRACKING_"
 TAGS_ENV = ENV_PREFIX + "TAGS"  # the invocation's tags, comma-separated (not a setting)
 NAME_ENV = ENV_PREFIX + "NAME"  # one job's run name (set per job by the workflow)
@@ -24,31 +23,9 @@ JOB_TAGS_ENV = ENV_PREFIX + "JOB_TAGS"  # one job's own tags, comma-separated
 WANDB_MODE_ALIASES = {"dryrun": "offline", "run": "online"}
 
 
-@dataclasses.dataclass(frozen=True)
-class TrackingSettings:
-    """The config's ``tracking`` section (documented in the workflow's config schema)."""
-
-    mode: str = "auto"
-    dir: str = "logs/wandb"  # W&B writes its run folders under <dir>/wandb/
-    project: str = "marlinflow"
-    entity: str | None = None
-    group: str | None = None  # None: one new group per pipeline invocation
-
-    def __post_init__(self) -> None:
-        if self.mode not in MODES:
-            raise ValueError(f"tracking mode {self.mode!r} is not one of {MODES}")
-
-    @classmethod
-    def from_mapping(cls, values: Mapping[str, Any] | None, source: str = "<config>"):
-        names = {f.name for f in dataclasses.fields(cls)}
-        values = dict(values or {})
-        unknown = sorted(set(values) - names)
-        if unknown:
-            raise InputError(source, f"unknown tracking settings {unknown}; known: {sorted(names)}")
-        try:
-            return cls(**values)
-        except ValueError as err:
-            raise InputError(source, str(err)) from None
+class TrackingSettings(settings_class("tracking", "TrackingSection")):
+    """The config's ``tracking`` section; W&B writes its run folders under ``<dir>/wandb/``, and
+    a null group is one new group per pipeline invocation."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> TrackingSettings:
@@ -59,7 +36,7 @@ class TrackingSettings:
             value = environ.get(ENV_PREFIX + field.name.upper())
             if value:
                 values[field.name] = value
-        return cls.from_mapping(values, source="environment")
+        return cls.from_dict(values, source="environment")
 
     def to_env(self) -> dict[str, str]:
         values = dataclasses.asdict(self)
@@ -85,7 +62,7 @@ def start_pipeline(
     a job attached to a foreign one can lose its run's log.
     """
     os.environ.pop("WANDB_SERVICE", None)
-    settings = TrackingSettings.from_mapping(tracking, source="config: tracking")
+    settings = TrackingSettings.from_dict(tracking or {}, source="config")
     group = settings.group or os.environ.get(ENV_PREFIX + "GROUP") or new_group_id(experiment)
     settings = dataclasses.replace(settings, group=group)
     os.environ.update(settings.to_env())
