@@ -128,7 +128,7 @@ def test_faceforensics_compressions_are_the_schema_s_and_name_the_folders(tmp_pa
     with pytest.raises(SystemExit):
         cli.main([*argv, "--compression", "c0"])
     assert "invalid choice: 'c0'" in capsys.readouterr().err
-    assert cli.main([*argv, "--compression", "raw"]) == 1  # accepted, but nothing downloaded
+    assert cli.main([*argv, "--compression", "raw"]) == 2  # accepted, but nothing downloaded
     assert "splits/train.json" in capsys.readouterr().err
 
 

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 
 import numpy as np
 import pytest
 
-from marlinflow.commands import task as task_verb
+from marlinflow.cli import main
 from marlinflow.datasets import celebv_hq, dfew, faceforensics
 from marlinflow.datasets import cmu_mosei as mosei
 from marlinflow.datasets.user_manifest import from_csv
@@ -335,9 +334,7 @@ def test_mosei_bad_csd_files_name_the_file_and_the_video(tmp_path):
 
 
 def run_task_verb(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser()
-    task_verb.add_arguments(parser)
-    return task_verb.run(parser.parse_args(argv))
+    return main(["task", *argv])
 
 
 def test_task_verb_writes_a_loadable_table(celebv_info, mosei_files, tmp_path):
@@ -353,10 +350,11 @@ def test_task_verb_writes_a_loadable_table(celebv_info, mosei_files, tmp_path):
 
 def test_task_verb_reports_missing_inputs(tmp_path, capsys):
     assert (
-        run_task_verb(["dfew", str(tmp_path), "--fold", "3", "--out", str(tmp_path / "t.tsv")]) == 1
+        run_task_verb(["dfew", str(tmp_path), "--fold", "3", "--out", str(tmp_path / "t.tsv")]) == 2
     )
-    assert "set_3.csv" in capsys.readouterr().err
-    assert run_task_verb(["cmu_mosei_emotion", str(tmp_path / "l.csv"), "--out", "x.tsv"]) == 1
+    error = capsys.readouterr().err
+    assert error.startswith("marlinflow task: error: ") and "set_3.csv" in error
+    assert run_task_verb(["cmu_mosei_emotion", str(tmp_path / "l.csv"), "--out", "x.tsv"]) == 2
     assert "--folds" in capsys.readouterr().err
 
 

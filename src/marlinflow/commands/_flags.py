@@ -12,6 +12,7 @@ from typing import Any
 import jsonschema
 import yaml
 
+from marlinflow.config import flag
 from marlinflow.config.settings import Settings, properties, types_of, validator_of, with_defs
 
 
@@ -30,14 +31,14 @@ def add_arguments(
     props = settings.schema()["properties"]
     names = [n for n in (props if only is None else only) if n not in set(exclude)]
     for key in names:
-        parser.add_argument("--" + key.replace("_", "-"), dest=key, **_flag(key, props[key]))
+        parser.add_argument(flag(key), dest=key, **_flag(key, props[key]))
 
 
 def add_setting(parser: argparse.ArgumentParser, path: str) -> None:
     """The flag of one setting, by its dotted path (``dataset.fps`` is ``--fps``)."""
     section, _, key = path.rpartition(".")
     spec = properties(section)[key]
-    parser.add_argument("--" + key.replace("_", "-"), dest=key, **_flag(key, spec))
+    parser.add_argument(flag(key), dest=key, **_flag(key, spec))
 
 
 def _flag(key: str, spec: dict[str, Any]) -> dict[str, Any]:

@@ -9,13 +9,11 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 from pathlib import Path
 from typing import Any
 
 from marlinflow import datasets
 from marlinflow.config import cli_options, flag
-from marlinflow.errors import InputError
 
 # Keys of a config's task that a builder may take as options (as the csv task does).
 SPEC_OPTIONS = {"task_name": "name", "kind": "kind", "label_columns": "label_columns"}
@@ -53,12 +51,8 @@ def _help(option: datasets.Option) -> str:
 def run(args: argparse.Namespace) -> int:
     builder = datasets.task(args.name)
     options = {option.name: getattr(args, option.name) for option in builder.options}
-    try:
-        task = builder.make(args.source, args.seed, **options)
-        task.save(args.out)
-    except InputError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
+    task = builder.make(args.source, args.seed, **options)
+    task.save(args.out)
     print(f"{args.out}: {task.name} ({task.kind}), {task.counts()}, {len(task.excluded)} excluded")
     return 0
 

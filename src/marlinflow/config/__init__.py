@@ -11,6 +11,7 @@ from typing import Any
 import yaml
 
 from marlinflow.config.schemas import describe_error, load_schema, validator
+from marlinflow.config.settings import types_of
 from marlinflow.errors import InputError
 
 
@@ -67,8 +68,7 @@ def coerce_strings(config: dict[str, Any], schema: dict[str, Any]) -> None:
 
 
 def _coerce(value: Any, schema: dict[str, Any]) -> Any:
-    types = schema.get("type", [])
-    types = [types] if isinstance(types, str) else types
+    types = types_of(schema)
     if isinstance(value, dict):
         coerce_strings(value, schema)
     elif isinstance(value, list) and "items" in schema:
