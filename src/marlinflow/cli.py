@@ -10,6 +10,7 @@ import importlib
 import importlib.util
 import logging
 import pkgutil
+import re
 import sys
 
 from marlinflow import commands
@@ -32,7 +33,12 @@ def _help_line(module_name: str) -> str:
 
     with open(spec.origin) as f:
         doc = ast.get_docstring(ast.parse(f.read())) or ""
-    return doc.splitlines()[0] if doc else ""
+    return plain_text(doc.split("\n\n")[0].replace("\n", " ")) if doc else ""
+
+
+def plain_text(rst: str) -> str:
+    """A docstring's reStructuredText as a terminal shows it: ``x`` and :role:`x` become x."""
+    return re.sub(r":\w+:`~?([^`]+)`", r"\1", rst).replace("``", "")
 
 
 def build_parser(verb: str | None = None) -> argparse.ArgumentParser:

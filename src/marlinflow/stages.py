@@ -55,7 +55,7 @@ def video_id_of(status_path: str | Path) -> str:
     """``data/raw/ytf/abc.status.json`` -> ``abc``."""
     name = Path(status_path).name
     if not name.endswith(STATUS_SUFFIX):
-        raise ValueError(f"{status_path}: a stage record's name ends in {STATUS_SUFFIX}")
+        raise InputError(status_path, f"a stage record's name ends in {STATUS_SUFFIX}")
     return name[: -len(STATUS_SUFFIX)]
 
 

@@ -4,6 +4,7 @@ VideoMAE weights starts from them, but a resumed one does not."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -13,6 +14,7 @@ import pytest
 import torch
 import yaml
 
+from marlinflow.errors import InputError
 from marlinflow.models import MarlinModel, get_size
 from marlinflow.pretrain.config import PretrainConfig
 from marlinflow.pretrain.train import pretrain
@@ -131,6 +133,90 @@ def test_videomae_init_applies_only_to_a_fresh_run(tmp_path):
     for key, value in encoder.items():
         if "pos_embedding" not in key:
             assert torch.equal(value, source.state_dict()[key]), key
-    # Resuming never re-initialises: a missing init file does not even get read.
-    config = config.replace(init=str(tmp_path / "gone.pth"))
-    pretrain(config)
+    # Resuming never re-initialises: with the init file gone, a longer run continues from its
+    # checkpoint without reading it.
+    (tmp_path / "videomae.pth").unlink()
+    pretrain(config.replace(steps=None, epochs=2))
+    resumed = torch.load(tmp_path / "run/last.ckpt", weights_only=False)
+    assert resumed["global_step"] > 2 * 1
+
+
+def workflow_rerun(run_dir) -> None:
+    """What the workflow does before it runs a job again: remove the job's outputs."""
+    for name in ("encoder.pt", "metrics.json"):
+        (run_dir / name).unlink()
+
+
+def short(tmp_path, **changes) -> PretrainConfig:
+    return settings(
+        tmp_path, "run", **{"epochs": 1, "clips_per_epoch": 4, "val_fraction": 0, **changes}
+    )
+
+
+def test_a_rerun_with_other_settings_starts_afresh_and_keeps_the_finished_run(tmp_path):
+    write_clip(tmp_path / "data", "a", n_frames=20)
+    run_dir = tmp_path / "run"
+    pretrain(short(tmp_path))
+    encoder = (run_dir / "encoder.pt").read_bytes()
+    workflow_rerun(run_dir)
+    pretrain(short(tmp_path, mask_ratio=0.75))
+    # Trained from the start: the new settings took effect (not the old checkpoint resumed).
+    assert json.loads((run_dir / "metrics.json").read_text())["iterations"] == 2
+    assert torch.load(run_dir / "last.ckpt", weights_only=False)["global_step"] == 2 * 2
+    assert json.loads((run_dir / "config.json").read_text())["mask_ratio"] == 0.75
+    (aside,) = (run_dir / "superseded").iterdir()
+    assert (aside / "final" / "encoder.pt").read_bytes() == encoder
+    assert json.loads((aside / "config.json").read_text())["mask_ratio"] == 0.9
+    assert {"last.ckpt", "metrics.csv", "corpus.tsv"} <= {p.name for p in aside.iterdir()}
+
+
+def test_a_rerun_with_another_video_starts_afresh(tmp_path):
+    write_clip(tmp_path / "data", "a", n_frames=20)
+    run_dir = tmp_path / "run"
+    pretrain(short(tmp_path))
+    write_clip(tmp_path / "data", "b", n_frames=20)  # a row added to the manifest
+    workflow_rerun(run_dir)
+    pretrain(short(tmp_path))
+    assert len((run_dir / "corpus.tsv").read_text().splitlines()) == 1 + 2
+    assert len(list((run_dir / "superseded").iterdir())) == 1
+
+
+def test_a_rerun_of_a_finished_run_restores_its_outputs_without_training(tmp_path):
+    write_clip(tmp_path / "data", "a", n_frames=20)
+    run_dir = tmp_path / "run"
+    pretrain(short(tmp_path))
+    encoder, metrics = (run_dir / "encoder.pt").read_bytes(), (run_dir / "metrics.json").read_text()
+    checkpoint = (run_dir / "last.ckpt").stat().st_mtime_ns
+    workflow_rerun(run_dir)
+    pretrain(short(tmp_path, workers=1))  # where it runs is not what it is
+    assert (run_dir / "encoder.pt").read_bytes() == encoder
+    assert (run_dir / "metrics.json").read_text() == metrics
+    assert (run_dir / "last.ckpt").stat().st_mtime_ns == checkpoint
+    assert not (run_dir / "superseded").exists()
+
+
+def test_a_killed_run_leaves_no_declared_output_and_keeps_its_metrics_history(tmp_path):
+    write_clip(tmp_path / "data", "a", n_frames=30)
+    write_clip(tmp_path / "data", "b", n_frames=24)
+    run_killed(tmp_path, settings(tmp_path, "killed"), after=9)
+    # The workflow takes an existing output of a killed job for an incomplete result.
+    assert not (tmp_path / "killed/encoder.pt").exists()
+    assert not (tmp_path / "killed/metrics.json").exists()
+    pretrain(settings(tmp_path, "killed"))
+    pretrain(settings(tmp_path, "straight"))
+    logged = {run: metric_steps(tmp_path / run / "metrics.jsonl") for run in ("killed", "straight")}
+    assert logged["killed"] == logged["straight"]  # the first start's steps are still there
+
+
+def metric_steps(path) -> list[int]:
+    return [json.loads(line)["step"] for line in path.read_text().splitlines()]
+
+
+def test_a_damaged_checkpoint_is_named_with_what_to_do(tmp_path):
+    write_clip(tmp_path / "data", "a", n_frames=20)
+    run_dir = tmp_path / "run"
+    pretrain(short(tmp_path))
+    checkpoint = run_dir / "last.ckpt"
+    checkpoint.write_bytes(checkpoint.read_bytes()[: checkpoint.stat().st_size // 2])
+    with pytest.raises(InputError, match="last.ckpt: a damaged checkpoint .* move it out of"):
+        pretrain(short(tmp_path, epochs=2))

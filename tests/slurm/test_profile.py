@@ -1,7 +1,8 @@
 """The SLURM profile without a cluster: it resolves from the checkout's root, layers under a
 site profile, groups the per-video steps and gives every job our default resources.
 
-Dry runs only, so these run wherever Snakemake does (no SLURM needed).
+Dry runs, and a run refused for want of a controller: these run wherever Snakemake does (no
+SLURM cluster needed).
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 BIN = Path(sys.executable).parent
 
@@ -55,3 +58,39 @@ def test_site_default_resources_replace_ours_whole(copy_workflow, tmp_path):
     output = dry_run(copy_workflow(tmp_path), "slurm", str(site))
     assert "slurm_partition=gpu-a100" in output
     assert "runtime=60" not in output and "group_lanes" not in output
+
+
+def test_a_machine_without_slurm_gets_one_line_and_exit_1(copy_workflow, tmp_path):
+    """Submitting from a machine whose SLURM commands cannot reach a controller (this one, when
+    no test cluster is up): refused before the first submission, within seconds."""
+    from marlinflow.compute.slurm import controller_problem
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SLURM")}
+    env["PATH"] = f"{BIN}{os.pathsep}{os.environ['PATH']}"
+    if controller_problem() is None:
+        pytest.skip("a SLURM controller answers here")
+    command = [
+        str(BIN / "snakemake"),
+        "--profile",
+        "slurm",
+        "--config",
+        "dataset={sample_videos: 6}",
+    ]
+    result = subprocess.run(
+        ["timeout", "-s", "KILL", "120", *command],
+        cwd=copy_workflow(tmp_path),
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 1, result.stderr[-2000:]
+    assert "--executor slurm: squeue" in result.stderr or "not found" in result.stderr
+    assert "sacct" not in result.stdout + result.stderr  # no guessing at an account first
+    assert not any((tmp_path / ".snakemake").glob("slurm_logs/**/*.log"))  # nothing submitted
+
+
+def test_without_slurm_commands_the_reason_names_them(monkeypatch, tmp_path):
+    from marlinflow.compute.slurm import controller_problem
+
+    monkeypatch.setenv("PATH", str(tmp_path))  # no sbatch, no squeue
+    assert controller_problem().startswith("sbatch and squeue not found")

@@ -94,3 +94,10 @@ def test_dataset_configs_replace_every_sample_setting(repo_root):
         config = yaml.safe_load(path.read_text())
         for leaf in leaves({k: v for k, v in sample.items() if k != "dataset"}):
             assert has(config, leaf), (path.name, ".".join(leaf))
+
+
+def test_an_odd_crop_size_is_refused_before_any_job():
+    """H.264 in 4:2:0 stores even sides only: a 225 px crop would be written as 226."""
+    with pytest.raises(InputError, match=r"track.size: 225 is not a multiple of 2"):
+        validate_config({"track": {"size": 225}})
+    assert validate_config({"track": {"size": 226}})["track"]["size"] == 226

@@ -169,7 +169,7 @@ def test_from_online_uses_the_cached_file(tmp_path, monkeypatch):
     export_official(original, tmp_path / release_file("small"))
     loaded = Marlin.from_online("small")
     assert torch.equal(loaded.encoder.norm.weight, original.encoder.norm.weight)
-    with pytest.raises(KeyError, match="marlin_vit_base_ytf"):
+    with pytest.raises(InputError, match="marlin_vit_base_ytf"):
         release_file("huge")
 
 

@@ -43,7 +43,7 @@ def test_bugs_are_not_swallowed(tmp_path):
 def test_paths_and_bad_records(tmp_path):
     assert video_id_of("data/raw/x/a.b.status.json") == "a.b"
     assert sibling("faces/abc.status.json", ".mp4").as_posix() == "faces/abc.mp4"
-    with pytest.raises(ValueError):
+    with pytest.raises(InputError, match="ends in .status.json"):
         video_id_of("abc.json")
     (tmp_path / "bad.status.json").write_text("{")
     with pytest.raises(InputError, match="bad.status.json"):

@@ -224,7 +224,7 @@ def test_clean_clone_pulls_the_whole_experiment_and_has_nothing_to_redo(
     assert not (clone / EXTERNAL).exists()
     run([str(BIN / "dvc"), "pull"], clone, env)
     run([str(BIN / "dvc"), "status", "--quiet"], clone, env)  # data match code and config
-    touched = snakemake(clone, "--touch", "--cores", "1", *SAMPLE_ARGS)
+    touched = snakemake(clone, "--touch", "--forceall", "--cores", "1", *SAMPLE_ARGS)
     assert touched.returncode == 0, touched.stderr[-5000:]
     assert_nothing_to_do(clone, "--cores", "1", *SAMPLE_ARGS)  # the default target
     for name, stage in locked_stages(clone).items():  # each DVC stage's own command, too
@@ -233,6 +233,7 @@ def test_clean_clone_pulls_the_whole_experiment_and_has_nothing_to_redo(
         assert_nothing_to_do(clone, *command[1:])
 
     assert digests(clone) == made  # every file of the run pulled, byte for byte
+    assert_code_change_reruns_its_jobs(clone, env)
     # the numbers: of both pretrained encoders, and of tasks x protocols x encoders downstream
     for folder, at_least in (("encoders", 2), ("downstream", 3 * 2 * 4)):
         assert len(metrics(project, folder)) >= at_least, folder
@@ -246,6 +247,26 @@ def test_clean_clone_pulls_the_whole_experiment_and_has_nothing_to_redo(
     assert set(downstream) == {"war", "uar"} and shown["pretrain"]["tiny"]["iterations"] > 0
     encoders = {"tiny", "videomae-tiny", "random-tiny", "official-tiny"}
     assert set(table["encoder"]) == encoders
+
+
+def assert_code_change_reruns_its_jobs(clone: Path, env: dict[str, str]) -> None:
+    """A change to the probe's module: DVC runs the evaluation stage, and Snakemake, run by it,
+    redoes the probes and the fine-tuning (whose package folder it is) and nothing else."""
+    probe = clone / "src/marlinflow/downstream/probe.py"
+    probe.write_text(probe.read_text() + "\n# changed\n")
+    status = run([str(BIN / "dvc"), "status"], clone, env)
+    assert "evaluation@sample" in status and "faces@sample" not in status
+    command = locked_stages(clone)["evaluation@sample"]["cmd"].split()
+    plan = run([*command, "-n"], clone, {**env, "PYTHONPATH": str(clone / "src")})
+    planned = {
+        line.split()[1].rstrip(":") for line in plan.splitlines() if line.startswith("rule ")
+    }
+    assert (
+        {"probe", "finetune"}
+        <= planned
+        <= {"probe", "finetune", "probe_low_label", "finetune_low_label"}
+    )
+    assert "Params have changed" in plan
 
 
 def test_a_pretraining_only_experiment_has_every_out_of_its_stages(

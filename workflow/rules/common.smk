@@ -26,7 +26,8 @@ from marlinflow.experiment.plan import (
     plan_document,
     used_datasets,
 )
-from marlinflow.compute.slurm import pretrain_resources
+from marlinflow.code_version import code_version
+from marlinflow.compute.slurm import controller_problem, pretrain_resources
 from marlinflow.tracking import job_tracking, start_pipeline
 
 try:
@@ -46,6 +47,14 @@ try:
     check_tasks(EXPERIMENT, MANIFESTS)
 except InputError as err:
     raise WorkflowError(str(err)) from None
+
+
+onstart:
+    # Submitting to SLURM from a machine that cannot: one line now, not a stalled run.
+    if getattr(workflow.executor_plugin, "name", None) == "slurm":
+        problem = controller_problem()
+        if problem is not None:
+            raise WorkflowError(f"--executor slurm: {problem}")
 
 for note in EXPERIMENT.notes:
     print(f"note: {note}", file=sys.stderr)

@@ -9,6 +9,7 @@ rule write_manifest:
     conda:
         CONDA_ENV
     params:
+        code=code_version("write_manifest"),
         rows=lambda wildcards: len(MANIFESTS[wildcards.ds]),
     run:
         from marlinflow.manifest import write_manifest
@@ -29,6 +30,7 @@ rule make_sample:
         runtime=10,
         mem_mb=2000,
     params:
+        code=code_version("make_sample"),
         folder=lambda wildcards, output: os.path.dirname(output[0]),
         n=lambda wildcards: DATASETS[wildcards.ds].config["sample_videos"],
         seed=lambda wildcards: DATASETS[wildcards.ds].config["seed"],
@@ -49,6 +51,7 @@ rule download_video:
         runtime=10,
         mem_mb=2000,
     params:
+        code=code_version("download_video"),
         args=download_args,
     shell:
         "marlinflow download {params.args} {output} > {log} 2>&1"

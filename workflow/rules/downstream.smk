@@ -13,6 +13,7 @@ rule build_task:
     conda:
         CONDA_ENV
     params:
+        code=code_version("build_task"),
         args=task_args,
     shell:
         "marlinflow task {params.args} --out {output.table} > {log} 2>&1"
@@ -34,6 +35,7 @@ rule extract_features:
         runtime=config["compute"]["downstream_runtime"],
         mem_mb=config["compute"]["downstream_mem_mb"],
     params:
+        code=code_version("extract_features"),
         options=shlex.join(cli_options(config["downstream"]["features"])),
         tracking=tracking_of("extract_features"),
     shell:
@@ -58,6 +60,7 @@ rule probe:
     conda:
         CONDA_ENV
     params:
+        code=code_version("probe"),
         out=lambda wildcards, output: os.path.dirname(output[0]),
         options=shlex.join(downstream_options(config["downstream"], "probe")),
         tracking=tracking_of("probe"),
@@ -87,6 +90,7 @@ rule finetune:
         runtime=config["compute"]["downstream_runtime"],
         mem_mb=config["compute"]["downstream_mem_mb"],
     params:
+        code=code_version("finetune"),
         out=lambda wildcards, output: os.path.dirname(output[0]),
         options=shlex.join(downstream_options(config["downstream"], "finetune")),
         tracking=tracking_of("finetune"),
@@ -108,6 +112,7 @@ use rule probe as probe_low_label with:
     log:
         f"{EXP.logs}/probe/{{ds}}-{{task}}-{{budget}}-{{encoder}}.log",
     params:
+        code=code_version("probe"),
         out=lambda wildcards, output: os.path.dirname(output[0]),
         options=lambda wildcards: shlex.join(
             downstream_options(config["downstream"], "probe", wildcards.budget)
@@ -125,6 +130,7 @@ use rule finetune as finetune_low_label with:
     log:
         f"{EXP.logs}/finetune/{{ds}}-{{task}}-{{budget}}-{{encoder}}.log",
     params:
+        code=code_version("finetune"),
         out=lambda wildcards, output: os.path.dirname(output[0]),
         options=lambda wildcards: shlex.join(
             downstream_options(config["downstream"], "finetune", wildcards.budget)

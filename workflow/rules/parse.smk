@@ -17,6 +17,7 @@ rule parse_video:
         mem_mb=4000,
         gpu=config["compute"]["preprocess_gpus"],
     params:
+        code=code_version("parse_video"),
         options=lambda wildcards: shlex.join(cli_options(config["parse"])),
     shell:
         "marlinflow parse {input} {output} {params.options} > {log} 2>&1"
@@ -38,6 +39,8 @@ rule contact_sheet:
     resources:
         runtime=5,
         mem_mb=2000,
+    params:
+        code=code_version("contact_sheet"),
     shell:
         "marlinflow contact-sheet {input} {output} > {log} 2>&1"
 

@@ -64,6 +64,7 @@ rule pretrain:
         runtime=config["compute"]["pretrain_runtime"],
         mem_mb=config["compute"]["pretrain_mem_mb"],
     params:
+        code=code_version("pretrain"),
         run_dir=lambda wildcards, output: os.path.dirname(output.encoder),
         tracking=tracking_of("pretrain"),
     shell:
@@ -81,6 +82,7 @@ rule random_encoder:
     conda:
         CONDA_ENV
     params:
+        code=code_version("random_encoder"),
         model=lambda wildcards: encoder_model(wildcards.encoder),
         seed=config["pretrain"]["seed"],
     run:
@@ -104,6 +106,7 @@ rule import_encoder:
     conda:
         CONDA_ENV
     params:
+        code=code_version("import_encoder"),
         model=lambda wildcards: model_option(encoder_model(wildcards.encoder)),
     shell:
         "marlinflow import-encoder {input} --out {output} {params.model} > {log} 2>&1"

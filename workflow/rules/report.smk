@@ -56,6 +56,7 @@ rule report_html:
     conda:
         CONDA_ENV
     params:
+        code=code_version("report_html"),
         tracking=run_tracking("report_html"),
     shell:
         "{params.tracking} marlinflow report {input.plan} --out {output.page}/index.html"

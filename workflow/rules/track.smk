@@ -17,6 +17,7 @@ rule track_video:
         mem_mb=4000,
         gpu=config["compute"]["preprocess_gpus"],
     params:
+        code=code_version("track_video"),
         options=lambda wildcards: shlex.join(cli_options(config["track"])),
     shell:
         "marlinflow track {input} {output} {params.options} > {log} 2>&1"

@@ -1,8 +1,12 @@
-"""Pretrain MARLIN on parsed face videos (resumes from its last checkpoint; writes encoder.pt).
+"""Pretrain MARLIN on parsed face videos (continues an unfinished run; writes encoder.pt).
 
 ``marlinflow pretrain CONFIG [--set key=value ...]``: CONFIG is a YAML or JSON file of
 :class:`~marlinflow.pretrain.config.PretrainConfig` settings (or with a ``pretrain:`` section);
 ``--set`` overrides single settings, values read as YAML (``--set steps=100``).
+
+A run folder holding a start with other settings or other parse records has it moved to
+``superseded/<time>/`` first; one holding the same run finished restores its outputs
+(:mod:`marlinflow.pretrain.rundir`).
 """
 
 from __future__ import annotations

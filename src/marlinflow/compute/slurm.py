@@ -28,7 +28,9 @@ from __future__ import annotations
 import os
 import re
 import shlex
+import shutil
 import signal
+import subprocess
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 
@@ -200,3 +202,27 @@ def describe(env: Mapping[str, str] | None = None) -> dict:
         "cuda_visible_devices": env.get("CUDA_VISIBLE_DEVICES"),
         "rank": _first_int(env.get("SLURM_PROCID")),
     }
+
+
+def controller_problem(timeout_s: float = 20.0) -> str | None:
+    """Why jobs cannot go to SLURM from this machine: no SLURM commands, or a controller that
+    does not answer ``squeue``; None when it answers. Asked before a workflow submits anything,
+    so that a machine without SLURM gets this one line instead of a stalled run."""
+    missing = [command for command in ("sbatch", "squeue") if shutil.which(command) is None]
+    if missing:
+        return (
+            f"{' and '.join(missing)} not found: this machine has no SLURM client; run from "
+            "the cluster's login node, or without --profile slurm (snakemake --cores all)"
+        )
+    try:
+        done = subprocess.run(
+            ["squeue", "--noheader", "--me"], capture_output=True, text=True, timeout=timeout_s
+        )
+    except subprocess.TimeoutExpired:
+        return (
+            f"squeue did not answer within {timeout_s:.0f} s: the SLURM controller is unreachable"
+        )
+    if done.returncode != 0:
+        said = " ".join(done.stderr.split())[:300] or f"exit status {done.returncode}"
+        return f"squeue cannot reach the SLURM controller ({said})"
+    return None

@@ -136,4 +136,8 @@ def record_sheet(record_path: str | Path, out_png: str | Path, n: int = 12, cols
     record = StageRecord.load(record_path)
     if not record.ok:
         return _write_png(notice_image(record.id, record.reason), out_png)
+    if "labels" not in record.outputs:
+        raise InputError(
+            record_path, f"a {record.stage} record; a contact sheet needs a parse record"
+        )
     return contact_sheet(record.outputs["video"], record.outputs["labels"], out_png, n, cols)

@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import logging
 import os
+import zipfile
 from pathlib import Path
 
 import pytorch_lightning as pl
 
+from marlinflow.errors import InputError
 from marlinflow.models import MarlinModel
 from marlinflow.weights.checkpoints import LoadReport, init_from_videomae
 
@@ -72,6 +74,23 @@ def resume_checkpoint(run_dir: str | Path, last: str = LAST) -> Path | None:
     if (Path(run_dir) / last).is_file():
         candidates.append(Path(run_dir) / last)
     return max(candidates, key=lambda p: p.stat().st_mtime_ns, default=None)
+
+
+def readable_checkpoint(path: Path) -> Path:
+    """``path`` if its archive is whole (every member's CRC checked), else an error saying what
+    to do: Lightning's own would be a traceback from deep inside the loader."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            damaged = archive.testzip()
+    except (OSError, zipfile.BadZipFile) as err:
+        damaged = str(err)
+    if damaged is not None:
+        raise InputError(
+            path,
+            f"a damaged checkpoint ({damaged}); move it out of {path.parent} to start the run "
+            "afresh, or put back a good copy of it to resume",
+        )
+    return path
 
 
 def init_weights(model: MarlinModel, path: str | Path) -> LoadReport:

@@ -1,5 +1,6 @@
 """The run's own metrics files, written by the training process whatever loggers are on:
-``metrics.csv`` (one row per iteration, plus one per validation) and ``metrics.json`` (summary)."""
+``metrics.csv`` (one row per iteration, plus one per validation), and at the end of the run a
+summary (``metrics.json``)."""
 
 from __future__ import annotations
 
@@ -48,18 +49,22 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 class MetricsFiles(pl.Callback):
-    """Collects the module's ``step_metrics`` and the validation means; rank 0 writes the files
-    whenever a checkpoint is saved and at the end of the run. A resumed run keeps the rows of the
+    """Collects the module's ``step_metrics`` and the validation means; rank 0 writes the rows
+    whenever a checkpoint is saved and at the end of the run, and the summary (``summary_path``,
+    default ``metrics.json`` beside them) only at the end. A resumed run keeps the rows of the
     iterations its checkpoint holds."""
 
-    def __init__(self, run_dir: str | Path):
+    def __init__(self, run_dir: str | Path, summary_path: str | Path | None = None):
         self.csv_path = Path(run_dir) / "metrics.csv"
-        self.json_path = Path(run_dir) / "metrics.json"
+        self.json_path = Path(summary_path or Path(run_dir) / "metrics.json")
         self.rows: list[dict[str, Any]] = []
 
     def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        done = pl_module.iterations_done  # rows written after the checkpoint are done again
-        self.rows = [r for r in read_rows(self.csv_path) if r["step"] < done]
+        self.rows = self.rows_before(pl_module.iterations_done)
+
+    def rows_before(self, done: int) -> list[dict[str, Any]]:
+        """The rows on disk of the iterations a checkpoint holds (later ones are done again)."""
+        return [r for r in read_rows(self.csv_path) if r["step"] < done]
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
         step = trainer.current_epoch * int(trainer.num_training_batches) + batch_idx
@@ -73,12 +78,14 @@ class MetricsFiles(pl.Callback):
         self.rows.append({"epoch": trainer.current_epoch, "step": step, **values})
 
     def on_save_checkpoint(self, trainer: pl.Trainer, pl_module, checkpoint: dict) -> None:
-        self.write(trainer)  # every checkpoint a run can resume from has its rows on disk
+        if trainer.is_global_zero and self.rows:  # every checkpoint has its rows on disk
+            write_rows(self.csv_path, self.rows)
 
     def on_fit_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        self.write(trainer)
-
-    def write(self, trainer: pl.Trainer) -> None:
-        if trainer.is_global_zero and self.rows:
+        if not trainer.is_global_zero:
+            return
+        if not self.rows:  # resumed from a checkpoint at the run's end: nothing was trained now
+            self.rows = self.rows_before(pl_module.iterations_done)
+        if self.rows:
             write_rows(self.csv_path, self.rows)
             write_json(self.json_path, summarise(self.rows))

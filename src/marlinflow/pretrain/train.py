@@ -1,6 +1,7 @@
 """Run MARLIN pretraining from a :class:`PretrainConfig`: resume from the run's newest checkpoint
-(else start from random or VideoMAE weights), track the run, list the videos it trains on in
-``corpus.tsv`` before it starts, and write ``encoder.pt`` (with its geometry and provenance:
+when it is a start of the same run (else set the earlier files aside and start from random or
+VideoMAE weights: :mod:`marlinflow.pretrain.rundir`), track the run, list the videos it trains on
+in ``corpus.tsv`` before it starts, and write ``encoder.pt`` (with its geometry and provenance:
 ``checkpoints.save_encoder``) and the run's metrics at the end."""
 
 from __future__ import annotations
@@ -16,7 +17,13 @@ import pytorch_lightning as pl
 from pytorch_lightning.loggers import CSVLogger, Logger
 
 from marlinflow.atomic import atomic_path, write_json
-from marlinflow.pretrain.checkpointing import LAST, LastCheckpoint, init_weights, resume_checkpoint
+from marlinflow.pretrain.checkpointing import (
+    LAST,
+    LastCheckpoint,
+    init_weights,
+    readable_checkpoint,
+    resume_checkpoint,
+)
 from marlinflow.pretrain.config import PretrainConfig
 from marlinflow.pretrain.data import ClipSource, PretrainData, record_paths
 from marlinflow.pretrain.launch import (
@@ -27,7 +34,9 @@ from marlinflow.pretrain.launch import (
 )
 from marlinflow.pretrain.metrics import MetricsFiles
 from marlinflow.pretrain.module import MarlinPretrain
+from marlinflow.pretrain.rundir import FINAL, prepare, publish
 from marlinflow.tracking import TrackedRun, lightning_logger, track_run
+from marlinflow.tracking.settings import is_rank_zero
 from marlinflow.weights.checkpoints import save_encoder
 
 log = logging.getLogger(__name__)
@@ -44,7 +53,7 @@ def build_trainer(
     placement = trainer_placement(config)
     # MetricsFiles first: a checkpoint written at a batch's end must find that batch's row.
     callbacks = [
-        MetricsFiles(run_dir),
+        MetricsFiles(run_dir, run_dir / FINAL / "metrics.json"),
         LastCheckpoint(run_dir / LAST, config.checkpoint_every_steps),
         *extra,
     ]
@@ -77,7 +86,7 @@ def start_point(
     set (and record in ``run`` which weights they did not cover)."""
     resume = resume_checkpoint(config.run_dir, LAST)
     if resume is not None:
-        log.info("resuming from %s", resume)
+        log.info("resuming from %s", readable_checkpoint(resume))
     elif config.init:
         report = init_weights(module.model, config.init)
         if run is not None:
@@ -89,18 +98,22 @@ def pretrain(config: PretrainConfig, callbacks: Sequence[pl.Callback] = ()) -> d
     """Train (or finish training) the run in ``config.run_dir``; returns its output files.
 
     The run is tracked (``run.json``, ``metrics.jsonl`` and W&B as the environment's tracking
-    settings say); ``metrics.csv``/``metrics.json`` are written whatever the tracking mode."""
+    settings say); ``metrics.csv``/``metrics.json`` are written whatever the tracking mode.
+    ``encoder.pt`` and ``metrics.json`` appear when the run has finished, not before."""
     run_dir = Path(config.run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    pl.seed_everything(config.seed, workers=True, verbose=False)  # same initial weights everywhere
-    module, data = MarlinPretrain(config), PretrainData(config)
     outputs = {
         "checkpoint": run_dir / LAST,
         "encoder": run_dir / "encoder.pt",
         "metrics_csv": run_dir / "metrics.csv",
         "metrics_json": run_dir / "metrics.json",
     }
-    with track_run("pretrain", tracked_config(config), [module.size.name], run_dir) as run:
+    start = prepare(config, is_rank_zero())
+    if start.finished:
+        return outputs
+    pl.seed_everything(config.seed, workers=True, verbose=False)  # same initial weights everywhere
+    module, data = MarlinPretrain(config), PretrainData(config)
+    tags = [module.size.name]
+    with track_run("pretrain", tracked_config(config), tags, run_dir, resume=start.resume) as run:
         module.image_run = run.wandb_run
         trainer = build_trainer(config, run_dir, [lightning_logger(run)], callbacks)
         if trainer.is_global_zero:
@@ -108,7 +121,8 @@ def pretrain(config: PretrainConfig, callbacks: Sequence[pl.Callback] = ()) -> d
             write_corpus(run_dir / CORPUS, *data.split())  # before training: a killed run has it
         trainer.fit(module, datamodule=data, ckpt_path=start_point(config, module, run))
         if trainer.is_global_zero:
-            save_encoder(module.model, outputs["encoder"], provenance(config, data))
+            save_encoder(module.model, run_dir / FINAL / "encoder.pt", provenance(config, data))
+            publish(run_dir)
         run.summarize(read_summary(outputs["metrics_json"]))
     return outputs
 

@@ -69,10 +69,28 @@ def redact(value: Any, secret: str | None, key: str = "") -> Any:
     return value
 
 
+def _read_lines(path: Path) -> list[tuple[str, int]]:
+    """The lines of a metrics.jsonl with their steps (unreadable lines left out)."""
+    lines = []
+    with contextlib.suppress(OSError):
+        for line in Path(path).read_text().splitlines():
+            try:
+                lines.append((line, int(json.loads(line)["step"])))
+            except (ValueError, KeyError, TypeError):
+                continue
+    return lines
+
+
 class TrackedRun:
     """One step's run: our files always, the W&B run (``wandb_run``) when tracking is on."""
 
-    def __init__(self, out_dir: str | Path | None, header: dict[str, Any], wandb_run: Any = None):
+    def __init__(
+        self,
+        out_dir: str | Path | None,
+        header: dict[str, Any],
+        wandb_run: Any = None,
+        resume: bool = False,
+    ):
         self.out_dir = Path(out_dir) if out_dir is not None else None  # None: write no files
         self.header = header
         self.group: str = header["group"]
@@ -87,7 +105,20 @@ class TrackedRun:
         if self.out_dir is not None:
             self.out_dir.mkdir(parents=True, exist_ok=True)
         target = os.devnull if self.out_dir is None else self.out_dir / METRICS_FILE
-        self._metrics = open(target, "w")  # noqa: SIM115 (closed in finish)
+        # A resumed run continues the earlier lines, from its first step on (see _continue).
+        self._earlier = _read_lines(target) if resume and self.out_dir is not None else None
+        if not self._earlier:
+            self._metrics = open(target, "w")  # noqa: SIM115 (closed in finish)
+
+    def _continue(self, step: int) -> None:
+        """Keep the earlier start's lines of the steps before ``step`` (later ones are logged
+        again; a line cut short by a kill is dropped), then append."""
+        path = self.out_dir / METRICS_FILE
+        kept = [line for line, logged in self._earlier if logged < step]
+        with atomic_path(path) as tmp:
+            tmp.write_text("".join(line + "\n" for line in kept))
+        self._earlier = None
+        self._metrics = open(path, "a")  # noqa: SIM115 (closed in finish)
 
     def _step(self, step: int | None, keys: Iterable[str]) -> int:
         """The step of a log call (default: one after the last), noting the keys logged."""
@@ -99,6 +130,8 @@ class TrackedRun:
     def log(self, values: Mapping[str, Any], step: int | None = None) -> None:
         """Record values at ``step`` (default: one after the last); a line is flushed per call."""
         step = self._step(step, values)
+        if self._earlier:
+            self._continue(step)
         self._metrics.write(json.dumps({"step": step, **plain(dict(values))}) + "\n")
         self._metrics.flush()  # a killed run keeps what it logged
         if self.wandb_run is not None:
@@ -157,7 +190,8 @@ class TrackedRun:
             write_json(self.out_dir / RUN_FILE, record)
 
     def finish(self, status: str) -> None:
-        self._metrics.close()
+        if not self._earlier:  # a resumed run that logged nothing leaves the earlier lines
+            self._metrics.close()
         self.write_record(status)
         if self.wandb_run is not None:
             self.wandb_run.finish(exit_code=0 if status == "finished" else 1)
@@ -199,9 +233,10 @@ def track_run(
     tags: list[str] | tuple[str, ...] = (),
     out_dir: str | Path = ".",
     settings: TrackingSettings | None = None,
+    resume: bool = False,
 ) -> Iterator[TrackedRun]:
     """Record one run of a step (see the module's docstring); the record says ``failed`` if the
-    block raises."""
+    block raises. A ``resume`` continues the earlier start's metrics.jsonl in ``out_dir``."""
     settings = settings or TrackingSettings.from_env()
     mode = resolve_mode(settings.mode)
     header = {
@@ -217,7 +252,7 @@ def track_run(
     if not is_rank_zero():  # another process of a distributed run: rank 0 records it
         header["mode"], out_dir = "disabled", None
     wandb_run = _start_wandb(settings, mode, header) if header["mode"] != "disabled" else None
-    run = TrackedRun(out_dir, header, wandb_run)
+    run = TrackedRun(out_dir, header, wandb_run, resume)
     run.write_record("running")
     status = "failed"
     try:

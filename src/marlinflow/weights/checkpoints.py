@@ -40,6 +40,8 @@ CRITIC_PREFIXES = ("critic.", "discriminator.")
 WRAPPER_PREFIXES = ("model.", "marlin.")
 # The ``format`` of our self-describing weights files; another version is refused, not misread.
 ENCODER_FORMAT = "marlinflow-encoder/1"
+# How torch words a weights_only refusal (its advice to turn the check off is not passed on).
+REFUSED_BY_WEIGHTS_ONLY = ("allowed global", "unsupported global")
 GEOMETRY_FIELDS = tuple(field.name for field in dataclasses.fields(ModelSize))
 
 
@@ -51,7 +53,7 @@ def read_checkpoint(path: str | Path, trusted: bool = False) -> dict[str, Any]:
     try:
         data = torch.load(path, map_location="cpu", weights_only=not trusted)
     except pickle.UnpicklingError as err:
-        if "allowed global" in str(err):
+        if any(sign in str(err).lower() for sign in REFUSED_BY_WEIGHTS_ONLY):
             raise InputError(
                 path,
                 "holds Python objects besides tensors, which weights_only loading refuses; "

@@ -33,7 +33,7 @@ def release_file(name: str, full: bool = False) -> str:
     """The released file name of ``name`` (marlin_vit_<small|base|large>_ytf, or the size)."""
     name = name if name in RELEASED else f"marlin_vit_{name}_ytf"
     if name not in RELEASED:
-        raise KeyError(f"no released weights called {name!r}; released: {', '.join(RELEASED)}")
+        raise InputError(name, f"no released weights of this name; released: {', '.join(RELEASED)}")
     return f"{name}.{'full' if full else 'encoder'}.pt"
 
 
