@@ -4,6 +4,7 @@ VideoMAE weights starts from them, but a resumed one does not."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -17,7 +18,7 @@ from marlinflow.models import MarlinModel, get_size
 from marlinflow.pretrain.config import PretrainConfig
 from marlinflow.pretrain.train import pretrain
 from marlinflow.tracking import ENV_PREFIX
-from marlinflow.weights.checkpoints import videomae_key
+from marlinflow.weights.videomae import videomae_key
 from tests.synthetic import write_clip
 from tests.training_runs import assert_same_training, train_rows
 
@@ -127,10 +128,23 @@ def test_videomae_init_applies_only_to_a_fresh_run(tmp_path):
         val_fraction=0,
     )
     pretrain(config)
-    encoder = torch.load(tmp_path / "run/encoder.pt", weights_only=True)["state_dict"]
-    for key, value in encoder.items():
+    encoder = torch.load(tmp_path / "run/encoder.pt", weights_only=True)
+    for key, value in encoder["state_dict"].items():
         if "pos_embedding" not in key:
             assert torch.equal(value, source.state_dict()[key]), key
-    # Resuming never re-initialises: a missing init file does not even get read.
-    config = config.replace(init=str(tmp_path / "gone.pth"))
+    # The run records where it started, in metrics.json, its tracked run and encoder.pt.
+    start = json.loads((tmp_path / "run/metrics.json").read_text())["start"]
+    assert (start["from"], start["layout"], start["path"]) == (
+        "videomae",
+        "videomae",
+        str((tmp_path / "videomae.pth").resolve()),
+    )
+    assert sorted(start["missing"]) == ["decoder.pos_embedding.emb", "encoder.pos_embedding.emb"]
+    assert json.loads((tmp_path / "run/run.json").read_text())["summary"]["start"] == start
+    assert encoder["provenance"]["start"] == start and encoder["provenance"]["precision"] == "32"
+    # Resuming never re-initialises: a missing init file does not even get read, and the
+    # record of the start comes back with the checkpoint.
+    config = config.replace(init=str(tmp_path / "gone.pth"), steps=2, epochs=2)
     pretrain(config)
+    resumed = json.loads((tmp_path / "run/metrics.json").read_text())
+    assert resumed["iterations"] == 2 and resumed["start"] == start

@@ -1,5 +1,6 @@
 """The run's own metrics files, written by the training process whatever loggers are on:
-``metrics.csv`` (one row per iteration, plus one per validation) and ``metrics.json`` (summary)."""
+``metrics.csv`` (one row per iteration, plus one per validation) and ``metrics.json`` (summary,
+with the module's ``run_facts``: the precision and where the weights started)."""
 
 from __future__ import annotations
 
@@ -81,4 +82,4 @@ class MetricsFiles(pl.Callback):
     def write(self, trainer: pl.Trainer) -> None:
         if trainer.is_global_zero and self.rows:
             write_rows(self.csv_path, self.rows)
-            write_json(self.json_path, summarise(self.rows))
+            write_json(self.json_path, summarise(self.rows) | trainer.lightning_module.run_facts())
