@@ -47,7 +47,7 @@ def official_files(tmp_path, monkeypatch, carphone) -> MarlinModel:
     return model
 
 
-@pytest.mark.slow  # five ViT-S forward passes and the face tracker: about 6 s on 2 cores
+@pytest.mark.slow  # five ViT-S forward passes (224², 16 frames) and the face tracker
 def test_the_official_readme_runs_unchanged(official_files):
     from marlinflow import Marlin
 

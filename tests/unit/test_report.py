@@ -390,6 +390,7 @@ def test_pretraining_table_says_where_each_run_started(built):
     ]
     assert start_text({"from": "scratch"}) == "random weights"
     assert start_text(None) == "not recorded"  # a run from before runs recorded it
+    assert start_text({"from": "unrecorded"}) == "not recorded"  # resumed from such a run
 
 
 def test_a_sample_plan_carries_the_smoke_test_banner(built):

@@ -192,5 +192,13 @@ def test_a_videomae_checkpoint_starts_pretraining(tmp_path, layout, write):
         module.start["sha256"]
         == hashlib.sha256((tmp_path / "videomae.bin").read_bytes()).hexdigest()
     )
+    # the record travels with the run's checkpoints (a resumed run does not load init again)
+    checkpoint: dict = {}
+    module.on_save_checkpoint(checkpoint)
+    resumed = MarlinPretrain(config)
+    resumed.on_load_checkpoint(checkpoint)
+    assert resumed.start == module.start
+    resumed.on_load_checkpoint({})  # a checkpoint from before runs recorded their start
+    assert resumed.start == {"from": "unrecorded"}
     scratch = MarlinPretrain(config.replace(init="scratch"))
     assert start_point(scratch.config, scratch) is None and scratch.start == {"from": "scratch"}

@@ -215,4 +215,5 @@ class MarlinPretrain(pl.LightningModule):
         checkpoint["marlinflow_start"] = self.start
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        self.start = checkpoint.get("marlinflow_start", self.start)
+        # a checkpoint written before runs recorded their start cannot tell
+        self.start = checkpoint.get("marlinflow_start", {"from": "unrecorded"})

@@ -18,16 +18,18 @@ from marlinflow.report import figures
 from marlinflow.report.html import image, paragraph, table
 from marlinflow.report.inputs import Inputs, Missing, copy_figure
 from marlinflow.report.masks import mask_example
+from marlinflow.weights import SCRATCH
 
 log = logging.getLogger(__name__)
 
 
 def start_text(start) -> str:
     """Where a run's weights started, from its metrics.json ``start`` record."""
-    if not isinstance(start, dict):
-        return "not recorded"
-    if start.get("from") != "videomae":
+    kind = start.get("from") if isinstance(start, dict) else None
+    if kind == SCRATCH:
         return "random weights"
+    if kind != "videomae":
+        return "not recorded"
     missing = len(start.get("missing") or [])
     return (
         f"VideoMAE {Path(str(start.get('path', '?'))).name} ({start.get('layout', '?')} layout, "
