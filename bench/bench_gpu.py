@@ -12,8 +12,8 @@ Without CUDA (and without ``--cpu``) it prints a skip line and exits 0.
 
 What it runs, in this order:
 
-1. Checks. (a) A tiny model trains 30 iterations on the GPU on one fixed batch, with the module's
-   bf16 autocast: every loss must be finite at every step, every weight finite at the end, and
+1. Checks. (a) A tiny model trains 30 iterations on the GPU on one fixed batch at precision
+   bf16-mixed: every loss must be finite at every step, every weight finite at the end, and
    the reconstruction loss must fall (mean of the last 5 steps at most 0.9 × that of the first 5).
    (b) Per size, during step 3: the pooled encoder features of one batch under bf16 autocast
    against fp32: max |bf16 - fp32| must stay under 0.1 and every clip's cosine similarity above
@@ -22,8 +22,8 @@ What it runs, in this order:
    critic step, the generator step, both AdamW optimisers, the module's per-step logging) driven
    by ``pytorch_lightning.Trainer`` over in-memory batches already on the GPU (``torch.rand``
    clips, Fasking masks at ratio 0.9 of a synthetic face map: 156 of 1568 tokens visible at
-   16×224²), so it measures the model, not the loader. fp32 is the module with autocast off
-   (torch defaults: fp32 matmuls without TF32); bf16 is the module's own bf16 autocast. Each
+   16×224²), so it measures the model, not the loader. fp32 is precision "32" (torch defaults:
+   fp32 matmuls without TF32); bf16 is "bf16-mixed" (``pretrain.precision``). Each
    step is timed between the batch-start and batch-end hooks, each hook synchronising the
    device, after warm-up steps. On out-of-memory the batch is halved and the run repeated.
 3. Feature extraction clips/s: ``MarlinEncoder.extract_features`` (all 1568 tokens, pooled)
@@ -148,22 +148,19 @@ def standing_in() -> Iterator[list[str]]:
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository: tests.synthetic
 with standing_in() as STOOD_IN:
+    from marlinflow.compute.precision import autocast
+    from marlinflow.pretrain.config import PretrainConfig
     from marlinflow.pretrain.module import MarlinPretrain
     from tests.synthetic import face_label_map
 
 
-class Pretrain(MarlinPretrain):
-    """MarlinPretrain with its autocast chosen: on CUDA ``bf16=True`` is exactly the module's
-    own autocast; ``bf16=False`` turns it off (fp32); on CPU bf16 autocast is used when asked."""
-
-    bf16 = True
-
-    def autocast(self) -> torch.autocast:
-        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16)
+def pretrain_module(size: str, **settings) -> MarlinPretrain:
+    """The pretraining module of ``size`` with these settings (the others the defaults)."""
+    return MarlinPretrain(PretrainConfig(model=size, **settings), reconstructions=False)
 
 
-class Fp32Pretrain(Pretrain):
-    bf16 = False
+def precision_name(precision: str) -> str:
+    return "bf16 autocast" if precision == "bf16-mixed" else "fp32"
 
 
 class StepTimer(pl.Callback):
@@ -265,13 +262,16 @@ def extract_flops(size: ModelSize) -> float:
 # -- training ----------------------------------------------------------------------------------
 
 
-def fit(module: pl.LightningModule, batches: list, device: torch.device) -> StepTimer:
+def fit(
+    module: pl.LightningModule, batches: list, device: torch.device, precision: str
+) -> StepTimer:
+    """Train ``module`` on ``batches`` at ``precision`` (as ``pretrain.precision`` names it)."""
     timer = StepTimer()
     with tempfile.TemporaryDirectory() as root:
         trainer = pl.Trainer(
             accelerator="gpu" if device.type == "cuda" else "cpu",
             devices=1,
-            precision="32-true",
+            precision=precision,
             max_epochs=1,
             logger=False,
             enable_checkpointing=False,
@@ -287,20 +287,16 @@ def fit(module: pl.LightningModule, batches: list, device: torch.device) -> Step
 
 
 def check_training(device: torch.device, steps: int = CHECK_STEPS, batch: int = 8) -> bool:
-    """Tiny model, one fixed batch, bf16 autocast: finite losses and weights, falling loss."""
+    """Tiny model, one fixed batch, bf16-mixed: finite losses and weights, falling loss."""
     size = get_size("tiny")
     say(f"# check: tiny model, {steps} training steps on one fixed batch of {batch}, {device}")
     pl.seed_everything(0, verbose=False)
     fixed = make_batches(size, batch, 1, device)[0]
     # lr 1e-3 from the first step (the default 40-epoch warmup would hardly move in 30 steps)
-    module = Pretrain(
-        "tiny",
-        base_lr=1e-3 * 256 / batch,
-        min_lr=1e-4 * 256 / batch,
-        warmup_epochs=0,
-        reconstructions=False,
+    module = pretrain_module(
+        "tiny", base_lr=1e-3 * 256 / batch, min_lr=1e-4 * 256 / batch, warmup_epochs=0
     )
-    timer = fit(module, [fixed] * steps, device)
+    timer = fit(module, [fixed] * steps, device, "bf16-mixed")
     losses = timer.losses
     on = timer.devices
     finite_losses = len(losses) == steps and all(
@@ -345,7 +341,7 @@ def halving_on_oom(batch: int, attempt):
 
 
 def measure_pretrain(
-    size: ModelSize, bf16: bool, batch: int, warmup: int, steps: int, device: torch.device
+    size: ModelSize, precision: str, batch: int, warmup: int, steps: int, device: torch.device
 ) -> Measured:
     """Time the training step, halving the batch on out-of-memory."""
 
@@ -354,15 +350,15 @@ def measure_pretrain(
         batches = make_batches(size, batch, warmup + steps, device)
         inputs = torch.cuda.memory_allocated(device) / 2**30 if device.type == "cuda" else None
         reset_peak(device)
-        module = (Pretrain if bf16 else Fp32Pretrain)(size.name, reconstructions=False)
-        timer = fit(module, batches, device)
+        module = pretrain_module(size.name)
+        timer = fit(module, batches, device, precision)
         return Measured(batch, timer.seconds[warmup:], peak_gib(device), inputs)
 
     return halving_on_oom(batch, attempt)
 
 
 def measure_extract(
-    size: ModelSize, bf16: bool, batch: int, warmup: int, steps: int, device: torch.device
+    size: ModelSize, precision: str, batch: int, warmup: int, steps: int, device: torch.device
 ) -> tuple[Measured, torch.Tensor]:
     """Time pooled feature extraction of one fixed batch; also return its features (float32)."""
 
@@ -373,14 +369,11 @@ def measure_extract(
         video = torch.rand(batch, *size.clip_shape, device=device, generator=generator)
         reset_peak(device)
         seconds = []
-        with (
-            torch.inference_mode(),
-            torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16),
-        ):
+        with torch.inference_mode(), autocast(precision, device):
             for _ in range(warmup + steps):
                 sync(device)
                 started = time.perf_counter()
-                features = encoder.extract_features(video)
+                features = encoder.extract_features(video, keep_seq=False)
                 sync(device)
                 seconds.append(time.perf_counter() - started)
         return Measured(batch, seconds[warmup:], peak_gib(device)), features.float().cpu()
@@ -468,34 +461,32 @@ def main() -> int:
     say(f"# [{time.perf_counter() - started:.0f} s]")
 
     for size in sizes:
-        for bf16 in (False, True):
-            precision = "bf16 autocast" if bf16 else "fp32"
-            what = f"pretrain step, marlinflow, {clip_name(size)}, {precision}"
+        for precision in ("32", "bf16-mixed"):
+            what = f"pretrain step, marlinflow, {clip_name(size)}, {precision_name(precision)}"
             if over_budget(what):
                 continue
             say(f"# {what}: batch {args.batch}, {args.warmup} warm-up + {args.steps} steps")
-            m = measure_pretrain(size, bf16, args.batch, args.warmup, args.steps, device)
+            m = measure_pretrain(size, precision, args.batch, args.warmup, args.steps, device)
             emit(f"| {what}, batch {m.batch} | {machine} | {numbers(m, train_flops(size))} |")
             say(f"# [{time.perf_counter() - started:.0f} s]")
 
     for size in sizes:
-        features: dict[bool, torch.Tensor] = {}
-        for bf16 in (False, True):
-            precision = "bf16 autocast" if bf16 else "fp32"
-            what = f"feature extraction, pooled, {clip_name(size)}, {precision}"
+        features: dict[str, torch.Tensor] = {}
+        for precision in ("32", "bf16-mixed"):
+            what = f"feature extraction, pooled, {clip_name(size)}, {precision_name(precision)}"
             if over_budget(what):
                 continue
             say(
                 f"# {what}: batch {args.feature_batch}, {args.feature_warmup} warm-up + "
                 f"{args.feature_steps} steps"
             )
-            m, features[bf16] = measure_extract(
-                size, bf16, args.feature_batch, args.feature_warmup, args.feature_steps, device
+            m, features[precision] = measure_extract(
+                size, precision, args.feature_batch, args.feature_warmup, args.feature_steps, device
             )
             emit(f"| {what}, batch {m.batch} | {machine} | {numbers(m, extract_flops(size))} |")
             say(f"# [{time.perf_counter() - started:.0f} s]")
-        if len(features) == 2 and features[False].shape == features[True].shape:
-            full, half = features[False], features[True]
+        if len(features) == 2 and features["32"].shape == features["bf16-mixed"].shape:
+            full, half = features["32"], features["bf16-mixed"]
             diff = float((half - full).abs().max())
             cos = float(torch.nn.functional.cosine_similarity(half, full, dim=1).min())
             ok = diff < FEATURE_ATOL and cos > FEATURE_MIN_COS

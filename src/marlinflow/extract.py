@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from marlinflow.atomic import atomic_path
+from marlinflow.compute.precision import autocast, effective
 from marlinflow.config.settings import settings_class
 from marlinflow.errors import InputError
 from marlinflow.features import Marlin, reduce_windows
@@ -29,35 +30,39 @@ FeatureSettings = settings_class("downstream.features", "FeatureSettings")
 
 @dataclass(frozen=True)
 class Windows:
-    """How a video becomes windows and features (see :meth:`Marlin.extract_video`)."""
+    """How a video becomes windows and features (see :meth:`Marlin.extract_video`), and the
+    precision of the encoder's forward pass (``compute.precision``)."""
 
     sample_rate: int
     batch_size: int
-    hop: int | None
+    stride: int | None
     official_compat: bool
     keep_seq: bool
     reduction: str
+    precision: str
 
 
 def extract_videos(
     model: Marlin, videos: list[Path], out: Path, windows: Windows, tracked: TrackedRun
 ) -> int:
     """Features of ``videos`` into ``out/<stem>.npy``, each video's windows and seconds logged
-    (a step per video) and the totals summarised; returns how many videos failed."""
+    (a step per video) and the totals summarised (with the precision it ran at); returns how
+    many videos failed."""
     failed = n_windows = 0
     started = time.perf_counter()
+    precision = effective(windows.precision, model.device)
     for step, video in enumerate(videos):
         begun = time.perf_counter()
         try:
-            per_window = model.extract_video(
-                video,
-                windows.sample_rate,
-                windows.hop,
-                "none",
-                windows.keep_seq,
-                windows.batch_size,
-                windows.official_compat,
-            )
+            with autocast(precision, model.device):
+                per_window = model.extract_video(
+                    video,
+                    sample_rate=windows.sample_rate,
+                    stride=windows.stride,
+                    keep_seq=windows.keep_seq,
+                    batch_size=windows.batch_size,
+                    official_compat=windows.official_compat,
+                )
         except InputError as err:
             print(f"skipped: {err}", file=sys.stderr)
             failed += 1
@@ -76,6 +81,7 @@ def extract_videos(
             "windows": n_windows,
             "seconds": seconds,
             "clips_per_s": n_windows / seconds if seconds > 0 else 0.0,
+            "precision": precision,
         }
     )
     return failed

@@ -1,7 +1,12 @@
 """Extract MARLIN features from face clips and face videos, with ours or the released weights.
 
-``Marlin`` is the public API (``from marlinflow import Marlin``). Differences from the official
-``marlin_pytorch`` package, each deliberate (reference: marlin.md §4.1–4.2, §7.1):
+``Marlin`` is the public API (``from marlinflow import Marlin``). It takes the official
+``marlin_pytorch`` package's calls, with their argument names, order and defaults, so code
+written for it runs unchanged: ``Marlin.from_online(model_name, full_model=False)``,
+``Marlin.from_file(model_name, path)``, ``Marlin.clean_cache()``, ``model.extract_features(x,
+keep_seq=True)``, ``model.extract_video(video_path, crop_face=False, sample_rate=2, stride=16,
+reduction="none", keep_seq=False, detector_device=None)``, ``model.device``. Our additions are
+keyword-only. Differences, each deliberate (reference: marlin.md §4.1–4.2, §7.1):
 
 - ``extract_features`` follows the caller's grad mode; the official one runs under ``no_grad``
   whenever the module is in eval mode, which silently freezes a fine-tuned backbone.
@@ -9,7 +14,10 @@
   short video keeps the same temporal sampling, padded by repeating its last frame.
   ``official_compat=True`` reproduces the official windows instead.
 - Videos of another size than the model's input are resized rather than refused.
+- ``crop_face=True`` runs our face tracker (official square crops, smoothed over time) rather
+  than FaceX-Zoo's per-frame detector, cloned at run time.
 - Released weights are cached in a user cache folder, not in the working directory.
+- ``from_file(path)`` alone takes the geometry the file records, or its shapes.
 """
 
 from __future__ import annotations
@@ -24,7 +32,7 @@ from marlinflow.errors import InputError
 from marlinflow.models import MarlinModel, ModelSize, get_size
 from marlinflow.video.io import probe, read_frames
 from marlinflow.weights.checkpoints import load_model, save_encoder
-from marlinflow.weights.release import cache_dir, fetch_release, release_file
+from marlinflow.weights.release import cache_dir, fetch_release, release_file, released_files
 
 # A video path -> its aligned face frames (N, S, S, 3) uint8 RGB, one face per frame, or the
 # path of a video of them.
@@ -171,26 +179,50 @@ class Marlin(MarlinModel):
     @classmethod
     def from_file(
         cls,
-        path: str | Path,
-        size: ModelSize | str | Mapping | None = None,
+        model_name: str | Path | ModelSize | Mapping | None,
+        path: str | Path | None = None,
+        *,
         full: bool | None = None,
         trusted: bool = False,
     ) -> Marlin:
         """Weights from a released ``.pt``, one of ours, or a Lightning ``.ckpt``, loaded
-        strictly. The size is the one our files record; other files' is given or read from
-        their shapes (refused when ambiguous). ``full=None`` keeps the decoder if there is one."""
-        return load_model(path, size, full, model_class=cls, trusted=trusted)
+        strictly: ``from_file("marlin_vit_base_ytf", "path/to/marlin.pt")`` as in the official
+        package, or ``from_file(path)``.
+
+        ``model_name`` is a released model's name, a registered size (or a ModelSize, or a
+        mapping of one), or None; it must agree with the geometry our files record, and gives
+        other files theirs (without it, it is read from their shapes, refused when ambiguous).
+        ``full=None`` keeps the decoder if the file has one, as the official package does.
+        """
+        if path is None:  # from_file(path)
+            model_name, path = None, model_name
+        return load_model(path, model_name, full, model_class=cls, trusted=trusted)
 
     @classmethod
-    def from_online(cls, name: str, full: bool = False, cache: str | Path | None = None) -> Marlin:
-        """The released weights ``name`` (marlin_vit_{small,base,large}_ytf), downloaded once
-        into ``cache`` (default ``cache_dir()``)."""
-        file_name = release_file(name, full)
+    def from_online(
+        cls, model_name: str, full_model: bool = False, *, cache: str | Path | None = None
+    ) -> Marlin:
+        """The released weights ``model_name`` (marlin_vit_{small,base,large}_ytf), downloaded
+        once into ``cache`` (default ``cache_dir()``); ``full_model`` takes the decoder too."""
+        file_name = release_file(model_name, full_model)
         path = fetch_release(file_name, Path(cache) if cache else cache_dir())
         try:
-            return cls.from_file(path, size=get_size(file_name.split(".")[0]), full=full)
+            return cls.from_file(get_size(file_name.split(".")[0]), path, full=full_model)
         except InputError as err:  # e.g. an interrupted or altered copy in the cache
             raise InputError(path, f"{err.reason}; delete it to download it again") from err
+
+    @classmethod
+    def clean_cache(cls, verbose: bool = True, *, cache: str | Path | None = None) -> None:
+        """Delete the downloaded released weights from ``cache`` (default ``cache_dir()``);
+        other files there are left alone."""
+        for path in released_files(Path(cache) if cache else cache_dir()):
+            path.unlink()
+            if verbose:
+                print(f"deleted {path}")
+
+    @property
+    def device(self) -> torch.device:
+        return self.encoder.norm.weight.device
 
     def save(
         self, path: str | Path, full: bool | None = None, provenance: Mapping | None = None
@@ -201,37 +233,47 @@ class Marlin(MarlinModel):
         full = self.has_decoder if full is None else full
         return save_encoder(self, path, {"kind": "saved", **(provenance or {})}, full=full)
 
-    def extract_features(self, clip: torch.Tensor, keep_seq: bool = False) -> torch.Tensor:
-        """Clip (B, 3, T, H, W) in [0, 1] -> (B, D) pooled, or (B, N, D) with ``keep_seq``.
+    def extract_features(self, x: torch.Tensor, keep_seq: bool = True) -> torch.Tensor:
+        """Clip (B, 3, T, H, W) in [0, 1] -> (B, N, D) per-token features (the official
+        default), or (B, D) pooled with ``keep_seq=False``.
 
         Runs in the caller's grad mode: wrap in ``torch.no_grad()`` to extract, leave it out
         to fine-tune, whether the module is in train or eval mode.
         """
-        return self.encoder.extract_features(clip, keep_seq)
+        return self.encoder.extract_features(x, keep_seq=keep_seq)
 
     def extract_video(
         self,
-        path: str | Path,
+        video_path: str | Path,
+        crop_face: bool = False,
         sample_rate: int = 2,
-        hop: int | None = None,
+        stride: int | None = None,
         reduction: str = "none",
         keep_seq: bool = False,
+        detector_device: str | None = None,
+        *,
         batch_size: int = 4,
         official_compat: bool = False,
-        crop_face: bool = False,
         face_cropper: FaceCropper | None = None,
     ) -> torch.Tensor:
         """Features of a face video, one row per window of ``plan_windows``.
 
         Returns (n_windows, D), or (n_windows, N, D) with ``keep_seq``; ``reduction`` "mean" or
-        "max" reduces over windows. The video is read as pre-cropped faces, resized to the
-        model's input if needed. With ``crop_face``, ``face_cropper`` (or the module's
-        ``default_face_cropper``) turns the video into aligned face frames first. The official
-        ``stride=S`` is ``hop=S * sample_rate`` here. Runs under ``torch.inference_mode``.
+        "max" reduces over windows. Windows take every ``sample_rate``-th frame and start every
+        ``stride · sample_rate`` frames, as the official package's; ``stride=None`` is the
+        model's clip length, 16 for every released model (the official default), so windows
+        are back to back. The video is read as pre-cropped faces, resized to the model's input
+        if needed. With ``crop_face``, ``face_cropper`` (or the module's
+        ``default_face_cropper``) turns the video into aligned face frames first; our default
+        tracker runs on the CPU, so ``detector_device`` (the official detector's device) is
+        accepted and has no effect on it. ``batch_size`` clips go through the encoder at once,
+        under ``torch.inference_mode``.
         """
         check_reduction(reduction)
-        read, n_frames = frame_reader(Path(path), crop_face, face_cropper)
-        windows = plan_windows(n_frames, self.size.n_frames, sample_rate, hop, official_compat)
+        read, n_frames = frame_reader(Path(video_path), crop_face, face_cropper)
+        clip_frames = self.size.n_frames
+        hop = (clip_frames if stride is None else stride) * sample_rate
+        windows = plan_windows(n_frames, clip_frames, sample_rate, hop, official_compat)
         return reduce_windows(
             self.features_of_windows(read, windows, keep_seq, batch_size), reduction
         )
@@ -241,9 +283,8 @@ class Marlin(MarlinModel):
         self, read: FrameReader, windows: list[np.ndarray], keep_seq: bool, batch_size: int
     ) -> torch.Tensor:
         """(n_windows, D), or (n_windows, N, D) with ``keep_seq``; ``batch_size`` clips at once."""
-        device = next(self.parameters()).device
         features = []
         for first in range(0, len(windows), batch_size):
             clips = read_clips(read, windows[first : first + batch_size], self.size.img_size)
-            features.append(self.extract_features(clips.to(device), keep_seq))
+            features.append(self.extract_features(clips.to(self.device), keep_seq=keep_seq))
         return torch.cat(features)

@@ -129,23 +129,41 @@ def test_finetune_verb_with_weights_file_and_random_baseline(bright_dark, tmp_pa
     assert (tmp_path / "out" / "predictions.csv").is_file()
 
 
-def test_bf16_autocast_gives_fp32_logits_close_to_fp32():
+def test_precision_of_the_forward_pass():
+    """32: the plain float32 forward, bit for bit; bf16-mixed: float32 logits within bf16
+    rounding of it; 16-mixed on a CPU runs as bf16-mixed, and the config records that."""
     encoder = load_encoder("random:tiny")[0]
     torch.manual_seed(0)
     full = ClipClassifier(encoder, 3)
-    half = ClipClassifier(encoder, 3, bf16=True)
+    half = ClipClassifier(encoder, 3, "bf16-mixed")
     half.head.load_state_dict(full.head.state_dict())
     clips = torch.rand(2, 3, 8, 64, 64)
     with torch.no_grad():
         expected, logits = full(clips), half(clips)
-    assert logits.dtype == torch.float32
-    assert torch.allclose(logits, expected, atol=0.1) and not torch.equal(logits, expected)
+        plain = full.head(encoder.extract_features(clips, keep_seq=False))
+    assert torch.equal(expected, plain)
+    assert logits.dtype == torch.float32 and not torch.equal(logits, expected)
+    assert torch.allclose(logits, expected, rtol=0.02, atol=0.02)
+    settings = FinetuneSettings(precision="16-mixed")
+    with pytest.warns(UserWarning, match="16-mixed is not supported on cpu"):
+        cfg = FinetuneConfig.from_settings(settings, 0, "cpu")
+    assert cfg.precision == "bf16-mixed"
+    assert FinetuneConfig.from_settings(FinetuneSettings(), 0, "cpu").precision == "32"
+
+
+def test_finetuning_in_bf16_records_its_precision(bright_dark):
+    task, folder = bright_dark
+    cfg = dataclasses.replace(quick(), precision="bf16-mixed")
+    result = run_finetune(task, folder, load_encoder("random:tiny")[0], cfg)
+    assert result.config["precision"] == "bf16-mixed"
+    assert np.isfinite(result.metrics["auc"]["value"])
 
 
 @pytest.mark.gpu
-def test_finetuning_on_cuda_in_bf16(bright_dark):
+def test_finetuning_on_cuda_in_mixed_precision(bright_dark):
     task, folder = bright_dark
-    cfg = dataclasses.replace(quick(), device="cuda", bf16=True)
-    encoder = load_encoder("random:tiny")[0].to("cuda")
-    result = run_finetune(task, folder, encoder, cfg)
-    assert result.metrics["auc"]["value"] > 0.9
+    for precision in ("bf16-mixed", "16-mixed"):  # fp16 with its loss scaler
+        cfg = dataclasses.replace(quick(), device="cuda", precision=precision)
+        encoder = load_encoder("random:tiny")[0].to("cuda")
+        result = run_finetune(task, folder, encoder, cfg)
+        assert result.metrics["auc"]["value"] > 0.9, precision

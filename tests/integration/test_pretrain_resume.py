@@ -19,7 +19,7 @@ from marlinflow.models import MarlinModel, get_size
 from marlinflow.pretrain.config import PretrainConfig
 from marlinflow.pretrain.train import pretrain
 from marlinflow.tracking import ENV_PREFIX
-from marlinflow.weights.checkpoints import videomae_key
+from marlinflow.weights.videomae import videomae_key
 from tests.synthetic import write_clip
 from tests.training_runs import assert_same_training, train_rows
 
@@ -129,16 +129,26 @@ def test_videomae_init_applies_only_to_a_fresh_run(tmp_path):
         val_fraction=0,
     )
     pretrain(config)
-    encoder = torch.load(tmp_path / "run/encoder.pt", weights_only=True)["state_dict"]
-    for key, value in encoder.items():
+    encoder = torch.load(tmp_path / "run/encoder.pt", weights_only=True)
+    for key, value in encoder["state_dict"].items():
         if "pos_embedding" not in key:
             assert torch.equal(value, source.state_dict()[key]), key
+    # The run records where it started, in metrics.json, its tracked run and encoder.pt.
+    start = json.loads((tmp_path / "run/metrics.json").read_text())["start"]
+    assert (start["from"], start["layout"], start["path"]) == (
+        "videomae",
+        "videomae",
+        str((tmp_path / "videomae.pth").resolve()),
+    )
+    assert sorted(start["missing"]) == ["decoder.pos_embedding.emb", "encoder.pos_embedding.emb"]
+    assert json.loads((tmp_path / "run/run.json").read_text())["summary"]["start"] == start
+    assert encoder["provenance"]["start"] == start and encoder["provenance"]["precision"] == "32"
     # Resuming never re-initialises: with the init file gone, a longer run continues from its
-    # checkpoint without reading it.
+    # checkpoint without reading it, and the record of the start comes back with the checkpoint.
     (tmp_path / "videomae.pth").unlink()
-    pretrain(config.replace(steps=None, epochs=2))
-    resumed = torch.load(tmp_path / "run/last.ckpt", weights_only=False)
-    assert resumed["global_step"] > 2 * 1
+    pretrain(config.replace(steps=2, epochs=2))
+    resumed = json.loads((tmp_path / "run/metrics.json").read_text())
+    assert resumed["iterations"] == 2 and resumed["start"] == start
 
 
 def workflow_rerun(run_dir) -> None:

@@ -173,6 +173,7 @@ def test_pretrain_verb_end_to_end(parsed, tmp_path, monkeypatch):
     summary = json.loads((run_dir / "metrics.json").read_text())
     assert summary["iterations"] == 4 and summary["epochs"] == 2
     assert summary["final_val"]["val/loss_rec"] > 0
+    assert summary["precision"] == "32" and summary["start"] == {"from": "scratch"}  # official
     assert json.loads((run_dir / "config.json").read_text())["mask_strategy"] == "tube"
     # encoder.pt holds the released layout's state dict: an encoder-only model loads it strictly.
     encoder_only = MarlinModel(get_size("tiny"), with_decoder=False)

@@ -1,4 +1,4 @@
-"""Weights in the official layout: strict loading, export, Lightning files, VideoMAE init."""
+"""Weights in the official layout: strict loading, export, Lightning files."""
 
 from __future__ import annotations
 
@@ -12,12 +12,7 @@ from marlinflow import Marlin, cli
 from marlinflow.errors import InputError
 from marlinflow.models import MarlinModel, PatchCritic, get_size, resolve_size
 from marlinflow.weights import checkpoints
-from marlinflow.weights.checkpoints import (
-    export_official,
-    init_from_videomae,
-    load_model,
-    videomae_key,
-)
+from marlinflow.weights.checkpoints import export_official, load_model
 
 
 def test_official_encoder_file_loads_strictly(tmp_path):
@@ -165,49 +160,6 @@ def test_unknown_architecture_asks_for_the_size(tmp_path):
         load_model(tmp_path / "wide.pt")
     size = resolve_size({"name": "tiny", "enc_dim": 120, "enc_heads": 4})
     assert load_model(tmp_path / "wide.pt", size=size).size.enc_dim == 120
-
-
-VIDEOMAE_NAMES = {  # MARLIN name -> VideoMAE pretraining name (marlin.md §1.9)
-    "encoder.patch_embedding.projection.weight": "encoder.patch_embed.proj.weight",
-    "encoder.blocks.3.mlp.layers.0.linear.bias": "encoder.blocks.3.mlp.fc1.bias",
-    "decoder.blocks.0.mlp.layers.1.linear.weight": "decoder.blocks.0.mlp.fc2.weight",
-    "enc_dec_proj.weight": "encoder_to_decoder.weight",
-    "decoder.mask_token": "mask_token",
-    "encoder.blocks.0.attn.q_bias": "encoder.blocks.0.attn.q_bias",
-}
-
-
-def test_videomae_key_renaming():
-    for marlin_name, videomae_name in VIDEOMAE_NAMES.items():
-        assert videomae_key(videomae_name) == marlin_name
-
-
-def to_videomae(key: str) -> str:
-    key = key.replace("mlp.layers.0.linear.", "mlp.fc1.").replace(
-        "mlp.layers.1.linear.", "mlp.fc2."
-    )
-    key = key.replace("patch_embedding.projection.", "patch_embed.proj.")
-    key = key.replace("enc_dec_proj.", "encoder_to_decoder.")
-    return "mask_token" if key == "decoder.mask_token" else key
-
-
-def test_init_from_videomae_checkpoint(tmp_path):
-    source = MarlinModel(get_size("tiny"))
-    state = {
-        to_videomae(key): value
-        for key, value in source.state_dict().items()
-        if not key.endswith("pos_embedding.emb")  # VideoMAE keeps its tables out of the state dict
-    }
-    state["encoder.head.weight"] = torch.zeros(1)  # an extra key to be reported
-    torch.save({"model": state}, tmp_path / "videomae.pth")
-    target = MarlinModel(get_size("tiny"))
-    report = init_from_videomae(target, tmp_path / "videomae.pth")
-    assert sorted(report.missing) == ["decoder.pos_embedding.emb", "encoder.pos_embedding.emb"]
-    assert report.unexpected == ["encoder.head.weight"]
-    for key, value in source.state_dict().items():
-        assert torch.equal(target.state_dict()[key], value), key
-    with pytest.raises(InputError, match="VideoMAE weights do not fit size 'mini'"):
-        init_from_videomae(MarlinModel(get_size("mini")), tmp_path / "videomae.pth")
 
 
 def test_registered_sizes_alike_are_refused(tmp_path, monkeypatch):

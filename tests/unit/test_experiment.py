@@ -79,6 +79,25 @@ def test_the_paper_experiment_reads_each_data_set_from_its_config(tmp_path):
     assert not any(r.dataset == "ytf" for r in runs)
 
 
+def test_pretraining_from_videomae_or_from_scratch_is_a_choice_the_run_states(tmp_path):
+    """The official runs start from a VideoMAE checkpoint: an official-size encoder without
+    one is noted, a checkpoint that is not there is refused before anything runs, and scratch
+    says random weights are meant."""
+    config = load_config(BASE, REPO_ROOT / "config/experiments/marlin_paper.yaml")
+    (note,) = [n for n in experiment_from_config(config).notes if "pretrain.init" in n]
+    assert "'marlin-vit-base'" in note and "'videomae-vit-base'" in note
+    checkpoint = tmp_path / "videomae_base.pth"
+    checkpoint.write_bytes(b"")
+    for init in (str(checkpoint), "scratch"):
+        config["pretrain"]["init"] = init
+        assert not any("pretrain.init" in n for n in experiment_from_config(config).notes)
+    config["pretrain"]["init"] = str(tmp_path / "absent.pth")
+    with pytest.raises(InputError, match="absent.pth: pretrain.init of encoder 'marlin-vit-small'"):
+        experiment_from_config(config)
+    # the tiny sample has no VideoMAE checkpoint to start from: nothing to note
+    assert experiment_from_config(load_config(BASE)).notes == []
+
+
 def test_an_external_encoder_with_its_weights_joins_the_experiment(tmp_path):
     weights = tmp_path / "marlin_vit_base_ytf.encoder.pt"
     weights.write_bytes(b"")

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import inspect
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -10,7 +13,7 @@ import marlinflow
 from marlinflow.cli import main
 from marlinflow.errors import InputError, VideoError
 from marlinflow.features import Marlin, plan_windows, read_clips, resize_frames
-from marlinflow.models import MarlinModel, get_size, resolve_size
+from marlinflow.models import MarlinModel, PatchCritic, get_size, resolve_size
 from marlinflow.video.io import iter_frames, read_frames
 from marlinflow.weights.checkpoints import export_official
 from marlinflow.weights.release import CACHE_ENV, URL_ENV, fetch_release, release_file
@@ -84,14 +87,15 @@ def test_extract_video_matches_clip_features(tiny16, carphone):
     clip = read_frames(carphone, windows[2].tolist())  # (16, 144, 176, 3)
     tensor = torch.from_numpy(resize_frames(clip, 64)).permute(3, 0, 1, 2)[None].float() / 255
     with torch.no_grad():
-        assert torch.allclose(features[2], tiny16.extract_features(tensor)[0], atol=1e-5)
+        pooled = tiny16.extract_features(tensor, keep_seq=False)
+        assert torch.allclose(features[2], pooled[0], atol=1e-5)
 
 
 def test_extract_video_reductions_and_sequences(tiny16, carphone):
     per_window = tiny16.extract_video(carphone)
     assert torch.allclose(tiny16.extract_video(carphone, reduction="mean"), per_window.mean(0))
     assert torch.equal(tiny16.extract_video(carphone, reduction="max"), per_window.amax(0))
-    assert tiny16.extract_video(carphone, keep_seq=True, hop=40).shape == (3, 512, 96)
+    assert tiny16.extract_video(carphone, keep_seq=True, stride=20).shape == (3, 512, 96)
     with pytest.raises(ValueError, match="reduction"):
         tiny16.extract_video(carphone, reduction="median")
 
@@ -136,7 +140,7 @@ def test_bad_video_raises_video_error(tiny16, tmp_path):
 def test_sample_face_crop_window_counts(tiny16, samples_dir):
     cropped = samples_dir / "cropped01.mp4"  # 143 frames of 224x224
     assert tiny16.extract_video(cropped, batch_size=8).shape == (4, 96)
-    official = tiny16.extract_video(cropped, hop=16, official_compat=True, batch_size=8)
+    official = tiny16.extract_video(cropped, stride=8, official_compat=True, batch_size=8)
     assert official.shape == (7, 96)  # the rows of the official reference output
 
 
@@ -144,7 +148,7 @@ def test_sample_face_crop_window_counts(tiny16, samples_dir):
 def test_extract_features_trains_in_both_modes(mode):
     model = Marlin(get_size("tiny"), with_decoder=False).train(mode == "train")
     clip = torch.rand(2, *get_size("tiny").clip_shape)
-    (model.extract_features(clip) @ torch.randn(96)).sum().backward()
+    (model.extract_features(clip, keep_seq=False) @ torch.randn(96)).sum().backward()
     grad = model.encoder.patch_embedding.projection.weight.grad
     assert grad is not None and grad.abs().sum() > 0
     with torch.no_grad():
@@ -177,6 +181,105 @@ def test_package_exports_marlin():
     assert marlinflow.Marlin is Marlin
 
 
+EMPTY = inspect.Parameter.empty
+# marlin_pytorch 0.3.4's public calls (marlin.md §4.1): argument names, order and defaults.
+OFFICIAL_SIGNATURES = {
+    "from_file": {"model_name": EMPTY, "path": EMPTY},
+    "from_online": {"model_name": EMPTY, "full_model": False},
+    "clean_cache": {"verbose": True},
+    "extract_features": {"x": EMPTY, "keep_seq": True},
+    "extract_video": {
+        "video_path": EMPTY,
+        "crop_face": False,
+        "sample_rate": 2,
+        "stride": 16,
+        "reduction": "none",
+        "keep_seq": False,
+        "detector_device": None,
+    },
+}
+# Ours, documented: from_file(path) alone reads the size from the file; stride None is the
+# model's clip length, 16 for every released model.
+OUR_DEFAULTS = {("from_file", "path"): None, ("extract_video", "stride"): None}
+
+
+@pytest.mark.parametrize("method", OFFICIAL_SIGNATURES)
+def test_the_official_calls_keep_their_names_order_and_defaults(method):
+    parameters = list(inspect.signature(getattr(Marlin, method)).parameters.values())
+    parameters = [p for p in parameters if p.name not in ("self", "cls")]
+    positional = [p for p in parameters if p.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD]
+    expected = OFFICIAL_SIGNATURES[method]
+    assert [p.name for p in positional] == list(expected)
+    for p in positional:
+        assert p.default == OUR_DEFAULTS.get((method, p.name), expected[p.name]), p.name
+    extras = [p for p in parameters if p not in positional]  # ours: keyword-only
+    assert all(p.kind is inspect.Parameter.KEYWORD_ONLY for p in extras)
+
+
+def test_official_calls_with_positional_arguments(tiny16, carphone, tmp_path):
+    clip = torch.rand(2, 3, 16, 64, 64)
+    with torch.no_grad():
+        assert tiny16.extract_features(clip).shape == (2, 512, 96)  # tokens by default
+        assert tiny16.extract_features(clip, False).shape == (2, 96)
+    # extract_video(path, True) is crop_face=True, as in the official package
+    cropped = tiny16.extract_video(carphone, True, face_cropper=centre_faces)
+    assert torch.equal(
+        cropped, tiny16.extract_video(carphone, crop_face=True, face_cropper=centre_faces)
+    )
+    assert not torch.allclose(cropped, tiny16.extract_video(carphone), atol=1e-3)
+    # stride counts sampled frames: 16 at rate 2 is the default's back-to-back windows
+    default = tiny16.extract_video(carphone)
+    assert torch.equal(tiny16.extract_video(carphone, False, 2, 16), default)
+    assert tiny16.extract_video(carphone, False, 2, 8).shape == (6, 96)  # half the hop
+    assert tiny16.extract_video(carphone, False, 1, 16, "mean").shape == (96,)
+    assert tiny16.extract_video(carphone, False, 2, 16, "none", True, "cpu").shape == (3, 512, 96)
+
+
+def test_from_file_takes_the_model_name_first(tmp_path):
+    original = MarlinModel(get_size("small"), with_decoder=False)
+    path = export_official(original, tmp_path / "marlin.pt")
+    for loaded in (
+        Marlin.from_file("marlin_vit_small_ytf", str(path)),
+        Marlin.from_file(model_name="marlin_vit_small_ytf", path=str(path)),
+        Marlin.from_file(path),  # ours: the size from the file's shapes
+    ):
+        assert loaded.size == get_size("small") and not loaded.has_decoder
+        assert torch.equal(loaded.encoder.norm.weight, original.encoder.norm.weight)
+    with pytest.raises(InputError, match="do not fit model size 'tiny'"):
+        Marlin.from_file("tiny", str(path))
+
+
+def test_from_file_reads_an_official_lightning_checkpoint(tmp_path):
+    """The official training scripts' .ckpt: the model at the top of ``state_dict`` beside its
+    ``discriminator.*``; any key under ``decoder.`` makes it a full model."""
+    size = get_size("tiny")
+    original, critic = MarlinModel(size), PatchCritic(size)
+    state = dict(original.state_dict())
+    state |= {f"discriminator.{key}": value for key, value in critic.state_dict().items()}
+    torch.save({"state_dict": state, "epoch": 3}, tmp_path / "marlin.ckpt")
+    loaded = Marlin.from_file("tiny", str(tmp_path / "marlin.ckpt"))
+    assert loaded.has_decoder
+    for key, value in original.state_dict().items():
+        assert torch.equal(loaded.state_dict()[key], value), key
+
+
+def test_from_online_full_model_and_clean_cache(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv(URL_ENV, "http://127.0.0.1:9/model_v1")  # offline: the cache only
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path))
+    export_official(MarlinModel(get_size("tiny")), tmp_path / "marlin_vit_small_ytf.full.pt")
+    with pytest.raises(InputError, match="do not fit model size 'small'"):
+        Marlin.from_online("marlin_vit_small_ytf", True)  # tiny weights under small's name
+    original = MarlinModel(get_size("small"))
+    export_official(original, tmp_path / "marlin_vit_small_ytf.full.pt")
+    loaded = Marlin.from_online("marlin_vit_small_ytf", full_model=True)
+    assert loaded.has_decoder and loaded.device == torch.device("cpu")
+    assert torch.equal(loaded.decoder.head.weight, original.decoder.head.weight)
+    (tmp_path / "notes.txt").write_text("not a released file")
+    Marlin.clean_cache()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]
+    assert "marlin_vit_small_ytf.full.pt" in capsys.readouterr().out
+
+
 def test_extract_features_command(tiny16, carphone, tmp_path):
     weights = tiny16.save(tmp_path / "tiny16.encoder.pt")
     (tmp_path / "broken.mp4").write_bytes(b"\x00" * 100)
@@ -187,6 +290,25 @@ def test_extract_features_command(tiny16, carphone, tmp_path):
     assert written.dtype == np.float32
     assert np.allclose(written, tiny16.extract_video(carphone).numpy(), atol=1e-6)
     assert not (tmp_path / "out" / "broken.npy").exists()
+    assert json.loads((tmp_path / "out" / "run.json").read_text())["summary"]["precision"] == "32"
+
+
+def test_extract_command_in_bf16(tiny16, carphone, tmp_path):
+    """The encoder's forward pass under bf16 autocast: features within bf16 rounding of fp32
+    (LayerNorm outputs, O(1) a channel), saved as float32, and the precision recorded."""
+    weights = tiny16.save(tmp_path / "tiny16.encoder.pt")
+    argv = ["extract", str(carphone), "--weights", str(weights), "--out", str(tmp_path / "out")]
+    assert main([*argv, "--precision", "bf16-mixed"]) == 0
+    written = np.load(tmp_path / "out" / f"{carphone.stem}.npy")
+    full = tiny16.extract_video(carphone).numpy()
+    assert written.dtype == np.float32 and not np.array_equal(written, full)
+    assert np.abs(written - full).max() < 0.1 and np.linalg.norm(
+        written - full
+    ) < 0.02 * np.linalg.norm(full)
+    assert (
+        json.loads((tmp_path / "out" / "run.json").read_text())["summary"]["precision"]
+        == "bf16-mixed"
+    )
 
 
 @pytest.fixture

@@ -3,6 +3,9 @@ the gradient penalty, target normalisation and the reconstruction grid."""
 
 from __future__ import annotations
 
+import copy
+import json
+
 import numpy as np
 import pytest
 import pytorch_lightning as pl
@@ -10,9 +13,10 @@ import torch
 from torch.utils.data import DataLoader
 
 from marlinflow import masking
-from marlinflow.models import get_size
+from marlinflow.models import MarlinModel, get_size
 from marlinflow.pretrain.config import PretrainConfig
 from marlinflow.pretrain.module import MarlinPretrain, gradient_penalty, normalise_patches
+from marlinflow.pretrain.train import build_trainer
 from marlinflow.pretrain.visual import reconstruction_grid
 
 TINY = get_size("tiny")
@@ -137,22 +141,61 @@ def test_reconstruction_grid_layout():
     assert 0.85 < grey.mean() < 0.95  # 90% of the tubelets painted grey (bar chance matches)
 
 
-@pytest.mark.gpu
-def test_bf16_autocast_on_gpu():
+def fit_once(config: PretrainConfig, run_dir) -> tuple[MarlinPretrain, list, MarlinModel]:
+    """One iteration through the run's own Trainer (``build_trainer``), recording what the
+    autoencoder's forward saw and gave; also the autoencoder as it was before the step."""
     pl.seed_everything(0, verbose=False)
-    module = MarlinPretrain(PretrainConfig(model="tiny"))
-    dtypes = []
-    module.model.decoder.register_forward_hook(lambda mod, args, out: dtypes.append(out.dtype))
-    trainer = pl.Trainer(
-        max_epochs=1,
-        accelerator="gpu",
-        devices=1,
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
+    module = MarlinPretrain(config, reconstructions=False)
+    before = copy.deepcopy(module.model)
+    calls = []
+    module.model.register_forward_hook(lambda mod, args, out: calls.append((args, out)))
+    trainer = build_trainer(config, run_dir)
+    trainer.fit(module, DataLoader(random_batches(2), batch_size=2))
+    return module, calls, before
+
+
+def one_step(precision: str, accelerator: str = "cpu") -> PretrainConfig:
+    return PretrainConfig(
+        model="tiny",
+        precision=precision,
+        accelerator=accelerator,
+        steps=1,
+        epochs=1,
+        val_fraction=0.0,
+        warmup_epochs=0.5,
+        base_lr=0.1,
     )
-    trainer.fit(module, DataLoader(random_batches(4), batch_size=2))
-    assert dtypes == [torch.bfloat16, torch.bfloat16]  # the autoencoder ran under bf16 autocast
+
+
+def test_precision_32_is_float32_exactly(tmp_path):
+    module, calls, before = fit_once(one_step("32"), tmp_path)
+    ((args, pred),) = calls
+    assert pred.dtype == torch.float32
+    with torch.no_grad():
+        assert torch.equal(pred, before(*args))  # bit-equal to no autocast at all
+    summary = json.loads((tmp_path / "metrics.json").read_text())
+    assert summary["precision"] == "32" and summary["start"] == {"from": "scratch"}
+
+
+@pytest.mark.parametrize(
+    ("precision", "ran"), [("bf16-mixed", "bf16-mixed"), ("16-mixed", "bf16-mixed")]
+)
+def test_mixed_precision_on_the_cpu(tmp_path, precision, ran):
+    """bf16 autocast on the CPU; 16-mixed runs as bf16-mixed there (no fp16 autocast), and the
+    run records what it ran at. Weights and losses stay float32."""
+    module, calls, _ = fit_once(one_step(precision), tmp_path)
+    ((_, pred),) = calls
+    assert pred.dtype == torch.bfloat16
+    assert next(module.model.parameters()).dtype == torch.float32
+    assert all(np.isfinite(value) for value in module.step_metrics.values())
+    assert json.loads((tmp_path / "metrics.json").read_text())["precision"] == ran
+
+
+@pytest.mark.gpu
+def test_bf16_autocast_on_gpu(tmp_path):
+    module, calls, _ = fit_once(one_step("bf16-mixed", accelerator="gpu"), tmp_path)
+    assert [out.dtype for _, out in calls] == [torch.bfloat16]  # the autoencoder ran in bf16
     assert all(np.isfinite(value) for value in module.step_metrics.values())
     assert 0 < module.step_metrics["gpu_mem_gb"] < 10  # peak GPU memory is logged
     assert next(module.model.parameters()).dtype == torch.float32  # weights stay fp32
+    assert json.loads((tmp_path / "metrics.json").read_text())["precision"] == "bf16-mixed"

@@ -26,9 +26,11 @@ from marlinflow.pretrain.metrics import summarise, write_rows
 from marlinflow.pretrain.visual import log_reconstruction
 from marlinflow.report import build, parts_results
 from marlinflow.report.inputs import Inputs
+from marlinflow.report.parts_pretrain import start_text
 from marlinflow.report.plan import load_plan
 from marlinflow.report.stage_summary import summary_table
 from marlinflow.stages import StageRecord
+from marlinflow.weights.videomae import POSITION_TABLES
 
 EXP = "results/experiments/demo"
 DS = "results/datasets/faces"
@@ -183,7 +185,16 @@ def write_pretrain(run: Path) -> None:
     ]
     rows += [{"epoch": e, "step": e * 2 + 1, "val/loss_rec": 0.9 - 0.1 * e} for e in range(3)]
     write_rows(run / "metrics.csv", rows)
-    write_json(run / "metrics.json", summarise(rows))
+    start = {
+        "from": "videomae",
+        "path": "/models/videomae_tiny.pth",
+        "layout": "huggingface",
+        "sha256": "0123456789abcdef" * 4,
+        "loaded": ["encoder.norm.weight", "encoder.norm.bias"],
+        "missing": list(POSITION_TABLES),
+        "unexpected": [],
+    }
+    write_json(run / "metrics.json", summarise(rows) | {"precision": "bf16-mixed", "start": start})
     write_json(run / "settings.json", {"model": "tiny", "mask_ratio": 0.9, "frame_stride": 2})
     size = resolve_size("tiny")
     video = torch.rand(size.clip_shape, generator=torch.Generator().manual_seed(0))
@@ -361,6 +372,25 @@ def test_every_section_is_there_without_a_note(built):
         "faces",
     ]
     assert page.notes == []
+
+
+def test_pretraining_table_says_where_each_run_started(built):
+    _, page = built
+    runs = table_with(page, "started from")
+    assert runs == [
+        ["encoder", "started from", "precision", "epochs", "iterations"],
+        [
+            "tiny",
+            "VideoMAE videomae_tiny.pth (huggingface layout, sha256 0123456789ab; 2 weights "
+            "loaded, 2 not in it)",
+            "bf16-mixed",
+            "3",
+            "6",
+        ],
+    ]
+    assert start_text({"from": "scratch"}) == "random weights"
+    assert start_text(None) == "not recorded"  # a run from before runs recorded it
+    assert start_text({"from": "unrecorded"}) == "not recorded"  # resumed from such a run
 
 
 def test_a_sample_plan_carries_the_smoke_test_banner(built):

@@ -10,7 +10,8 @@ import pytest
 
 from marlinflow import cli, masking
 from marlinflow.commands import _flags
-from marlinflow.config import cli_options, settings
+from marlinflow.compute.precision import PRECISIONS
+from marlinflow.config import cli_options, settings, validate_config
 from marlinflow.config.schemas import load_schema
 from marlinflow.download.http import RetryPolicy
 from marlinflow.downstream.finetune import FinetuneSettings
@@ -21,6 +22,7 @@ from marlinflow.face import align
 from marlinflow.face.detect import BACKENDS
 from marlinflow.face.parsing_step import ParseSettings
 from marlinflow.face.pipeline import TrackConfig
+from marlinflow.models import LAYER_INITS
 from marlinflow.pretrain.config import PretrainConfig
 from marlinflow.pretrain.schedule import SCHEDULES
 from marlinflow.tracking.settings import TrackingSettings
@@ -166,6 +168,35 @@ def test_code_constants_agree_with_the_schema():
     assert tuple(pretrain["lr_schedule"]["enum"]) == tuple(SCHEDULES)
     assert tuple(track["crop_mode"]["enum"]) == tuple(align.MODES)
     assert tuple(track["backend"]["enum"]) == tuple(BACKENDS)
+    assert tuple(pretrain["layer_init"]["enum"]) == tuple(LAYER_INITS)
+    for section in ("pretrain", "downstream.features", "downstream.finetune"):
+        assert tuple(settings.properties(section)["precision"]["enum"]) == PRECISIONS
+
+
+def test_a_shared_definition_is_declared_once():
+    """The precision choices are one $defs entry that three settings refer to: each setting
+    reads as the definition with its own default, and its help says both."""
+    definition = load_schema("config")["$defs"]["precision"]
+    for cls in (PretrainConfig, FeatureSettings, FinetuneSettings):
+        spec = cls.schema()["properties"]["precision"]
+        assert spec["enum"] == definition["enum"] and spec["default"] == "32"
+        assert spec["description"].endswith(" ".join(definition["description"].split()))
+    parser = cli.build_parser("extract")
+    args = parser.parse_args(["extract", "v.mp4", "--model", "m", "--out", "o"])
+    assert FeatureSettings.from_args(args).precision == "32"
+    with pytest.raises(SystemExit):
+        parser.parse_args(["extract", "v.mp4", "--model", "m", "--out", "o", "--precision", "8"])
+
+
+def test_a_number_where_text_is_wanted_reads_as_text():
+    """YAML reads ``precision: 32`` as a number; the setting is Lightning's text "32"."""
+    assert PretrainConfig.from_dict({"precision": 32}).precision == "32"
+    config = {"pretrain": {"precision": 32}, "downstream": {"finetune": {"precision": 32}}}
+    checked = validate_config(config)
+    assert checked["pretrain"]["precision"] == checked["downstream"]["finetune"]["precision"]
+    assert checked["pretrain"]["precision"] == "32"
+    with pytest.raises(InputError, match="'16' is not one of"):
+        PretrainConfig.from_dict({"precision": 16})
 
 
 def test_a_new_setting_is_one_declaration(monkeypatch):

@@ -41,13 +41,18 @@ def test_the_paper_experiment_plans_in_full_on_slurm(workflow_copy, tmp_path):
         (folder / ("000.mp4" if "original" in video else "000_001.mp4")).write_text("")
     official = tmp_path / "marlin_vit_base_ytf.encoder.pt"
     official.write_bytes(b"")  # a dry run only checks that it is there
+    videomae = tmp_path / "videomae_vit_base_pretrain.pth"
+    videomae.write_bytes(b"")
     mine = write_config(
         workflow_copy,
         "roots.yaml",
         {
             "experiment": {
                 "datasets": roots,
-                "encoders": {"official-vit-base": {"weights": str(official)}},
+                "encoders": {
+                    "official-vit-base": {"weights": str(official)},
+                    "marlin-vit-base": {"pretrain": {"init": str(videomae)}},
+                },
             }
         },
     )
@@ -62,6 +67,11 @@ def test_the_paper_experiment_plans_in_full_on_slurm(workflow_copy, tmp_path):
     assert exp.encoder("official-vit-base") in out and "rule import_encoder:" in out
     assert "official-vit-small" not in out  # no weights given: left out, with a note
     assert "note: encoder 'official-vit-small' left out" in result.stderr
+    # the VideoMAE checkpoint is an input of the encoder's pretraining; the others say they
+    # start from random weights
+    assert str(videomae) in out
+    (note,) = [line for line in result.stderr.splitlines() if "pretrain.init" in line]
+    assert "'marlin-vit-small'" in note and "'marlin-vit-base'" not in note
     suite = [
         ("celebvhq", "appearance"),
         ("celebvhq", "action"),

@@ -29,6 +29,7 @@ from marlinflow.experiment.plan import (
 from marlinflow.code_version import code_version
 from marlinflow.compute.slurm import controller_problem, pretrain_resources
 from marlinflow.tracking import job_tracking, start_pipeline
+from marlinflow.weights import SCRATCH
 
 try:
     validate_config(config, "config")
@@ -155,6 +156,13 @@ def task_args(wildcards, input):
 def pretrain_settings(wildcards):
     encoder = PRETRAINED[wildcards.encoder]
     return {**config["pretrain"], **encoder.pretrain, "model": encoder.model}
+
+
+def pretrain_init(wildcards):
+    """The checkpoint an encoder's pretraining starts from (pretrain.init), if it names one:
+    an input, so that another checkpoint trains the encoder again."""
+    init = pretrain_settings(wildcards)["init"]
+    return [] if init in (None, SCRATCH) else [init]
 
 
 def encoder_model(encoder):

@@ -43,7 +43,8 @@ rule write_pretrain_settings:
 # preempted run must find its checkpoint to resume from.
 rule pretrain:
     input:
-        f"{EXP.encoder_dir('{encoder}')}/settings.json",
+        settings=f"{EXP.encoder_dir('{encoder}')}/settings.json",
+        init=pretrain_init,
     output:
         encoder=EXP.encoder("{encoder}"),
         metrics=f"{EXP.encoder_dir('{encoder}')}/metrics.json",
@@ -68,7 +69,7 @@ rule pretrain:
         run_dir=lambda wildcards, output: os.path.dirname(output.encoder),
         tracking=tracking_of("pretrain"),
     shell:
-        "{params.tracking} {resources.launch} marlinflow pretrain {input}"
+        "{params.tracking} {resources.launch} marlinflow pretrain {input.settings}"
         " --run-dir {params.run_dir} > {log} 2>&1"
 
 

@@ -25,7 +25,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, required=True, help="folder for <video stem>.npy")
     _flags.add_arguments(parser, FeatureSettings)
     parser.add_argument(
-        "--hop", type=int, help="frames between window starts (default: clip frames × sample rate)"
+        "--stride",
+        type=int,
+        help="window starts every stride × sample rate frames (default: the clip length, 16 for "
+        "the released models, as the official package)",
     )
     parser.add_argument("--official-compat", action="store_true", help="official windowing")
     parser.add_argument("--keep-seq", action="store_true", help="per-token features")
@@ -44,10 +47,11 @@ def run(args: argparse.Namespace) -> int:
     windows = Windows(
         args.sample_rate,
         args.batch_size,
-        args.hop,
+        args.stride,
         args.official_compat,
         args.keep_seq,
         args.reduction,
+        args.precision,
     )
     config = {k: v for k, v in vars(args).items() if k not in ("videos", "verb", "verbose")}
     config |= {"videos": len(args.videos)}

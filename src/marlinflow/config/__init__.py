@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 from pathlib import Path
@@ -11,7 +10,7 @@ from typing import Any
 import yaml
 
 from marlinflow.config.schemas import describe_error, load_schema, validator
-from marlinflow.config.settings import types_of
+from marlinflow.config.settings import coerce_strings
 from marlinflow.errors import InputError
 
 
@@ -58,25 +57,6 @@ def merge(into: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
         else:
             into[key] = value
     return into
-
-
-def coerce_strings(config: dict[str, Any], schema: dict[str, Any]) -> None:
-    """Read strings as YAML where the schema wants no string (``--config`` values arrive as text)."""
-    for key, sub in schema.get("properties", {}).items():
-        if key in config:
-            config[key] = _coerce(config[key], sub)
-
-
-def _coerce(value: Any, schema: dict[str, Any]) -> Any:
-    types = types_of(schema)
-    if isinstance(value, dict):
-        coerce_strings(value, schema)
-    elif isinstance(value, list) and "items" in schema:
-        return [_coerce(item, schema["items"]) for item in value]
-    elif isinstance(value, str) and types and "string" not in types:
-        with contextlib.suppress(yaml.YAMLError):  # validation reports it
-            return yaml.safe_load(value)
-    return value
 
 
 def cli_options(section: dict[str, Any]) -> list[str]:

@@ -32,6 +32,20 @@ def load_schema(name: str) -> dict[str, Any]:
     return yaml.safe_load(schema_path(name).read_text())
 
 
+def resolved(spec: dict[str, Any], name: str = "config") -> dict[str, Any]:
+    """A property of schema ``name`` with its ``$ref`` into the schema's ``$defs`` filled in:
+    the definition's keys with the property's on top, and the property's description followed
+    by the definition's (a shared choice, such as ``precision``, is declared once)."""
+    ref = spec.get("$ref", "")
+    if not ref.startswith("#/$defs/"):
+        return spec
+    definition = load_schema(name)["$defs"][ref.removeprefix("#/$defs/")]
+    merged = {**definition, **{k: v for k, v in spec.items() if k != "$ref"}}
+    descriptions = [spec.get("description", ""), definition.get("description", "")]
+    merged["description"] = " ".join(" ".join(d.split()) for d in descriptions if d)
+    return merged
+
+
 def _with_defaults(validator_class):
     """A validator that fills in each property's ``default`` before validating it."""
     validate_properties = validator_class.VALIDATORS["properties"]

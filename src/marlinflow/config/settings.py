@@ -11,13 +11,15 @@ schema: the class, the flag, its help and the workflow's options
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import dataclasses
 from typing import Any
 
 import jsonschema
+import yaml
 
-from marlinflow.config.schemas import describe_error, load_schema
+from marlinflow.config.schemas import describe_error, load_schema, resolved
 from marlinflow.errors import InputError
 
 PYTHON_TYPES = {
@@ -42,9 +44,10 @@ def section_schema(path: str) -> dict[str, Any]:
 
 
 def properties(path: str) -> dict[str, dict[str, Any]]:
-    """The settings of a section: name -> property schema, leaf values only (not subsections)."""
+    """The settings of a section: name -> property schema (a ``$ref`` filled in), leaf values
+    only (not subsections)."""
     return {
-        name: spec
+        name: resolved(spec)
         for name, spec in section_schema(path).get("properties", {}).items()
         if "properties" not in spec
     }
@@ -67,6 +70,29 @@ def _field(spec: dict[str, Any]) -> dataclasses.Field:
     return dataclasses.field(default=default)
 
 
+def coerce_strings(config: dict[str, Any], schema: dict[str, Any]) -> None:
+    """Read values as the schema types them, in place: strings as YAML where the schema wants no
+    string (``--config`` values arrive as text), and numbers as text where it wants only text
+    (YAML reads ``precision: 32`` as a number)."""
+    for key, sub in schema.get("properties", {}).items():
+        if key in config:
+            config[key] = _coerce(config[key], resolved(sub))
+
+
+def _coerce(value: Any, schema: dict[str, Any]) -> Any:
+    types = types_of(schema)
+    if isinstance(value, dict):
+        coerce_strings(value, schema)
+    elif isinstance(value, list) and "items" in schema:
+        return [_coerce(item, resolved(schema["items"])) for item in value]
+    elif isinstance(value, str) and types and "string" not in types:
+        with contextlib.suppress(yaml.YAMLError):  # validation reports it
+            return yaml.safe_load(value)
+    elif isinstance(value, int | float) and not isinstance(value, bool) and types == ["string"]:
+        return str(value)
+    return value
+
+
 class Settings:
     """What every generated settings class can do besides holding its values."""
 
@@ -84,6 +110,7 @@ class Settings:
         """Settings from a mapping: missing keys get their defaults, every key is checked."""
         data = copy.deepcopy(dict(data))
         schema = cls.schema()
+        coerce_strings(data, schema)
         unknown = sorted(set(data) - set(schema["properties"]))
         if unknown:
             known = ", ".join(schema["properties"])

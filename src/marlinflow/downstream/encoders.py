@@ -6,7 +6,7 @@ A spec names one:
 - ``random:<size>``: a randomly initialised encoder of that registered size (seeded), so a
   table shows what pretraining adds;
 - ``videomae:<size>:<path>``: a VideoMAE pretraining checkpoint loaded into an encoder of that
-  size (``checkpoints.init_from_videomae``), the tube-masking baseline.
+  size (``videomae.init_from_videomae``: any of its layouts), the tube-masking baseline.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ def load_encoder(spec: str, seed: int = 0, trusted: bool = False) -> tuple[Marli
         torch.manual_seed(seed)
         return MarlinEncoder(resolve_size(rest)), f"random-{rest}"
     if kind == "videomae" and ":" in rest:
-        from marlinflow.weights.checkpoints import init_from_videomae
+        from marlinflow.weights.videomae import init_from_videomae
 
         size, _, path = rest.partition(":")
         model = MarlinModel(resolve_size(size), with_decoder=False)

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from marlinflow.compute.precision import autocast, effective, grad_scaler
 from marlinflow.config.settings import settings_class
 from marlinflow.downstream.kinds import TaskKind
 from marlinflow.downstream.results import RunResult, Scored, make_result
@@ -49,7 +50,7 @@ class FinetuneConfig:
     device: str
     threads: int | None  # torch threads while training (None: torch's default)
     workers: int  # clip-reading processes (torch DataLoader workers)
-    bf16: bool  # bfloat16 autocast (use on GPU; the official runs are fp32)
+    precision: str  # the precision it runs at on ``device`` (compute.precision.effective)
 
     @classmethod
     def from_settings(
@@ -65,26 +66,28 @@ class FinetuneConfig:
             device,
             threads,
             settings.workers,
-            settings.bf16,
+            effective(settings.precision, device),
         )
 
 
 class ClipClassifier(nn.Module):
     """Encoder -> pooled feature (B, D) -> Linear -> logits (B, n_outputs).
 
-    With ``bf16`` the forward pass runs under bfloat16 autocast (weights stay fp32); the logits
-    are returned as fp32 so the loss and the metrics are computed in full precision.
+    The forward pass runs at ``precision`` (``compute.precision``: under bf16 or fp16 autocast
+    for the mixed ones, weights staying fp32); the logits are returned as fp32 so the loss and
+    the metrics are computed in full precision.
     """
 
-    def __init__(self, encoder: MarlinEncoder, n_outputs: int, bf16: bool = False):
+    def __init__(self, encoder: MarlinEncoder, n_outputs: int, precision: str = "32"):
         super().__init__()
         self.encoder = encoder
         self.head = nn.Linear(encoder.size.enc_dim, n_outputs)
-        self.bf16 = bf16
+        self.precision = precision
 
     def forward(self, clips: torch.Tensor) -> torch.Tensor:
-        with torch.autocast(clips.device.type, torch.bfloat16, enabled=self.bf16):
-            logits = self.head(self.encoder.extract_features(clips))  # (B, 3, T, S, S) -> (B, n)
+        with autocast(self.precision, clips.device):
+            features = self.encoder.extract_features(clips, keep_seq=False)  # (B, D)
+            logits = self.head(features)  # (B, n)
         return logits.float()
 
 
@@ -207,7 +210,7 @@ def run_finetune(
 
 def _train_and_test(task, clips, encoder, data, skipped, cfg, model_name) -> RunResult:
     torch.manual_seed(cfg.train.seed)
-    model = ClipClassifier(encoder, task.n_outputs, cfg.bf16).to(cfg.device)
+    model = ClipClassifier(encoder, task.n_outputs, cfg.precision).to(cfg.device)
     (train_ids, train_targets), (val_ids, val_targets) = data["train"], data["val"]
     kind = task.task_kind
     fitted = fit(
@@ -217,6 +220,7 @@ def _train_and_test(task, clips, encoder, data, skipped, cfg, model_name) -> Run
         val_targets,
         kind,
         cfg.train,
+        grad_scaler(cfg.precision, cfg.device),
     )
     model.eval()
     with torch.no_grad():

@@ -88,9 +88,12 @@ def fit(
     val_targets: np.ndarray,
     kind: TaskKind,
     cfg: TrainConfig,
+    scaler: torch.amp.GradScaler | None = None,
 ) -> FitResult:
     """Train ``model`` in place and leave it at its best epoch; ``validate`` returns the val
-    scores (as ``kind.to_scores`` makes them), in the order of ``val_targets``."""
+    scores (as ``kind.to_scores`` makes them), in the order of ``val_targets``. ``scaler``
+    scales the losses of a model that runs in float16 (``compute.precision.grad_scaler``)."""
+    scaler = scaler or torch.amp.GradScaler("cpu", enabled=False)
     optimiser = torch.optim.Adam(
         [p for p in model.parameters() if p.requires_grad],
         lr=cfg.lr,
@@ -103,7 +106,7 @@ def fit(
     loss_fn, result = kind.loss_module(), FitResult(0, None, 0)
     best_state = copy.deepcopy(model.state_dict())
     for epoch in range(cfg.max_epochs):
-        train_loss = _train_epoch(model, train_batches(epoch), loss_fn, optimiser)
+        train_loss = _train_epoch(model, train_batches(epoch), loss_fn, optimiser, scaler)
         plateau.step(train_loss)
         score = _validate(model, validate, val_targets, kind)
         result.history.append({"epoch": epoch, "train_loss": train_loss, "val": score})
@@ -118,14 +121,15 @@ def fit(
     return result
 
 
-def _train_epoch(model, batches, loss_fn, optimiser) -> float:
+def _train_epoch(model, batches, loss_fn, optimiser, scaler) -> float:
     model.train()
     total, count = 0.0, 0
     for inputs, targets in batches:
         optimiser.zero_grad()
         loss = loss_fn(model(inputs), targets)
-        loss.backward()
-        optimiser.step()
+        scaler.scale(loss).backward()  # unscaled and stepped as usual when disabled
+        scaler.step(optimiser)
+        scaler.update()
         total, count = total + float(loss.detach()) * len(targets), count + len(targets)
     return total / max(count, 1)
 

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from marlinflow import datasets
 from marlinflow.config import merge, model_tag, read_config_file, validate_config
 from marlinflow.errors import InputError
+from marlinflow.weights import SCRATCH
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -88,6 +89,7 @@ def experiment_from_config(config: dict[str, Any]) -> Experiment:
     suite = [evaluation(item, datasets, config, f"{where}.suite") for item in section["suite"]]
     notes: list[str] = []
     encoders = read_encoders(section["encoders"], config, notes) or default_encoders(config)
+    check_init(encoders, config, notes)
     name = section["name"]
     if not name:
         raise InputError(f"{where}.name", "an experiment names its results folder: set a name")
@@ -103,13 +105,16 @@ def single_dataset_experiment(config: dict[str, Any]) -> Experiment:
     # Nothing is evaluated on a pretraining set, so pretraining may take all of it.
     splits = ("train",) if tasks else ALL_SPLITS
     name = config["experiment"]["name"] or dataset.name
+    encoders, notes = default_encoders(config), []
+    check_init(encoders, config, notes)
     experiment = Experiment(
         name,
         {dataset.name: dataset},
         {dataset.name: splits},
-        default_encoders(config),
+        encoders,
         suite,
         config["experiment"]["reference"],
+        notes,
     )
     return finish(experiment)
 
@@ -197,6 +202,32 @@ def read_encoders(entries: dict[str, Any], config: dict[str, Any], notes: list[s
         check_model(model, f"{where}.model")
         encoders[name] = Encoder(name, kind, model, dict(entry["pretrain"]), entry["weights"])
     return encoders
+
+
+def check_init(encoders: dict[str, Encoder], config: dict[str, Any], notes: list[str]) -> None:
+    """The weights each pretrained encoder starts from (``pretrain.init``), checked before the
+    first job: a checkpoint that is not there is refused; an encoder of an official size that
+    starts from random weights without saying so (init null, not scratch) is noted, because
+    the official runs start from a VideoMAE checkpoint."""
+    from marlinflow.models import RELEASED  # the official sizes, whose runs start from VideoMAE
+
+    undecided = []
+    for name, encoder in encoders.items():
+        if encoder.kind != "pretrain":
+            continue
+        init = {**config["pretrain"], **encoder.pretrain}.get("init")
+        if init is None:
+            if isinstance(encoder.model, str) and encoder.model in RELEASED.values():
+                undecided.append(name)
+        elif init != SCRATCH and not Path(init).is_file():
+            raise InputError(init, f"pretrain.init of encoder {name!r}: no such checkpoint")
+    if undecided:
+        notes.append(
+            f"encoder(s) {', '.join(map(repr, undecided))} start from random weights: the "
+            "official runs start from a VideoMAE pretraining checkpoint; give its path in "
+            "pretrain.init (or set pretrain.init to scratch to start from random weights "
+            "deliberately)"
+        )
 
 
 def finish(experiment: Experiment) -> Experiment:

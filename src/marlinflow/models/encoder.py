@@ -70,8 +70,9 @@ class MarlinEncoder(nn.Module):
             tokens = gather_tokens(tokens, visible)  # (B, N_visible, D)
         return self.norm(self.run_blocks(tokens))
 
-    def extract_features(self, video: torch.Tensor, keep_seq: bool = False) -> torch.Tensor:
-        """Features of whole clips: (B, N, D) per-token, or (B, D) pooled.
+    def extract_features(self, video: torch.Tensor, *, keep_seq: bool) -> torch.Tensor:
+        """Features of whole clips: (B, N, D) per-token with ``keep_seq``, else (B, D) pooled.
+        (No default: ``Marlin.extract_features`` defaults to per-token, as the official package.)
 
         The pooled feature is LayerNorm(mean of the block outputs), as in the released model
         (marlin.md §1.5); it is not the mean of the per-token features. Gradients follow the

@@ -12,7 +12,7 @@ from torch import nn
 from marlinflow.models.decoder import MarlinDecoder
 from marlinflow.models.encoder import MarlinEncoder
 from marlinflow.models.registry import ModelSize
-from marlinflow.models.vit import init_weights
+from marlinflow.models.vit import init_outer_layers
 
 
 def patchify(video: torch.Tensor, size: ModelSize) -> torch.Tensor:
@@ -38,16 +38,17 @@ class MarlinModel(nn.Module):
     """Encoder + bias-free ``enc_dec_proj`` + decoder, named as in the released weights.
 
     ``with_decoder=False`` builds the encoder alone, whose state dict is the layout of the
-    released ``*.encoder.pt`` files.
+    released ``*.encoder.pt`` files. ``layer_init`` is how ``enc_dec_proj`` starts (see
+    ``vit.LAYER_INITS``): PyTorch's default Linear init as in the official code, or Xavier.
     """
 
-    def __init__(self, size: ModelSize, with_decoder: bool = True):
+    def __init__(self, size: ModelSize, with_decoder: bool = True, layer_init: str = "official"):
         super().__init__()
         self.size = size
         self.encoder = MarlinEncoder(size)
         if with_decoder:
             self.enc_dec_proj = nn.Linear(size.enc_dim, size.dec_dim, bias=False)
-            init_weights(self.enc_dec_proj)
+            init_outer_layers(self.enc_dec_proj, layer_init)
             self.decoder = MarlinDecoder(size)
 
     @property

@@ -126,8 +126,8 @@ def make_blocks(dim: int, depth: int, n_heads: int, mlp_ratio: float) -> nn.Modu
 
 
 def init_weights(module: nn.Module) -> None:
-    """MARLIN's initialisation (marlin.md §1.4): Xavier-uniform Linear weights and zero biases,
-    LayerNorm 1 and 0. Conv3d keeps PyTorch's default. Use with ``Module.apply``."""
+    """MARLIN's initialisation of the transformer (marlin.md §1.4): Xavier-uniform Linear weights
+    and zero biases, LayerNorm 1 and 0. Conv3d keeps PyTorch's default. Use with ``Module.apply``."""
     if isinstance(module, nn.Linear):
         nn.init.xavier_uniform_(module.weight)
         if module.bias is not None:
@@ -135,3 +135,19 @@ def init_weights(module: nn.Module) -> None:
     elif isinstance(module, nn.LayerNorm):
         nn.init.ones_(module.weight)
         nn.init.zeros_(module.bias)
+
+
+# How the layers outside the transformers start (``enc_dec_proj`` and the critic's MLP):
+# official - PyTorch's default Linear init, weights and biases U(±1/sqrt(fan_in)), as the
+# official code leaves them; xavier - ``init_weights`` like the blocks (Xavier-uniform weights,
+# zero biases).
+LAYER_INITS = ("official", "xavier")
+
+
+def init_outer_layers(module: nn.Module, layer_init: str) -> None:
+    """Initialise a freshly built ``module``'s Linear layers the ``layer_init`` way (one of
+    ``LAYER_INITS``); official leaves them as PyTorch built them."""
+    if layer_init not in LAYER_INITS:
+        raise ValueError(f"layer_init must be one of {LAYER_INITS}, not {layer_init!r}")
+    if layer_init == "xavier":
+        module.apply(init_weights)

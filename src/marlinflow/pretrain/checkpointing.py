@@ -1,5 +1,6 @@
-"""Where a pretraining run starts from: its own checkpoint when resuming, else optionally a
-VideoMAE pretraining checkpoint; and the ``last.ckpt`` it keeps for the next start.
+"""Where a pretraining run starts from: its own checkpoint when resuming, else a VideoMAE
+pretraining checkpoint (``pretrain.init``) or random weights; and the ``last.ckpt`` it keeps for
+the next start.
 
 A run resumes from the newest of ``last.ckpt`` and the requeue checkpoints ``hpc_ckpt_<n>.ckpt``
 (written on SLURM's time-limit warning, by Lightning's handler or by
@@ -20,15 +21,14 @@ import pytorch_lightning as pl
 
 from marlinflow.errors import InputError
 from marlinflow.models import MarlinModel
-from marlinflow.weights.checkpoints import LoadReport, init_from_videomae
+from marlinflow.weights import SCRATCH
+from marlinflow.weights.videomae import POSITION_TABLES, init_from_videomae
 
 log = logging.getLogger(__name__)
 LAST = "last.ckpt"
 # Lightning's name for a checkpoint saved on the requeue signal, <n> counting from 1 (Lightning
 # resumes from it by itself only when no checkpoint path is given).
 REQUEUE_PREFIX, REQUEUE_SUFFIX = "hpc_ckpt_", ".ckpt"
-# Weights VideoMAE checkpoints do not hold: MARLIN's fixed sinusoidal position tables.
-EXPECTED_MISSING = ("encoder.pos_embedding.emb", "decoder.pos_embedding.emb")
 
 
 class LastCheckpoint(pl.Callback):
@@ -93,18 +93,22 @@ def readable_checkpoint(path: Path) -> Path:
     return path
 
 
-def init_weights(model: MarlinModel, path: str | Path) -> LoadReport:
-    """Start ``model`` from a VideoMAE pretraining checkpoint; warn about every key that does
-    not fit beyond the position tables VideoMAE never stores."""
-    report = init_from_videomae(model, path)
-    surprising = [key for key in report.missing if key not in EXPECTED_MISSING]
+def start_from(model: MarlinModel, init: str | None) -> dict:
+    """Initialise ``model`` as ``pretrain.init`` says and return the run's record of it:
+    ``{"from": "scratch"}`` for random weights (null or ``scratch``), else the VideoMAE
+    checkpoint's record (file, layout, SHA-256, keys loaded, missing and unexpected), with a
+    warning about every key that does not fit beyond the position tables VideoMAE never stores."""
+    if init is None or init == SCRATCH:
+        return {"from": SCRATCH}
+    report = init_from_videomae(model, init)
+    surprising = [key for key in report.missing if key not in POSITION_TABLES]
     if surprising or report.unexpected:
         log.warning(
             "VideoMAE init from %s left %d weights at random (%s) and ignored %d (%s)",
-            path,
+            init,
             len(surprising),
             ", ".join(surprising[:5]),
             len(report.unexpected),
             ", ".join(report.unexpected[:5]),
         )
-    return report
+    return report.record()

@@ -1,6 +1,7 @@
 """The run's own metrics files, written by the training process whatever loggers are on:
 ``metrics.csv`` (one row per iteration, plus one per validation), and at the end of the run a
-summary (``metrics.json``)."""
+summary (``metrics.json``, with the module's ``run_facts``: the precision and where the weights
+started)."""
 
 from __future__ import annotations
 
@@ -88,4 +89,4 @@ class MetricsFiles(pl.Callback):
             self.rows = self.rows_before(pl_module.iterations_done)
         if self.rows:
             write_rows(self.csv_path, self.rows)
-            write_json(self.json_path, summarise(self.rows))
+            write_json(self.json_path, summarise(self.rows) | trainer.lightning_module.run_facts())

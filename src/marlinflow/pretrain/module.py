@@ -6,6 +6,9 @@ generator step; the autoencoder's weights do not change during the critic step, 
 forward recomputes exactly the same prediction (reference: marlin.md §1.8). Detaching for the
 critic also means no critic gradient ever reaches the autoencoder (the official code computes
 them and throws them away).
+
+Precision (``pretrain.precision``) is the Trainer's: Lightning runs each step under its autocast
+and scales fp16 losses; the module computes its losses from float32 predictions either way.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from marlinflow.models import MarlinModel, PatchCritic, resolve_size
 from marlinflow.pretrain.config import INPUTS, PretrainConfig
 from marlinflow.pretrain.schedule import LrSchedule, scaled_lr
 from marlinflow.pretrain.visual import log_reconstruction
+from marlinflow.weights import SCRATCH
 
 
 def normalise_patches(patches: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
@@ -60,9 +64,11 @@ class MarlinPretrain(pl.LightningModule):
         settings = {k: v for k, v in config.to_dict().items() if k not in INPUTS}
         self.save_hyperparameters({"size": config.model, **settings})
         self.size = resolve_size(config.model)
-        self.model = MarlinModel(self.size)
-        self.critic = PatchCritic(self.size)
+        self.model = MarlinModel(self.size, layer_init=config.layer_init)
+        self.critic = PatchCritic(self.size, layer_init=config.layer_init)
         self.automatic_optimization = False
+        # Where the weights started (``checkpointing.start_from``); kept in every checkpoint.
+        self.start: dict[str, Any] = {"from": SCRATCH}
         self.schedule: LrSchedule | None = None
         self.step_metrics: dict[str, float] = {}
         self._last_step_end: float | None = None
@@ -75,16 +81,10 @@ class MarlinPretrain(pl.LightningModule):
 
     # -- one iteration -------------------------------------------------------------------------
 
-    def autocast(self) -> torch.autocast:
-        """bf16 autocast on GPU (weights and losses stay fp32); plain fp32 elsewhere."""
-        on_gpu = self.device.type == "cuda"
-        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=on_gpu)
-
     def forward_pass(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
         """Prediction and target of the masked tubelets, both (B, M, P) float32."""
         video, visible = batch["video"], batch["visible"]
-        with self.autocast():
-            pred = self.model(video, visible)
+        pred = self.model(video, visible)  # under the Trainer's autocast, if any
         target = self.model.targets(video, visible)
         if self.config.norm_targets:
             target = normalise_patches(target)
@@ -198,8 +198,22 @@ class MarlinPretrain(pl.LightningModule):
 
     def save_reconstruction(self, batch: dict[str, torch.Tensor]) -> None:
         video, visible = batch["video"][:1], batch["visible"][:1]
-        with self.autocast():
-            recon = self.model.reconstruct(video, visible)
+        recon = self.model.reconstruct(video, visible)
         folder = Path(self.trainer.default_root_dir) / "reconstructions"
         path = folder / f"epoch_{self.current_epoch:04d}.png"
         log_reconstruction(path, video[0], visible[0], recon[0].float(), self.size, self.image_run)
+
+    # -- the run's record ----------------------------------------------------------------------
+
+    def run_facts(self) -> dict[str, Any]:
+        """What the run's metrics.json records besides the losses: the precision the Trainer
+        ran at (Lightning's name; "32" for float32) and where the weights started."""
+        precision = str(self.trainer.precision)
+        return {"precision": "32" if precision.startswith("32") else precision, "start": self.start}
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        checkpoint["marlinflow_start"] = self.start
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        # a checkpoint written before runs recorded their start cannot tell
+        self.start = checkpoint.get("marlinflow_start", {"from": "unrecorded"})

@@ -2,7 +2,8 @@
 when it is a start of the same run (else set the earlier files aside and start from random or
 VideoMAE weights: :mod:`marlinflow.pretrain.rundir`), track the run, list the videos it trains on
 in ``corpus.tsv`` before it starts, and write ``encoder.pt`` (with its geometry and provenance:
-``checkpoints.save_encoder``) and the run's metrics at the end."""
+``checkpoints.save_encoder``) and the run's metrics at the end. Where the weights started and the
+precision the run ran at are recorded in ``metrics.json``, the tracked run and ``encoder.pt``."""
 
 from __future__ import annotations
 
@@ -20,9 +21,9 @@ from marlinflow.atomic import atomic_path, write_json
 from marlinflow.pretrain.checkpointing import (
     LAST,
     LastCheckpoint,
-    init_weights,
     readable_checkpoint,
     resume_checkpoint,
+    start_from,
 )
 from marlinflow.pretrain.config import PretrainConfig
 from marlinflow.pretrain.data import ClipSource, PretrainData, record_paths
@@ -63,6 +64,7 @@ def build_trainer(
         default_root_dir=run_dir,
         **placement,
         strategy=build_strategy(config.strategy, world_size(placement)),
+        precision=config.precision,
         max_epochs=config.epochs,
         # Lightning counts each optimiser's step; one iteration steps both.
         max_steps=2 * config.steps if config.steps else -1,
@@ -82,15 +84,16 @@ def build_trainer(
 def start_point(
     config: PretrainConfig, module: MarlinPretrain, run: TrackedRun | None = None
 ) -> Path | None:
-    """The checkpoint to resume from; without one, load the VideoMAE weights to start from, if
-    set (and record in ``run`` which weights they did not cover)."""
+    """The checkpoint to resume from (which brings back the record of where the weights
+    started); without one, initialise the weights as ``config.init`` says and record it in
+    ``module.start`` and ``run``."""
     resume = resume_checkpoint(config.run_dir, LAST)
     if resume is not None:
         log.info("resuming from %s", readable_checkpoint(resume))
-    elif config.init:
-        report = init_weights(module.model, config.init)
+    else:
+        module.start = start_from(module.model, config.init)
         if run is not None:
-            run.summarize({"init_missing": report.missing, "init_unexpected": report.unexpected})
+            run.summarize({"start": module.start})
     return resume
 
 
@@ -121,7 +124,8 @@ def pretrain(config: PretrainConfig, callbacks: Sequence[pl.Callback] = ()) -> d
             write_corpus(run_dir / CORPUS, *data.split())  # before training: a killed run has it
         trainer.fit(module, datamodule=data, ckpt_path=start_point(config, module, run))
         if trainer.is_global_zero:
-            save_encoder(module.model, run_dir / FINAL / "encoder.pt", provenance(config, data))
+            record = provenance(config, data) | module.run_facts()
+            save_encoder(module.model, run_dir / FINAL / "encoder.pt", record)
             publish(run_dir)
         run.summarize(read_summary(outputs["metrics_json"]))
     return outputs
@@ -141,7 +145,8 @@ def write_corpus(path: Path, train: list[ClipSource], val: list[ClipSource]) -> 
 
 def provenance(config: PretrainConfig, data: PretrainData) -> dict:
     """Where a pretrained encoder came from: the settings (the index, often thousands of record
-    paths, stands as counts and the corpus.tsv beside the encoder) and the corpus's size."""
+    paths, stands as counts and the corpus.tsv beside the encoder) and the corpus's size; the
+    caller adds where the weights started and the precision."""
     settings = {key: value for key, value in config.to_dict().items() if key != "index"}
     train, val = data.split()
     records = len(record_paths(config.index))

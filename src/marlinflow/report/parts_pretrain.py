@@ -1,4 +1,5 @@
-"""The pretraining sections: learning curves and reconstructions per pretrained encoder, and the
+"""The pretraining sections: a table of the pretraining runs (where their weights started, their
+precision, their length), learning curves and reconstructions per pretrained encoder, and the
 Fasking masks those encoders were trained with, drawn on evaluation videos."""
 
 from __future__ import annotations
@@ -8,19 +9,61 @@ import logging
 import math
 from pathlib import Path
 
+import pandas as pd
+
 from marlinflow.errors import InputError
 from marlinflow.models import resolve_size
 from marlinflow.pretrain.config import PretrainConfig
 from marlinflow.report import figures
-from marlinflow.report.html import image, paragraph
+from marlinflow.report.html import image, paragraph, table
 from marlinflow.report.inputs import Inputs, Missing, copy_figure
 from marlinflow.report.masks import mask_example
+from marlinflow.weights import SCRATCH
 
 log = logging.getLogger(__name__)
 
 
+def start_text(start) -> str:
+    """Where a run's weights started, from its metrics.json ``start`` record."""
+    kind = start.get("from") if isinstance(start, dict) else None
+    if kind == SCRATCH:
+        return "random weights"
+    if kind != "videomae":
+        return "not recorded"
+    missing = len(start.get("missing") or [])
+    return (
+        f"VideoMAE {Path(str(start.get('path', '?'))).name} ({start.get('layout', '?')} layout, "
+        f"sha256 {str(start.get('sha256', '?'))[:12]}; {len(start.get('loaded') or [])} weights "
+        f"loaded, {missing} not in it)"
+    )
+
+
+def pretraining_table(inputs: Inputs) -> pd.DataFrame:
+    """One row per pretrained encoder with a metrics.json: where its weights started, the
+    precision it ran at, and how long it trained."""
+    rows = []
+    for name, run in inputs.plan.pretrained().items():
+        try:
+            summary = json.loads((run / "metrics.json").read_text())
+        except (OSError, ValueError):
+            continue
+        rows.append(
+            {
+                "encoder": name,
+                "started from": start_text(summary.get("start")),
+                "precision": str(summary.get("precision", "not recorded")),
+                "epochs": summary.get("epochs", ""),
+                "iterations": summary.get("iterations", ""),
+            }
+        )
+    return pd.DataFrame(
+        rows, columns=["encoder", "started from", "precision", "epochs", "iterations"]
+    )
+
+
 def curves_parts(inputs: Inputs) -> list[str]:
-    parts = []
+    runs = pretraining_table(inputs)
+    parts = [table(runs)] if not runs.empty else []
     for name, run in inputs.plan.pretrained().items():
         csv = run / "metrics.csv"
         if not csv.is_file():
@@ -32,7 +75,7 @@ def curves_parts(inputs: Inputs) -> list[str]:
             raise InputError(csv, f"no learning curves in it ({err})") from err
         parts.append(image(inputs.src(path), f"Encoder {name}: losses and learning rate"))
         parts += summary_lines(run)
-    if not parts:
+    if runs.empty and not parts:
         raise Missing("No pretraining metrics yet (encoders/<encoder>/metrics.csv).")
     return parts
 

@@ -1,10 +1,11 @@
 """Convert MARLIN weights to and from the official layout of the released files.
 
-Reads the released ``marlin_vit_*_ytf.{encoder,full}.pt`` state dicts, Lightning ``.ckpt`` files
-(ours keep the autoencoder under ``model.`` and the critic under ``critic.``; the official ones
-keep ``encoder.``/``decoder.``/``enc_dec_proj.`` at the top and the critic under
-``discriminator.``), and VideoMAE pretraining checkpoints for initialisation. Writes the official
-layout, encoder-only or full (reference: marlin.md §4.3, §1.9), for the official package.
+Reads the released ``marlin_vit_*_ytf.{encoder,full}.pt`` state dicts and Lightning ``.ckpt``
+files (ours keep the autoencoder under ``model.`` and the critic under ``critic.``; the official
+ones keep ``encoder.``/``decoder.``/``enc_dec_proj.`` at the top and the critic under
+``discriminator.``). Writes the official layout, encoder-only or full (reference: marlin.md
+§4.3), for the official package. VideoMAE checkpoints, which pretraining starts from, are
+:mod:`.videomae`'s.
 
 Our own weights files (``save_encoder``) hold the same state dict plus the model's geometry and
 where the weights came from, because shapes alone do not pin the geometry down: the 1-D position
@@ -16,13 +17,11 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import logging
 import math
 import pickle
 import re
 import subprocess
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -32,8 +31,6 @@ import torch
 from marlinflow.atomic import atomic_path
 from marlinflow.errors import InputError
 from marlinflow.models import SIZES, MarlinModel, ModelSize, resolve_size
-
-log = logging.getLogger(__name__)
 
 CRITIC_PREFIXES = ("critic.", "discriminator.")
 # Prefixes under which other wrappers keep the model: our LightningModule, the Hugging Face port.
@@ -389,45 +386,3 @@ def read_encoder_info(path: str | Path) -> dict[str, Any] | None:
     """The geometry and provenance a weights file of ours records; None for a foreign file
     (a released or Lightning file). InputError for a file that cannot be read."""
     return encoder_info(read_checkpoint(path), path)
-
-
-VIDEOMAE_RENAMES = (
-    ("mlp.fc1.", "mlp.layers.0.linear."),
-    ("mlp.fc2.", "mlp.layers.1.linear."),
-    ("patch_embed.proj.", "patch_embedding.projection."),
-)
-
-
-def videomae_key(key: str) -> str:
-    """A VideoMAE pretraining key under MARLIN's name (marlin.md §1.9)."""
-    if key == "mask_token":
-        return "decoder.mask_token"
-    if key.startswith("encoder_to_decoder."):
-        return "enc_dec_proj." + key[len("encoder_to_decoder.") :]
-    for old, new in VIDEOMAE_RENAMES:
-        key = key.replace(old, new)
-    return key
-
-
-@dataclass(frozen=True)
-class LoadReport:
-    missing: list[str]
-    unexpected: list[str]
-
-
-def init_from_videomae(model: MarlinModel, path: str | Path, trusted: bool = False) -> LoadReport:
-    """Load a VideoMAE pretraining checkpoint (``{"model": state_dict}``) into ``model``,
-    non-strictly. Both position tables are expected to be missing (VideoMAE does not store
-    them); the report and the log name every missing and unexpected key."""
-    data = read_checkpoint(path, trusted)
-    state = data.get("model", data)
-    renamed = {videomae_key(key): value for key, value in state.items()}
-    try:
-        result = model.load_state_dict(renamed, strict=False)
-    except RuntimeError as err:  # shape mismatches raise even when not strict
-        raise InputError(
-            path, f"VideoMAE weights do not fit size {model.size.name!r}: {err}"
-        ) from err
-    report = LoadReport(list(result.missing_keys), list(result.unexpected_keys))
-    log.info("VideoMAE init from %s: missing %s; unexpected %s", path, *vars(report).values())
-    return report

@@ -58,3 +58,9 @@ def fetch_release(file_name: str, folder: Path) -> Path:
             f"put it at {target}, or set {CACHE_ENV} to a folder that holds {file_name}",
         ) from err
     return target
+
+
+def released_files(folder: Path) -> list[Path]:
+    """The released files (``marlin_vit_*_ytf.{encoder,full}.pt``) cached in ``folder``."""
+    names = {release_file(name, full) for name in RELEASED for full in (False, True)}
+    return sorted(path for path in folder.glob("*.pt") if path.name in names)
