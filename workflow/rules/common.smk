@@ -13,6 +13,7 @@ from marlinflow.commands.task import workflow_arguments
 from marlinflow.config import cli_options, validate_config
 from marlinflow.download.sources import Kind, resolve
 from marlinflow.errors import InputError
+from marlinflow.face.parsing_step import parse_options
 from marlinflow.experiment.spec import (
     check_overlap,
     check_tasks,

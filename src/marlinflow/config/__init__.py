@@ -84,7 +84,7 @@ def cli_options(section: dict[str, Any]) -> list[str]:
 
     ``{"max_gap": 5, "smooth": True, "cut": False, "weights": None, "seeds": [0, 1]}`` ->
     ``["--max-gap", "5", "--smooth", "--seeds", "0", "1"]``: true flags are given, false and null
-    ones left out (the commands' flags default to off).
+    ones left out (the commands' flags default to off); a mapping is given as JSON.
     """
     options = []
     for key, value in section.items():
@@ -92,6 +92,8 @@ def cli_options(section: dict[str, Any]) -> list[str]:
             options.append(flag(key))
         elif isinstance(value, list):
             options += [flag(key), *map(str, value)]
+        elif isinstance(value, dict):
+            options += [flag(key), json.dumps(value)]
         elif value is not None and value is not False:
             options += [flag(key), str(value)]
     return options
