@@ -108,5 +108,9 @@ def model_tag(model: str | dict[str, Any]) -> str:
     """A folder name for a model setting: the size name, plus a digest when fields are overridden."""
     if isinstance(model, str):
         return model
-    digest = hashlib.sha256(json.dumps(model, sort_keys=True).encode()).hexdigest()[:8]
-    return f"{model.get('name', 'custom')}-{digest}"
+    return f"{model.get('name', 'custom')}-{digest(model)[:8]}"
+
+
+def digest(value: Any) -> str:
+    """A stable fingerprint of a JSON value (keys sorted): the SHA-256 of its JSON, in hex."""
+    return hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()
