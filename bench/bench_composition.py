@@ -26,8 +26,10 @@ import numpy as np
 from marlinflow.face.align import MODES
 from marlinflow.face.detect import landmarks_per_frame
 from marlinflow.face.parsing_step import parse_video
+from marlinflow.face.pipeline import TrackConfig
 from marlinflow.face.store import FaceTrack
 from marlinflow.face.track_step import track_step
+from marlinflow.masking import TOKEN_CLASSES
 from marlinflow.video.io import iter_frames, probe, read_frames
 from marlinflow.video.writer import write_video
 
@@ -46,17 +48,13 @@ def excerpt(source: Path, folder: Path, frames: int | None) -> Path:
 
 
 def eye_distance(track: FaceTrack) -> float:
+    """The median distance between the eye centres, in crop pixels."""
     points = track.landmarks[track.present]
-    return float(
-        np.median(
-            np.linalg.norm(points[:, RIGHT_EYE].mean(1) - points[:, LEFT_EYE].mean(1), axis=1)
-        )
-    )
+    gaps = points[:, RIGHT_EYE].mean(axis=1) - points[:, LEFT_EYE].mean(axis=1)
+    return float(np.median(np.linalg.norm(gaps, axis=1)))
 
 
 def tracked(clip: Path, folder: Path, mode: str) -> tuple[dict, FaceTrack]:
-    from marlinflow.face.pipeline import TrackConfig
-
     faces = folder / mode / "faces" / f"{clip.stem}.status.json"
     record = track_step(clip, faces, TrackConfig(crop_mode=mode))
     if not record.ok:
@@ -85,7 +83,7 @@ def as_cropped(clip: Path, folder: Path) -> tuple[dict, FaceTrack]:
 
 def row(video: str, crop: str, stats: dict, track: FaceTrack) -> str:
     shares = stats["visible_composition"]
-    cells = [f"{100 * shares[name]:.0f}" for name in ("background", "skin", "parts")]
+    cells = [f"{100 * shares[name]:.0f}" for name in TOKEN_CLASSES]
     return (
         f"| {video} | {crop} | {stats['frames']} | "
         + " | ".join(cells)
@@ -98,9 +96,13 @@ def main() -> None:
     parser.add_argument("--samples", type=Path, default=DEFAULT_SAMPLES)
     parser.add_argument("--frames", type=int, default=None, help="only the first N frames")
     args = parser.parse_args()
+    videos = sorted(args.samples.glob("video0*.mp4"))
+    if not videos:
+        print(f"no sample videos in {args.samples} (give --samples): nothing measured")
+        return
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        for video in sorted(args.samples.glob("video0*.mp4")):
+        for video in videos:
             clip = excerpt(video, folder, args.frames)
             for mode in MODES:
                 print(row(video.name, mode, *tracked(clip, folder, mode)), flush=True)
