@@ -22,7 +22,7 @@ RULE_CODE: dict[str, tuple[str, ...]] = {
     "write_manifest": ("datasets", "manifest.py"),
     "download_video": ("download", "video"),
     "track_video": ("face", "video"),
-    "parse_video": ("face", "video"),
+    "parse_video": ("face", "video", "masking.py", "models/registry.py"),
     "contact_sheet": ("face", "video"),
     "build_task": ("datasets", "downstream"),
     "pretrain": ("pretrain", "models", "masking.py", "weights"),

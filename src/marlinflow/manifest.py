@@ -1,7 +1,10 @@
-"""Data set manifests: one TSV row per video (id, source, split, optional start/end/sha256, labels).
+"""Data set manifests: one TSV row per video (id, source, split, optional start/end/sha256/group,
+labels).
 
 Rows are validated against ``workflow/schemas/manifest.schema.yaml``; every problem is reported
-with the file, the row number (counting the header as line 1) and the column, all at once.
+with the file, the row number (counting the header as line 1) and the column, all at once. A
+``group`` (a person, a source video) whose videos sit in more than one split is refused: training
+on one side would see the faces the other side evaluates on.
 """
 
 from __future__ import annotations
@@ -39,7 +42,7 @@ def validate_manifest(table: pd.DataFrame, path: str | Path = "<manifest>") -> p
     if table.empty:
         raise InputError(path, "manifest has no rows")
     table = table.copy()
-    problems = _row_problems(table) + _duplicate_problems(table)
+    problems = _row_problems(table) + _duplicate_problems(table) + _group_problems(table)
     if problems:
         shown = problems[:MAX_REPORTED]
         more = (
@@ -99,6 +102,19 @@ def _duplicate_problems(table: pd.DataFrame) -> list[str]:
             )
         first_seen.setdefault(video_id, index)
     return problems
+
+
+def _group_problems(table: pd.DataFrame) -> list[str]:
+    if "group" not in table:
+        return []
+    groups = table["group"].where(table["group"].notna(), "").astype(str)
+    splits = table[groups != ""].groupby(groups[groups != ""])["split"].unique()
+    return [
+        f"group {group!r} is in several splits ({', '.join(sorted(map(str, found)))}): "
+        "a group's videos share one split"
+        for group, found in splits.items()
+        if len(found) > 1
+    ]
 
 
 def write_manifest(table: pd.DataFrame, path: str | Path) -> None:

@@ -19,10 +19,15 @@ some tubelets with 3x the visible tokens of others.
 
 Randomness comes only from the ``numpy.random.Generator`` passed in, so a mask is a function of
 (labels, present, geometry, ratio, strategy, seed).
+
+What the encoder sees: :func:`visible_composition` measures, from a video's parsing maps, the
+share of background, skin and facial parts (:data:`TOKEN_CLASSES`) among the visible tokens that
+:func:`make_mask` draws, which depends on how much of the crop the face fills.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -40,6 +45,18 @@ PART_GROUPS: tuple[tuple[int, ...], ...] = (
 SKIN = (PART_LABELS["skin"],)
 BACKGROUND = (PART_LABELS["background"],)
 N_LABELS = max(PART_LABELS.values()) + 1
+
+# The kinds of token Fasking tells apart, in its keep order: background, skin, the facial parts.
+TOKEN_CLASSES: dict[str, tuple[int, ...]] = {
+    "background": BACKGROUND,
+    "skin": SKIN,
+    "parts": tuple(label for group in PART_GROUPS for label in group),
+}
+# label -> index of its class in TOKEN_CLASSES, for any uint8 label (unknown ones: none)
+_CLASS_OF = np.full(256, len(TOKEN_CLASSES), dtype=np.intp)
+for _index, _members in enumerate(TOKEN_CLASSES.values()):
+    _CLASS_OF[list(_members)] = _index
+COMPOSITION_CLIPS = 16  # clips per video whose masks measure the visible composition
 
 STRATEGIES = ("fasking", "fasking_opp", "random", "tube", "frame")
 Grid = tuple[int, int, int]
@@ -62,12 +79,38 @@ def label_presence(labels: np.ndarray, grid_hw: tuple[int, int]) -> np.ndarray:
     The map may have any resolution (e.g. 224 for official crops); patch (i, j) covers rows
     floor(i*S/h) .. floor((i+1)*S/h) - 1, which is exactly 16 px per patch for 224 / 14.
     """
+    return (patch_counts(labels, N_LABELS, grid_hw) > 0).transpose(2, 0, 1)
+
+
+def class_shares(labels: np.ndarray, grid_hw: tuple[int, int]) -> np.ndarray:
+    """Share of each patch's pixels in each of :data:`TOKEN_CLASSES`: (S, S) label map ->
+    (len(TOKEN_CLASSES), h, w), summing to 1 over the classes, on :func:`label_presence`'s patches."""
+    counts = patch_counts(_CLASS_OF[labels], len(TOKEN_CLASSES), grid_hw)  # (h, w, C)
+    return (counts / np.maximum(counts.sum(axis=2, keepdims=True), 1)).transpose(2, 0, 1)
+
+
+def patch_counts(values: np.ndarray, n_values: int, grid_hw: tuple[int, int]) -> np.ndarray:
+    """How many pixels of each value 0..n_values-1 each patch holds: (S, S) -> (h, w, n_values).
+    Other values count for nothing."""
     h, w = grid_hw
-    rows = (np.arange(h) * labels.shape[0]) // h
-    cols = (np.arange(w) * labels.shape[1]) // w
-    onehot = labels[None, :, :] == np.arange(N_LABELS)[:, None, None]  # (L, S, S)
-    per_row = np.logical_or.reduceat(onehot, rows, axis=1)  # (L, h, S)
-    return np.logical_or.reduceat(per_row, cols, axis=2)  # (L, h, w)
+    patch = _patch_of_pixel(values.shape[:2], tuple(grid_hw))
+    if values.size and values.max() >= n_values:
+        valid = values < n_values
+        patch, values = patch[valid], values[valid]
+    key = (patch * n_values + values).ravel()
+    return np.bincount(key, minlength=h * w * n_values).reshape(h, w, n_values)
+
+
+@functools.cache
+def _patch_of_pixel(shape: tuple[int, int], grid_hw: tuple[int, int]) -> np.ndarray:
+    """(S, S) row-major index of the patch holding each pixel: patch row i starts at pixel row
+    floor(i*S/h), and likewise for columns. Cached (one per map size and grid), read-only."""
+    (h, w), (rows, cols) = grid_hw, shape
+    row = np.searchsorted((np.arange(h) * rows) // h, np.arange(rows), "right") - 1
+    col = np.searchsorted((np.arange(w) * cols) // w, np.arange(cols), "right") - 1
+    patch = row[:, None] * w + col[None, :]
+    patch.flags.writeable = False
+    return patch
 
 
 def keep_order(rng: np.random.Generator, opposite: bool = False) -> list[tuple[int, ...]]:
@@ -219,3 +262,43 @@ def tube(grid, ratio, rng, balanced=False) -> np.ndarray:
 def frame(grid, ratio, rng, balanced=False) -> np.ndarray:
     """Whole-tubelet mask (N,) bool."""
     return make_mask("frame", grid, ratio, rng, balanced=balanced)
+
+
+def composition_frames(
+    n_frames: int, grid: Grid, tubelet: int, stride: int, clips: int = COMPOSITION_CLIPS
+) -> np.ndarray:
+    """(clips, t) frame indices: the first frame of each tubelet of ``clips`` clips whose starts
+    are spread evenly over a video of ``n_frames`` (a short video repeats its last frame, as the
+    pretraining clips do)."""
+    t = grid[0]
+    span = (t * tubelet - 1) * stride + 1  # frames one clip covers
+    starts = np.linspace(0, max(n_frames - span, 0), clips).round().astype(int)
+    return np.minimum(starts[:, None] + stride * tubelet * np.arange(t), n_frames - 1)
+
+
+def visible_composition(
+    labels: np.ndarray,
+    present: np.ndarray,
+    grid: Grid,
+    ratio: float,
+    strategy: str,
+    balanced: bool = False,
+    seed: int = 0,
+) -> dict[str, float]:
+    """Share of background, skin and facial parts among the visible tokens of a video's clips.
+
+    ``labels`` (clips, t, S, S) and ``present`` (clips, t) are the maps of each tubelet's first
+    frame (:func:`composition_frames`). Each clip gets one mask from :func:`make_mask` (clip i
+    seeded with (seed, i), so the result is a function of the maps and settings), and each visible
+    token counts by the share of its patch's pixels in each class (:func:`class_shares`): a
+    token that is half background and half skin adds half to each. The result, normalised over
+    all clips' visible tokens, estimates the expected composition of what the encoder sees.
+    Frames without a face are drawn all background by the parse step, and count as such.
+    """
+    totals = np.zeros(len(TOKEN_CLASSES))
+    for i, (clip, faces) in enumerate(zip(labels, present, strict=True)):
+        rng = np.random.default_rng([seed, i])
+        mask = make_mask(strategy, grid, ratio, rng, clip, faces, balanced)  # (N,)
+        shares = np.stack([class_shares(frame, grid[1:]) for frame in clip], axis=1)
+        totals += shares.reshape(len(TOKEN_CLASSES), -1)[:, mask].sum(axis=1)
+    return dict(zip(TOKEN_CLASSES, (totals / totals.sum()).tolist(), strict=True))

@@ -75,6 +75,12 @@ def test_a_track_record_gives_labels_and_passes_the_clip_on(faces_dir, tmp_path)
     assert 0.9 < stats["face_fraction"] < 1.0
     assert 0 < stats["bytes_per_frame"] <= 3000
     assert stats["label_coverage"]["skin"] > stats["label_coverage"]["nose"] > 0
+    # what the default pretraining mask shows of the clip; the track names no crop mode
+    composition = stats["visible_composition"]
+    assert list(composition) == ["background", "skin", "parts"]
+    assert abs(sum(composition.values()) - 1) < 1e-3 and composition["background"] > 0.5
+    assert stats["composition_mask"] == "fasking 0.9, 8x14x14 tokens"
+    assert stats["crop_mode"] == "unknown"
 
 
 def test_a_track_json_can_be_given_directly(faces_dir, tmp_path):
@@ -114,6 +120,27 @@ def cli(*argv: str) -> int:
 def test_the_command_writes_the_record(faces_dir, tmp_path):
     assert cli(faces_dir / "car.status.json", tmp_path / "car.status.json") == 0
     assert StageRecord.load(tmp_path / "car.status.json").ok
+
+
+def test_the_command_measures_the_composition_at_the_mask_it_is_given(faces_dir, tmp_path):
+    out = tmp_path / "car.status.json"
+    options = ["--mask-strategy", "random", "--mask-ratio", "0.75", "--model", '{"name": "tiny"}']
+    assert cli(faces_dir / "car.status.json", out, *options) == 0
+    stats = StageRecord.load(out).stats
+    assert stats["composition_mask"] == "random 0.75, 4x8x8 tokens"
+    # random masking shows the frame as it is: less background than Fasking's choice
+    settings = parsing_step.ParseSettings(mask_ratio=0.75, model={"name": "tiny"})
+    fasking = parsing_step.parse_video(faces_dir / "car.status.json", out, settings).stats
+    assert fasking["composition_mask"] == "fasking 0.75, 4x8x8 tokens"
+    background = fasking["visible_composition"]["background"]
+    assert stats["visible_composition"]["background"] < background - 0.05
+
+
+def test_an_unknown_model_is_refused_before_any_record(faces_dir, tmp_path, capsys):
+    out = tmp_path / "car.status.json"
+    assert cli(faces_dir / "car.status.json", out, "--model", "huge") == 2
+    assert "model: unknown model size 'huge'" in capsys.readouterr().err
+    assert not out.exists()
 
 
 def test_the_command_without_farl_weights_names_the_file_and_writes_nothing(

@@ -44,6 +44,7 @@ def test_youtube_faces_identity_disjoint_and_natural_order(tmp_path):
     assert len(table) == 9
     assert table[table.identity == "Zico"]["id"].tolist() == ["Zico__1", "Zico__2", "Zico__10"]
     assert table.groupby("identity")["split"].nunique().max() == 1
+    assert table["group"].tolist() == table["identity"].tolist()  # pretraining holds out people
     assert table["source"][0] == "frame_images_DB/Aaron_Eckhart/1"
 
 
@@ -77,6 +78,7 @@ def test_voxceleb2_speaker_disjoint(tmp_path):
     table = build_manifest(dataset_config("voxceleb2", tmp_path)).set_index("identity")
     assert table.loc["id00017", "split"] == "test"
     assert table.loc["id00012", "id"] == "id00012__21Uxsk56VDQ__00001"
+    assert table.loc["id00017", "group"] == "id00017"
 
 
 def test_faceforensics_follows_official_pair_splits(tmp_path):

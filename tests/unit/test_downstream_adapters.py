@@ -77,6 +77,63 @@ def test_celebv_split_is_seeded_and_does_not_depend_on_other_clips(celebv_info):
     assert fewer.set_index("id")["split"].equals(first.set_index("id")["split"].drop("clip00_0"))
 
 
+def celebv_clips(videos: range, per_video: int) -> dict:
+    """``per_video`` clips cut from each YouTube video ``yt<v>``, ids as CelebV-HQ's own."""
+    return {
+        f"yt{v}_{c}": celebv_clip(v, {"sep_flag": False, "labels": "happy"}) | {"ytb_id": f"yt{v}"}
+        for v in videos
+        for c in range(per_video)
+    }
+
+
+def write_celebv(root, clips: dict):
+    info = {"mete_info": {"appearance_mapping": APPEARANCE, "action_mapping": ACTION}}
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "celebvhq_info.json").write_text(json.dumps(info | {"clips": clips}))
+    return root / "celebvhq_info.json"
+
+
+def celebv_splits(path, seed: int = 0) -> dict[str, dict[str, str]]:
+    """Clip -> split, for the manifest and each task."""
+    tables = {
+        "manifest": celebv_hq.manifest({"root": str(path.parent), "seed": seed}),
+        "appearance": celebv_hq.attributes_task(path, "appearance", seed).table,
+        "action": celebv_hq.attributes_task(path, "action", seed).table,
+        "emotion": celebv_hq.emotion_task(path, seed=seed).table,
+    }
+    return {name: dict(zip(t["id"], t["split"], strict=True)) for name, t in tables.items()}
+
+
+def test_celebv_clips_of_one_youtube_video_share_a_split(tmp_path):
+    path = write_celebv(tmp_path / "celebvhq", celebv_clips(range(60), per_video=4))
+    splits = celebv_splits(path)
+    manifest = splits["manifest"]
+    assert all(table == manifest for table in splits.values())  # tasks split as the manifest
+    by_video = {}
+    for clip_id, split in manifest.items():
+        by_video.setdefault(clip_id.split("_")[0], set()).add(split)
+    assert all(len(found) == 1 for found in by_video.values())  # no video straddles
+    assert {"train", "val", "test"} <= {s for found in by_video.values() for s in found}
+    table = celebv_hq.manifest({"root": str(path.parent), "seed": 0})
+    assert table.set_index("id").loc["yt3_2", "group"] == "yt3"
+    validate_manifest(table)  # a straddling group would be refused here
+    # Deterministic, seeded, and stable when clips are added: of new videos or of old ones.
+    assert celebv_splits(path) == splits
+    assert celebv_splits(path, seed=1)["manifest"] != manifest
+    grown = celebv_clips(range(60), per_video=5) | celebv_clips(range(60, 90), per_video=2)
+    after = celebv_splits(write_celebv(tmp_path / "grown", grown))["manifest"]
+    assert {clip_id: after[clip_id] for clip_id in manifest} == manifest
+    assert after["yt7_4"] == manifest["yt7_0"]
+
+
+def test_celebv_clip_without_its_youtube_video_is_named(tmp_path):
+    clips = celebv_clips(range(3), per_video=1)
+    del clips["yt1_0"]["ytb_id"]
+    path = write_celebv(tmp_path, clips)
+    with pytest.raises(InputError, match=r"celebvhq_info\.json.*clip 'yt1_0': no ytb_id"):
+        celebv_hq.attributes_task(path, "action")
+
+
 def test_celebv_emotion_dominant_or_dropped(celebv_info):
     task = celebv_hq.emotion_task(celebv_info)
     labels = task.table.set_index("id")["label"]
@@ -149,6 +206,52 @@ def test_faceforensics_unknown_video_and_bad_split_file(ff_root):
         faceforensics.forgery_task(ff_root, "c23", ("Deepfakes",))
     (ff_root / "splits/val.json").write_text('[["001"]]')
     with pytest.raises(InputError, match=r"val\.json.*entry 0"):
+        faceforensics.forgery_task(ff_root, "c23", ("Deepfakes",))
+
+
+def test_faceforensics_honours_the_official_lists(ff_root):
+    """Every video lands in the split its pair is listed in, in the task and the manifest alike,
+    and the pair is the manifest's group."""
+    lists = {
+        number: split
+        for split in ("train", "val", "test")
+        for pair in json.loads((ff_root / "splits" / f"{split}.json").read_text())
+        for number in pair
+    }
+    table = faceforensics.forgery_task(ff_root).table
+    for video_id, split in zip(table["id"], table["split"], strict=True):
+        numbers = video_id.split("__")[1].split("_")
+        assert {lists[n] for n in numbers} == {split}, video_id
+    manifest = faceforensics.manifest({"root": str(ff_root), "compression": "c23"})
+    assert manifest.set_index("id")["split"].to_dict() == table.set_index("id")["split"].to_dict()
+    groups = manifest.set_index("id")["group"]
+    assert groups["original__071"] == groups["FaceSwap__071_054"] == "071_054"
+    assert manifest.groupby("group")["split"].nunique().max() == 1
+    # Swapping two pairs' lists moves their videos, whatever the hash of their numbers.
+    train, val = ([["001", "002"], ["000", "003"]], [["071", "054"]])
+    (ff_root / "splits/train.json").write_text(json.dumps(train))
+    (ff_root / "splits/val.json").write_text(json.dumps(val))
+    moved = faceforensics.forgery_task(ff_root, "c23", ("Deepfakes",)).table.set_index("id")
+    assert moved.loc["original__071", "split"] == moved.loc["Deepfakes__071_054", "split"] == "val"
+    assert moved.loc["original__001", "split"] == "train"
+
+
+def test_faceforensics_lists_beside_the_videos_are_read_too(ff_root):
+    for split in ("train", "val", "test"):
+        (ff_root / "splits" / f"{split}.json").rename(ff_root / f"{split}.json")
+    (ff_root / "splits").rmdir()
+    table = faceforensics.forgery_task(ff_root, "c23", ("Deepfakes",)).table.set_index("id")
+    assert table.loc["Deepfakes__002_001", "split"] == "val"
+
+
+def test_faceforensics_lists_that_split_a_pair_are_refused(ff_root):
+    (ff_root / "splits/test.json").write_text(json.dumps([["004", "005"], ["071", "099"]]))
+    with pytest.raises(InputError, match=r"test\.json: video 071 is also in train\.json"):
+        faceforensics.forgery_task(ff_root, "c23", ("Deepfakes",))
+    (ff_root / "splits/test.json").write_text(json.dumps([["004", "005"]]))
+    fake = ff_root / "manipulated_sequences/Deepfakes/c23/videos/004_001.mp4"
+    fake.touch()  # a fake made of a test face and a val face
+    with pytest.raises(InputError, match=r"004_001\.mp4: .*different splits"):
         faceforensics.forgery_task(ff_root, "c23", ("Deepfakes",))
 
 

@@ -12,7 +12,13 @@ import yaml
 from marlinflow.config import load_config, validate_config
 from marlinflow.errors import InputError
 from marlinflow.experiment.plan import downstream_runs, plan_document
-from marlinflow.experiment.spec import check_overlap, check_tasks, experiment_from_config
+from marlinflow.experiment.spec import (
+    check_overlap,
+    check_tasks,
+    corpus_groups,
+    corpus_ids,
+    experiment_from_config,
+)
 from tests.conftest import REPO_ROOT
 
 BASE = REPO_ROOT / "config/config.yaml"
@@ -135,6 +141,23 @@ def test_a_corpus_holding_evaluation_videos_is_refused_naming_them(tmp_path):
     record = check_overlap(experiment, manifests, {"sample": str(tmp_path)})
     assert record["corpus"] == {"sample": {"splits": ["train"], "videos": 2}}
     assert record["evaluation"] == {"sample": {"val": 1, "test": 2}} and record["overlap"] == []
+
+
+def test_pretraining_gets_the_groups_of_its_corpus_videos(tmp_path):
+    """The corpus videos' groups (the manifest's group column), keyed by data set and id, for
+    the pretraining run's validation split; ungrouped and held-out videos are left out."""
+    experiment = experiment_from_config(sample_experiment(tmp_path, "[train, val]", "other"))
+    other = manifest({"train": ["x", "y", "z"], "val": ["w"], "test": ["v"]})
+    other["group"] = ["ann", "ann", "", "bob", "cid"]
+    manifests = {"other": other, "sample": manifest({"train": ["a"], "test": ["b"]})}
+    corpus = corpus_ids(experiment, manifests)
+    assert corpus == {"other": ["x", "y", "z", "w"]}
+    assert corpus_groups(corpus, manifests) == {
+        "other/x": "ann",
+        "other/y": "ann",
+        "other/w": "bob",
+    }
+    assert corpus_groups({"sample": ["a"]}, manifests) == {}  # no group column
 
 
 def test_the_same_video_under_two_data_sets_is_refused(tmp_path):

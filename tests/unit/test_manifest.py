@@ -75,3 +75,13 @@ def test_write_round_trip_and_refuses_bad_tables(tmp_path):
         write_manifest(table.assign(id=["a", "a"]), tmp_path / "bad.tsv")
     assert not (tmp_path / "bad.tsv").exists()
     assert validate_manifest(table).equals(table)
+
+
+def test_a_group_shares_one_split(tmp_path):
+    header = "id\tsource\tsplit\tgroup\n"
+    body = "a\ta.mp4\ttrain\tann\nb\tb.mp4\ttrain\tann\nc\tc.mp4\ttest\tbob\nd\td.mp4\ttest\t\n"
+    table = read_manifest(write(tmp_path, body, header))
+    assert table["group"].tolist() == ["ann", "ann", "bob", ""]  # empty: a group of its own
+    path = write(tmp_path, body + "e\te.mp4\ttest\tann\nf\tf.mp4\tval\t\n", header)
+    with pytest.raises(InputError, match=r"group 'ann' is in several splits \(test, train\)"):
+        read_manifest(path)

@@ -46,6 +46,26 @@ def test_label_presence_any_pixel_rule():
     assert np.argwhere(masking.label_presence(labels, (8, 8))[6]).tolist() == [[0, 1]]
 
 
+@pytest.mark.parametrize(("side", "grid"), [(224, (14, 14)), (100, (14, 14)), (64, (8, 8))])
+def test_patches_follow_the_documented_rule(side, grid):
+    """Patch (i, j) covers rows floor(i*S/h) .. floor((i+1)*S/h) - 1 (and columns alike), also
+    where S is no multiple of h; labels outside FaRL-LaPa's count for nothing."""
+    labels = np.random.default_rng(side).integers(0, masking.N_LABELS, (side, side), np.uint8)
+    labels[3, 5] = 255
+    presence, shares = masking.label_presence(labels, grid), masking.class_shares(labels, grid)
+    h, w = grid
+    for i in range(h):
+        for j in range(w):
+            rows = slice(i * side // h, (i + 1) * side // h)
+            cols = slice(j * side // w, (j + 1) * side // w)
+            patch = labels[rows, cols]
+            found = set(np.unique(patch[patch < masking.N_LABELS]).tolist())
+            assert set(np.flatnonzero(presence[:, i, j]).tolist()) == found
+            known = patch[patch < masking.N_LABELS]
+            background = np.isin(known, masking.TOKEN_CLASSES["background"]).mean()
+            assert np.isclose(shares[0, i, j], background)
+
+
 def test_fasking_visible_tokens_touch_background():
     labels, present = face_maps(8)
     touches_bg = np.stack([masking.label_presence(m, (14, 14))[0] for m in labels]).reshape(-1)
@@ -147,3 +167,74 @@ def test_bad_arguments():
         masking.make_mask("fasking", OFFICIAL, 0.9, np.random.default_rng())
     with pytest.raises(ValueError, match="mask ratio"):
         masking.visible_count(100, 1.0)
+
+
+def test_class_shares_count_the_pixels_of_each_patch():
+    labels = np.zeros((224, 224), dtype=np.uint8)
+    labels[:, 8:16] = PART_LABELS["skin"]  # the right half of patch column 0
+    labels[16:32, 16:32] = PART_LABELS["nose"]  # all of patch (1, 1)
+    labels[40, 40] = PART_LABELS["hair"]  # one pixel of patch (2, 2)
+    shares = masking.class_shares(labels, (14, 14))
+    assert list(masking.TOKEN_CLASSES) == ["background", "skin", "parts"]
+    assert shares.shape == (3, 14, 14) and np.allclose(shares.sum(axis=0), 1.0)
+    assert shares[:, 0, 0].tolist() == [0.5, 0.5, 0.0]
+    assert shares[:, 1, 1].tolist() == [0.0, 0.0, 1.0]
+    assert shares[2, 2, 2] == 1 / 256 and shares[0, 5, 5] == 1.0
+    # The same patches as Fasking's any-pixel rule, on any grid.
+    for grid in [(14, 14), (8, 8)]:
+        presence = masking.label_presence(labels, grid)
+        for index, members in enumerate(masking.TOKEN_CLASSES.values()):
+            touches = presence[list(members)].any(axis=0)
+            assert ((masking.class_shares(labels, grid)[index] > 0) == touches).all()
+
+
+def test_composition_frames_spread_clips_over_the_video():
+    firsts = masking.composition_frames(300, OFFICIAL, tubelet=2, stride=2)
+    assert firsts.shape == (masking.COMPOSITION_CLIPS, 8)
+    assert firsts[0].tolist() == list(range(0, 32, 4))  # a clip covers 31 frames at stride 2
+    assert firsts[-1].tolist() == list(range(269, 300, 4))  # the last clip ends the video
+    assert (np.diff(firsts[:, 0]) > 0).all()
+    short = masking.composition_frames(10, OFFICIAL, tubelet=2, stride=2, clips=3)
+    assert short.tolist() == [[0, 4, 8, 9, 9, 9, 9, 9]] * 3  # the last frame repeats
+
+
+def zoomed_face_maps(t: int, zoom: float) -> np.ndarray:
+    """Face maps seen through a crop ``zoom`` times tighter (the face fills more of it)."""
+    side = 224
+    big = face_label_map(int(side * zoom))
+    start = (len(big) - side) // 2
+    return np.stack([big[start : start + side, start : start + side]] * t)
+
+
+def test_visible_composition_is_what_the_masks_show():
+    labels, present = face_maps(8)
+    clips, faces = np.stack([labels] * 4), np.stack([present] * 4)
+    composition = masking.visible_composition(clips, faces, OFFICIAL, 0.9, "fasking")
+    assert list(composition) == list(masking.TOKEN_CLASSES)
+    assert np.isclose(sum(composition.values()), 1.0)
+    # recomputed by hand from the same seeded masks
+    expected = np.zeros(3)
+    for i in range(4):
+        mask = masking.make_mask("fasking", OFFICIAL, 0.9, np.random.default_rng([0, i]), labels)
+        shares = np.stack([masking.class_shares(m, (14, 14)) for m in labels], axis=1)
+        expected += shares.reshape(3, -1)[:, mask].sum(axis=1)
+    assert np.allclose(list(composition.values()), expected / expected.sum())
+    assert composition == masking.visible_composition(clips, faces, OFFICIAL, 0.9, "fasking")
+    # Fasking shows background first; random masking shows the frame as it is.
+    random = masking.visible_composition(clips, faces, OFFICIAL, 0.9, "random")
+    whole = masking.class_shares(labels[0], (14, 14)).mean(axis=(1, 2))
+    assert composition["background"] > random["background"] + 0.2
+    assert abs(random["background"] - whole[0]) < 0.05
+
+
+def test_a_tighter_crop_shows_less_background():
+    """Once the patches touching the background are fewer than the visible budget, Fasking
+    goes on to skin: the composition turns over as the face fills the crop."""
+    present = np.ones((4, 8), dtype=bool)
+    backgrounds = []
+    for zoom in (1.0, 1.8, 2.2):
+        maps = np.stack([zoomed_face_maps(8, zoom)] * 4)
+        composition = masking.visible_composition(maps, present, OFFICIAL, 0.9, "fasking")
+        backgrounds.append(composition["background"])
+    assert backgrounds[0] > 0.8 and backgrounds[1] < backgrounds[0] - 0.2
+    assert backgrounds[2] < 0.05 and composition["skin"] > 0.8

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,6 +15,7 @@ from marlinflow.masking import label_presence, visible_count
 from marlinflow.models import get_size
 from marlinflow.pretrain.config import PretrainConfig
 from marlinflow.pretrain.data import (
+    ClipSource,
     KeySampler,
     MaskSpec,
     PretrainClips,
@@ -59,13 +61,73 @@ def test_index_record_without_outputs_names_the_file(tmp_path):
         read_index([path])
 
 
-def test_validation_split_is_fixed_and_disjoint(records):
-    sources = read_index([records[0] / "parsing"]) * 4  # 12 entries
-    train, val = split_sources(sources, 0.25, seed=3)
-    again = split_sources(sources, 0.25, seed=3)
-    assert (train, val) == again and len(val) == 3 and len(train) == 9
-    single = sources[:1]
-    assert split_sources(single, 0.05, 0) == (single, single)  # nothing to hold out
+def corpus(people: range, videos: int, dataset: str = "ytf") -> tuple[list, dict]:
+    """Sources laid out as the workflow's parse records (``<ds>/parsing/<id>.status.json``) and
+    their groups: ``videos`` videos of each person."""
+    sources, groups = [], {}
+    for person in people:
+        for video in range(videos):
+            video_id = f"person{person}__{video}"
+            record = Path("data/interim") / dataset / "parsing" / f"{video_id}.status.json"
+            sources.append(ClipSource(video_id, Path(f"{video_id}.mp4"), Path("x.npz"), record))
+            groups[f"{dataset}/{video_id}"] = f"person{person}"
+    return sources, groups
+
+
+def sides(train: list, val: list) -> dict[str, str]:
+    return {s.video_id: "train" for s in train} | {s.video_id: "val" for s in val}
+
+
+def test_validation_split_holds_out_whole_groups():
+    sources, groups = corpus(range(200), videos=3)
+    train, val = split_sources(sources, 0.1, seed=3, groups=groups)
+    assert (train, val) == split_sources(sources, 0.1, seed=3, groups=groups)
+    assert len(train) + len(val) == 600 and 0.05 < len(val) / 600 < 0.15
+    side = sides(train, val)
+    by_person = {}
+    for video_id, where in side.items():
+        by_person.setdefault(video_id.split("__")[0], set()).add(where)
+    assert all(len(found) == 1 for found in by_person.values())  # no identity on both sides
+    # Without groups each video is its own: people straddle the two sides.
+    ungrouped = sides(*split_sources(sources, 0.1, seed=3))
+    assert any(ungrouped[f"person{p}__0"] != ungrouped[f"person{p}__1"] for p in range(200))
+    # Another seed, another split.
+    assert sides(*split_sources(sources, 0.1, seed=4, groups=groups)) != side
+
+
+def test_validation_split_is_stable_when_videos_are_added():
+    sources, groups = corpus(range(100), videos=2)
+    before = sides(*split_sources(sources, 0.2, seed=0, groups=groups))
+    more, more_groups = corpus(range(100, 160), videos=2)  # new people
+    extra, extra_groups = corpus(range(0, 100, 7), videos=3)  # a third video of some
+    grown = sources + more + extra[2::3]
+    groups = groups | more_groups | extra_groups
+    after = sides(*split_sources(grown, 0.2, seed=0, groups=groups))
+    assert {video_id: after[video_id] for video_id in before} == before
+    assert all(after[s.video_id] == after[s.video_id[:-1] + "0"] for s in extra[2::3])
+
+
+def test_validation_split_of_few_groups():
+    sources, groups = corpus(range(2), videos=3)
+    train, val = split_sources(sources, 0.01, seed=0, groups=groups)  # no hash that small
+    assert len(train) == len(val) == 3
+    train, val = split_sources(sources, 0.5, seed=1, groups=groups)
+    assert len(train) == len(val) == 3  # one group always trains
+    one, one_groups = corpus(range(1), videos=3)
+    assert split_sources(one, 0.05, 0, one_groups) == (one, one)  # nothing to hold out
+    assert split_sources(one[:1], 0.05, 0) == (one[:1], one[:1])
+    assert split_sources(sources, 0.0, 0, groups) == (sources, [])
+
+
+def test_the_data_module_splits_by_the_runs_groups(records):
+    root, _ = records
+    dataset = root.name  # the records' data set: the folder above parsing/
+    groups = {f"{dataset}/long": "same person", f"{dataset}/wide": "same person"}
+    config = PretrainConfig.from_dict(
+        {"index": [str(root / "parsing")], "groups": groups, "val_fraction": 0.5, "seed": 0}
+    )
+    side = sides(*PretrainData(config).split())
+    assert side["long"] == side["wide"] and side["short"] != side["long"]
 
 
 def test_clip_indices_stride_and_short_videos():
@@ -211,3 +273,30 @@ def test_an_epoch_without_a_full_batch_is_refused(records):
     data.setup()
     with pytest.raises(InputError, match="parsing.*4 training clips per epoch.*batch of 8"):
         data.train_dataloader()
+
+
+def test_youtube_faces_pretraining_holds_out_whole_identities(tmp_path):
+    """From YouTube Faces' own layout to the run's split: the manifest's groups (identities), as
+    the workflow hands them to pretraining, keep each person on one side."""
+    from marlinflow.config import validate_config
+    from marlinflow.datasets import build_manifest
+    from marlinflow.experiment.spec import corpus_groups
+
+    for person in range(40):
+        for video in range(3):
+            frame = tmp_path / "frame_images_DB" / f"Person_{person}" / str(video) / "0.1.jpg"
+            frame.parent.mkdir(parents=True)
+            frame.touch()
+    cfg = {"dataset": {"name": "ytf", "builder": "youtube_faces", "root": str(tmp_path)}}
+    table = build_manifest(validate_config(cfg)["dataset"])
+    ids = table["id"].tolist()  # the paper's corpus: every split of YouTube Faces
+    groups = corpus_groups({"ytf": ids}, {"ytf": table})
+    record = Path("data/interim/ytf/parsing")
+    sources = [ClipSource(i, Path(i), Path(i), record / f"{i}.status.json") for i in ids]
+    train, val = split_sources(sources, 0.2, seed=0, groups=groups)
+    people = {
+        side: {s.video_id.split("__")[0] for s in found}
+        for side, found in (("t", train), ("v", val))
+    }
+    assert people["t"] and people["v"] and not people["t"] & people["v"]
+    assert len(train) + len(val) == 120

@@ -89,7 +89,24 @@ class Page(HTMLParser):
 def write_stage_summaries(results: Path) -> dict[str, str]:
     download = [StageRecord(f"v{i}", "download", True) for i in range(4)]
     download.append(StageRecord("v4", "download", False, "HTTP Error 404: Not Found"))
-    parse = [StageRecord(f"v{i}", "parse", True) for i in range(3)]
+    # what the parse step measures: the visible-token composition, per crop mode
+    shares = [(0.75, 0.15, 0.10), (0.79, 0.13, 0.08), (0.20, 0.65, 0.15)]
+    crops = ["similarity", "similarity", "official"]
+    parse = [
+        StageRecord(
+            f"v{i}",
+            "parse",
+            True,
+            stats={
+                "crop_mode": crop,
+                "visible_composition": dict(
+                    zip(("background", "skin", "parts"), share, strict=True)
+                ),
+                "composition_mask": "fasking 0.9, 8x14x14 tokens",
+            },
+        )
+        for i, (crop, share) in enumerate(zip(crops, shares, strict=True))
+    ]
     parse += [
         StageRecord("v3", "parse", False, "no face in 95% of the frames"),
         StageRecord("v4", "parse", False, "skipped: track: skipped: download: HTTP 404"),
@@ -551,6 +568,24 @@ def test_skipped_videos_are_listed_once_with_reason_and_category(built):
         ["v4", "download", "not found", "HTTP Error 404: Not Found"],
         ["v3", "parse", "no face", "no face in 95% of the frames"],
     ]
+
+
+def test_each_data_set_shows_what_the_encoder_sees_per_crop(built):
+    _, page = built
+    composition = table_with(page, "background %")
+    assert composition[0] == [
+        "crop",
+        "videos",
+        "background %",
+        "skin %",
+        "parts %",
+        "background % p10-p90",
+    ]
+    assert composition[1:] == [
+        ["official", "1", "20", "65", "15", "20-20"],
+        ["similarity", "2", "77", "14", "9", "75-79"],
+    ]
+    assert any("(fasking 0.9, 8x14x14 tokens)" in text for text in page.paragraphs)
 
 
 def test_missing_inputs_leave_notes_not_errors(experiment, tmp_path):

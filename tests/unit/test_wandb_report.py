@@ -17,6 +17,7 @@ from marlinflow.report.wandb_report import (
     build_report,
     markdown_table,
     outline,
+    preprocessing_panels,
     record_paths,
 )
 from marlinflow.tracking import ENV_PREFIX, TrackingSettings, track_run
@@ -105,6 +106,22 @@ def test_report_structure(records):
     intro, table = parts["Skipped videos"]
     assert intro.text == "1 video could not be used (download: 1)."
     assert "| faces | v2 | download | HTTP 404 |" in table.text
+
+
+def test_preprocessing_shows_what_the_encoder_sees():
+    summary = {
+        "videos/usable": 8,
+        "stats/visible_composition/background/mean": 0.75,
+        "stats/visible_composition/skin/mean": 0.15,
+        "stats/visible_composition/parts/mean": 0.1,
+    }
+    panels = preprocessing_panels([{"summary": summary, "tables": ["video_stats"]}])
+    assert [p.metrics for p in panels[:-1]] == [
+        ["videos/usable"],
+        ["stats/visible_composition/background/mean"],
+        ["stats/visible_composition/skin/mean"],
+        ["stats/visible_composition/parts/mean"],
+    ]
 
 
 def test_empty_sections_say_so():

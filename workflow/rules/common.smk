@@ -10,12 +10,14 @@ from snakemake.exceptions import WorkflowError
 
 from marlinflow import datasets
 from marlinflow.commands.task import workflow_arguments
-from marlinflow.config import cli_options, validate_config
+from marlinflow.config import cli_options, digest, validate_config
 from marlinflow.download.sources import Kind, resolve
 from marlinflow.errors import InputError
+from marlinflow.face.parsing_step import parse_options
 from marlinflow.experiment.spec import (
     check_overlap,
     check_tasks,
+    corpus_groups,
     corpus_ids,
     experiment_from_config,
 )
@@ -63,6 +65,8 @@ for note in EXPERIMENT.notes:
 EXP = ExperimentLayout(EXPERIMENT.name)
 DS = DatasetLayout("{ds}")
 CORPUS = corpus_ids(EXPERIMENT, MANIFESTS)
+# The group of each corpus video (identity, source video): pretraining holds out whole groups.
+CORPUS_GROUPS = corpus_groups(CORPUS, MANIFESTS)
 PRETRAINED = EXPERIMENT.encoders_of("pretrain")
 RUNS = downstream_runs(EXPERIMENT, config["downstream"])
 # One W&B group for every job of this invocation, passed to them in the environment with the

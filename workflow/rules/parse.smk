@@ -1,4 +1,7 @@
 # Face parsing: each face clip's landmarks -> per-frame part labels (the maps Fasking reads).
+# Each record also measures what the pretraining mask shows of the video (its visible-token
+# composition) at the pretrain section's mask settings and the config's model: changing those
+# re-runs this step, so that its records stay true.
 
 
 rule parse_video:
@@ -18,7 +21,7 @@ rule parse_video:
         gpu=config["compute"]["preprocess_gpus"],
     params:
         code=code_version("parse_video"),
-        options=lambda wildcards: shlex.join(cli_options(config["parse"])),
+        options=lambda wildcards: shlex.join(cli_options(parse_options(config))),
     shell:
         "marlinflow parse {input} {output} {params.options} > {log} 2>&1"
 

@@ -33,10 +33,17 @@ rule write_pretrain_settings:
         CONDA_ENV
     params:
         settings=pretrain_settings,
+        # the groups themselves can be a million entries: their digest tells a change
+        groups=digest(CORPUS_GROUPS),
     run:
         from marlinflow.atomic import write_json
 
-        write_json(output[0], {**params.settings, "index": list(input)})
+        settings = {
+            **params.settings,
+            "index": list(input),
+            "groups": CORPUS_GROUPS,
+        }
+        write_json(output[0], settings)
 
 
 # last.ckpt is not an output: Snakemake deletes a failed job's outputs, and a killed or

@@ -64,7 +64,7 @@ def cli_options(section: dict[str, Any]) -> list[str]:
 
     ``{"max_gap": 5, "smooth": True, "cut": False, "weights": None, "seeds": [0, 1]}`` ->
     ``["--max-gap", "5", "--smooth", "--seeds", "0", "1"]``: true flags are given, false and null
-    ones left out (the commands' flags default to off).
+    ones left out (the commands' flags default to off); a mapping is given as JSON.
     """
     options = []
     for key, value in section.items():
@@ -72,6 +72,8 @@ def cli_options(section: dict[str, Any]) -> list[str]:
             options.append(flag(key))
         elif isinstance(value, list):
             options += [flag(key), *map(str, value)]
+        elif isinstance(value, dict):
+            options += [flag(key), json.dumps(value)]
         elif value is not None and value is not False:
             options += [flag(key), str(value)]
     return options
@@ -86,5 +88,9 @@ def model_tag(model: str | dict[str, Any]) -> str:
     """A folder name for a model setting: the size name, plus a digest when fields are overridden."""
     if isinstance(model, str):
         return model
-    digest = hashlib.sha256(json.dumps(model, sort_keys=True).encode()).hexdigest()[:8]
-    return f"{model.get('name', 'custom')}-{digest}"
+    return f"{model.get('name', 'custom')}-{digest(model)[:8]}"
+
+
+def digest(value: Any) -> str:
+    """A stable fingerprint of a JSON value (keys sorted): the SHA-256 of its JSON, in hex."""
+    return hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()

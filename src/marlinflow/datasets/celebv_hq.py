@@ -3,6 +3,12 @@
 Tasks: ``appearance`` (40) and ``action`` (35) multi-label attributes, and ``emotion``
 (multi-class). Every task reads the labels from the data set's file, checks each clip, and raises
 :class:`InputError` naming the file and the clip when one is malformed.
+
+Splits are by source video: every clip cut from one YouTube video (its ``ytb_id``, the clip's
+``group``) is in the same split, 80/10/10 train/val/test by a seeded hash of the YouTube id, so
+no test clip shows a scene and a person a training clip showed. The manifest and every task
+split the same way. (The official split takes 80/10/10 of a folder listing of the clips: it is
+neither reproducible nor grouped.)
 """
 
 from __future__ import annotations
@@ -16,7 +22,7 @@ import pandas as pd
 
 from marlinflow.datasets.common import read_json, require_root
 from marlinflow.datasets.registry import Dataset, Gate, Option, TaskBuilder
-from marlinflow.downstream.splits import hash_splits, split_of
+from marlinflow.downstream.splits import split_of
 from marlinflow.downstream.tasks import Task
 from marlinflow.errors import InputError
 
@@ -34,9 +40,10 @@ def manifest(cfg: dict[str, Any]) -> pd.DataFrame:
             {
                 "id": clip_id,
                 "source": clips[clip_id]["ytb_id"],
-                "split": split_of(clip_id, seed=cfg["seed"]),
+                "split": split_of(clips[clip_id]["ytb_id"], seed=cfg["seed"]),
                 "start": clips[clip_id]["duration"]["start_sec"],
                 "end": clips[clip_id]["duration"]["end_sec"],
+                "group": clips[clip_id]["ytb_id"],
             }
             for clip_id in sorted(clips)
         )
@@ -44,16 +51,30 @@ def manifest(cfg: dict[str, Any]) -> pd.DataFrame:
         raise InputError(info_path, f"not CelebV-HQ metadata ({err})") from err
 
 
+def clip_splits(clips: dict, ids: list[str], path: Path, seed: int) -> list[str]:
+    """The split of each clip: that of the YouTube video it was cut from (as in the manifest)."""
+    splits = []
+    for clip_id in ids:
+        source = clips[clip_id].get("ytb_id") if isinstance(clips[clip_id], dict) else None
+        if not isinstance(source, str) or not source:
+            raise InputError(
+                path, f"clip {clip_id!r}: no ytb_id (the YouTube video it was cut from)"
+            )
+        splits.append(split_of(source, seed=seed))
+    return splits
+
+
 def attributes_task(info_path: str | Path, group: str, seed: int = 0) -> Task:
-    """CelebV-HQ ``appearance`` (40) or ``action`` (35) multi-label task, split 80/10/10 by a
-    seeded hash of the clip id (the official split follows a folder listing: not reproducible)."""
+    """CelebV-HQ ``appearance`` (40) or ``action`` (35) multi-label task, split 80/10/10 by
+    source YouTube video (:func:`clip_splits`)."""
     path = Path(info_path)
     if group not in GROUPS:
         raise ValueError(f"group must be one of {list(GROUPS)}, not {group!r}")
     info = read_json(path)
     names = _attribute_names(info, group, path)
+    clips = _clips(info, path)
     rows = []
-    for clip_id, clip in sorted(_clips(info, path).items()):
+    for clip_id, clip in sorted(clips.items()):
         values = clip.get("attributes", {}).get(group) if isinstance(clip, dict) else None
         if not isinstance(values, list) or len(values) != len(names):
             raise InputError(path, f"clip {clip_id!r}: {group} is not a list of {len(names)} 0/1")
@@ -61,7 +82,7 @@ def attributes_task(info_path: str | Path, group: str, seed: int = 0) -> Task:
             raise InputError(path, f"clip {clip_id!r}: {group} has values other than 0/1")
         rows.append({"id": clip_id, **dict(zip(names, values, strict=True))})
     table = pd.DataFrame(rows, columns=["id", *names])
-    table.insert(1, "split", hash_splits(table["id"].tolist(), seed=seed))
+    table.insert(1, "split", clip_splits(clips, table["id"].tolist(), path, seed))
     return Task(f"celebv_hq_{group}", "multilabel", names, table)
 
 
@@ -92,8 +113,9 @@ def emotion_task(info_path: str | Path, multi: str = "dominant", seed: int = 0) 
     if multi not in MULTI:
         raise ValueError(f"multi must be 'dominant' or 'drop', not {multi!r}")
     path = Path(info_path)
+    clips = _clips(read_json(path), path)
     rows, excluded = [], []
-    for clip_id, clip in sorted(_clips(read_json(path), path).items()):
+    for clip_id, clip in sorted(clips.items()):
         emotion = clip.get("attributes", {}).get("emotion") if isinstance(clip, dict) else None
         spans = _emotion_spans(emotion, path, clip_id)
         if len(spans) > 1 and multi == "drop":
@@ -101,7 +123,7 @@ def emotion_task(info_path: str | Path, multi: str = "dominant", seed: int = 0) 
             continue
         rows.append({"id": clip_id, "label": _dominant(spans)})
     table = pd.DataFrame(rows, columns=["id", "label"])
-    table.insert(1, "split", hash_splits(table["id"].tolist(), seed=seed))
+    table.insert(1, "split", clip_splits(clips, table["id"].tolist(), path, seed))
     return Task("celebv_hq_emotion", "multiclass", sorted(set(table["label"])), table, excluded)
 
 

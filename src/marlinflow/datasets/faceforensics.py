@@ -1,8 +1,14 @@
 """FaceForensics++: YouTube videos and their manipulations by five methods, at one compression.
 
-Real and fake videos are split by the official pair lists (``splits/{train,val,test}.json``): a
-real video ``NNN`` and a fake ``NNN_MMM`` (target_source) are in the split of their pair. The
-task is real (0) vs fake (1), over all methods or some.
+Real and fake videos are split by the official pair lists, ``train.json``, ``val.json`` and
+``test.json`` of the data set's repository (each a list of [target, source] video numbers; 720 /
+140 / 140 videos), which you put in ``<root>/splits/`` (or in ``<root>`` itself). A real video
+``NNN`` and a fake ``NNN_MMM`` (target_source) are in the split of their pair, and the pair is
+their ``group``: the two faces of a pair, real or swapped, never sit on both sides. Without the
+lists the data set is refused, saying where to put them (the paper's protocol is the official
+split, and there is no other one to fall back on); lists that put a number in two splits, or a
+fake whose two numbers are in different splits, are refused too. The task is real (0) vs fake
+(1), over all methods or some.
 """
 
 from __future__ import annotations
@@ -29,9 +35,10 @@ GATE = Gate(
     "https://github.com/ondyari/FaceForensics",
     "original_sequences",
     "fill in the access form, run the data set's download script for the original and "
-    "manipulated videos at the chosen compression into <root>, and copy its splits/*.json to "
-    "<root>/splits/",
+    "manipulated videos at the chosen compression into <root>, and copy the repository's "
+    "dataset/splits/{train,val,test}.json to <root>/splits/",
 )
+SPLITS = ("train", "val", "test")
 
 
 def manifest(cfg: dict[str, Any]) -> pd.DataFrame:
@@ -45,8 +52,9 @@ def manifest(cfg: dict[str, Any]) -> pd.DataFrame:
             "split": split,
             "method": method,
             "fake": int(method != "original"),
+            "group": pair,
         }
-        for method, video, split in _videos(root, cfg["compression"], METHODS, every=False)
+        for method, video, split, pair in _videos(root, cfg["compression"], METHODS, every=False)
     )
 
 
@@ -62,14 +70,14 @@ def forgery_task(
             "label": int(method != "original"),
             "method": method,
         }
-        for method, video, split in _videos(Path(root), compression, methods, every=True)
+        for method, video, split, _ in _videos(Path(root), compression, methods, every=True)
     ]
     name = "faceforensics_" + ("all" if tuple(methods) == METHODS else "_".join(methods))
     return Task(f"{name}_{compression}", "binary", [], pd.DataFrame(rows))
 
 
 def _videos(root: Path, compression: str, methods: tuple[str, ...], every: bool) -> list:
-    """(method, video, split) of the real videos and the methods' fakes; ``every``: each
+    """(method, video, split, pair) of the real videos and the methods' fakes; ``every``: each
     method's folder must be there (else the methods not downloaded are left out)."""
     splits = _splits(root)
     folders = {"original": root / "original_sequences/youtube" / compression / "videos"}
@@ -79,25 +87,36 @@ def _videos(root: Path, compression: str, methods: tuple[str, ...], every: bool)
         if every and not folder.is_dir():
             raise InputError(folder, f"FaceForensics++ {method} videos at {compression} not found")
         found += [
-            (method, video, _split(video, method, splits)) for video in sorted(folder.glob("*.mp4"))
+            (method, video, *_split(video, method, splits))
+            for video in sorted(folder.glob("*.mp4"))
         ]
     return found
 
 
-def _split(video: Path, method: str, splits: dict[str, str]) -> str:
-    """A real video ``NNN`` or a fake ``NNN_MMM`` is in the split of its pair."""
+def _split(video: Path, method: str, splits: dict[str, tuple[str, str]]) -> tuple[str, str]:
+    """(split, pair) of a real video ``NNN`` or a fake ``NNN_MMM``: those of its pair."""
     numbers = video.stem.split("_")
     expected = 1 if method == "original" else 2
     if len(numbers) != expected or not all(number in splits for number in numbers):
         raise InputError(video, "video number is in none of the split files (NNN or NNN_MMM)")
+    found = {splits[number][0] for number in numbers}
+    if len(found) > 1:
+        raise InputError(video, f"its two video numbers are in different splits ({sorted(found)})")
     return splits[numbers[0]]
 
 
-def _splits(root: Path) -> dict[str, str]:
-    """Video number -> split from the official ``splits/{train,val,test}.json`` pair lists."""
-    splits: dict[str, str] = {}
-    for split in ("train", "val", "test"):
-        path = root / "splits" / f"{split}.json"
+def split_folder(root: Path) -> Path:
+    """Where the official lists are: ``<root>/splits/``, else ``<root>`` when it holds them."""
+    folder = root / "splits"
+    return root if not folder.is_dir() and (root / "train.json").is_file() else folder
+
+
+def _splits(root: Path) -> dict[str, tuple[str, str]]:
+    """Video number -> (split, its pair ``NNN_MMM``) from the official pair lists."""
+    splits: dict[str, tuple[str, str]] = {}
+    folder = split_folder(root)
+    for split in SPLITS:
+        path = folder / f"{split}.json"
         if not path.is_file():
             raise InputError(path, f"FaceForensics++ split file missing: {GATE.how}")
         pairs = read_json(path)
@@ -106,7 +125,12 @@ def _splits(root: Path) -> dict[str, str]:
                 isinstance(pair, list) and len(pair) == 2 and all(isinstance(p, str) for p in pair)
             ):
                 raise InputError(path, f"entry {line}: not a pair of video numbers: {pair!r}")
-            splits.update(dict.fromkeys(pair, split))
+            for number in pair:
+                if number in splits and splits[number][0] != split:
+                    raise InputError(
+                        path, f"video {number} is also in {splits[number][0]}.json: one split each"
+                    )
+                splits[number] = (split, "_".join(pair))
     return splits
 
 

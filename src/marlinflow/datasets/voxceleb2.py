@@ -1,4 +1,9 @@
-"""VoxCeleb2: speakers' interview clips, for pretraining."""
+"""VoxCeleb2: speakers' interview clips, for pretraining.
+
+Splits are by speaker: the test part is test; a dev speaker's clips are train or val together
+(5% val by a seeded hash of the speaker id). The speaker is each clip's ``group``, so that
+pretraining's own validation split holds out whole speakers too.
+"""
 
 from __future__ import annotations
 
@@ -25,6 +30,7 @@ def manifest(cfg: dict[str, Any]) -> pd.DataFrame:
                     "source": str(clip.relative_to(root)),
                     "split": split,
                     "identity": speaker,
+                    "group": speaker,
                 }
             )
     return pd.DataFrame(rows)

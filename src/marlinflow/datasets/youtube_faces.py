@@ -1,4 +1,10 @@
-"""YouTube Faces: folders of frame images, one per video, for pretraining."""
+"""YouTube Faces: folders of frame images, one per video, for pretraining.
+
+Splits are by identity: a person's videos share a split (80% train, 20% val by a seeded hash of
+the person's folder name), and the person is each video's ``group``, so that pretraining's own
+validation split (``pretrain.val_fraction``) holds out whole identities too, as the official
+train/val lists do.
+"""
 
 from __future__ import annotations
 
@@ -22,6 +28,7 @@ def manifest(cfg: dict[str, Any]) -> pd.DataFrame:
             "source": str(video.relative_to(frames.parent)),
             "split": split_of(person.name, 0.2, 0.0, cfg["seed"]),
             "identity": person.name,
+            "group": person.name,
         }
         for person in sorted(p for p in frames.iterdir() if p.is_dir())
         for video in sorted((v for v in person.iterdir() if v.is_dir()), key=_natural)

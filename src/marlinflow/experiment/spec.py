@@ -275,6 +275,20 @@ def corpus_ids(experiment: Experiment, manifests: dict[str, pd.DataFrame]) -> di
     return ids
 
 
+def corpus_groups(corpus: dict[str, list[str]], manifests: dict[str, pd.DataFrame]) -> dict:
+    """``<data set>/<id>`` -> group of every corpus video whose manifest names one (its ``group``
+    column): the pretraining run's ``groups``, so that its validation split holds out whole
+    groups (identities, source videos)."""
+    groups = {}
+    for name, ids in corpus.items():
+        table = manifests[name]
+        if "group" not in table:
+            continue
+        column = table.set_index("id")["group"].reindex(ids)
+        groups |= {f"{name}/{i}": g for i, g in column.items() if isinstance(g, str) and g}
+    return groups
+
+
 def evaluation_ids(experiment: Experiment, manifests: dict[str, pd.DataFrame]) -> dict:
     """The val and test ids of every evaluated data set."""
     evaluated = dict.fromkeys(evaluation.dataset for evaluation in experiment.suite)

@@ -4,6 +4,12 @@
 whose outputs name the face clip ``video`` and the landmarks ``track``) or a track JSON with its
 clip ``<id>.mp4`` beside it. Writes ``<id>.npz`` beside OUT_STATUS, then the record, whose
 outputs are ``labels`` (the npz) and ``video`` (the face clip, passed on: pretraining reads both).
+
+The record's stats also say what pretraining will show the encoder of this video:
+``visible_composition``, the share of background, skin and facial parts among the visible
+tokens of the pretraining mask (:func:`marlinflow.masking.visible_composition`), measured at the
+pretrain section's mask settings and the config's model (:data:`MEASURED_AT`), with
+``crop_mode``, the track stage's crop, which decides most of it.
 """
 
 from __future__ import annotations
@@ -14,15 +20,39 @@ from typing import Any
 
 import numpy as np
 
-from marlinflow.config.settings import settings_class
+from marlinflow import masking
+from marlinflow.config.settings import properties, section_schema, settings_class
 from marlinflow.errors import InputError
 from marlinflow.face.parsing import coverage_of_counts, rasterize_parts
-from marlinflow.face.store import CHUNK_FRAMES, PART_LABELS, FaceTrack, ParsingWriter
+from marlinflow.face.store import (
+    CHUNK_FRAMES,
+    PART_LABELS,
+    FaceTrack,
+    ParsingWriter,
+    load_parsing,
+)
+from marlinflow.models.registry import ModelSize, resolve_size
 from marlinflow.stages import StageRecord, is_status_path, run_stage, sibling
 from marlinflow.video.io import VideoInfo, iter_frames, probe
 
 log = logging.getLogger(__name__)
-ParseSettings = settings_class("parse", "ParseSettings")
+# The pretrain settings the visible composition is measured at; with the config's model.
+MEASURED_AT = ("mask_strategy", "mask_ratio", "mask_balanced", "frame_stride")
+ParseSettings = settings_class(
+    "parse",
+    "ParseSettings",
+    extra={
+        **{key: properties("pretrain")[key] for key in MEASURED_AT},
+        "model": section_schema("model"),
+    },
+)
+
+
+def parse_options(config: dict[str, Any]) -> dict[str, Any]:
+    """The parse verb's settings from a whole (validated) config: its own section, and the
+    pretraining mask and model that the visible composition is measured at."""
+    measured = {key: config["pretrain"][key] for key in MEASURED_AT}
+    return {**config["parse"], **measured, "model": config["model"]}
 
 
 def parse_video(
@@ -34,6 +64,10 @@ def parse_video(
     written: it is a setup problem, not a property of the video.
     """
     settings = settings or ParseSettings()
+    try:
+        size = resolve_size(settings.model)
+    except (KeyError, ValueError) as err:  # a setup problem, like the weights below
+        raise InputError("model", str(err).strip("'\"")) from err
     farl = None
     if settings.backend == "farl":
         from marlinflow.face.parsing_farl import FarlParser
@@ -43,7 +77,7 @@ def parse_video(
 
     def work(inputs: dict[str, str]) -> tuple[dict[str, str], dict[str, Any]]:
         track_path, video_path = _track_and_clip(source, inputs)
-        return _parse(track_path, video_path, out_npz, farl)
+        return _parse(track_path, video_path, out_npz, farl, size, settings)
 
     upstream = source if is_status_path(source) else None
     return run_stage("parse", upstream, out_status, work)
@@ -58,7 +92,14 @@ def _track_and_clip(source: str | Path, inputs: dict[str, str]) -> tuple[Path, P
     return Path(inputs["track"]), Path(inputs["video"])
 
 
-def _parse(track_path: Path, video_path: Path, out_npz: Path, farl) -> tuple[dict, dict]:
+def _parse(
+    track_path: Path,
+    video_path: Path,
+    out_npz: Path,
+    farl,
+    size: ModelSize,
+    settings: ParseSettings,
+) -> tuple[dict, dict]:
     track = FaceTrack.load(track_path)
     info = probe(video_path)
     _check_pair(track, track_path, info)
@@ -76,8 +117,42 @@ def _parse(track_path: Path, video_path: Path, out_npz: Path, farl) -> tuple[dic
         "face_fraction": round(float(np.mean(track.present)) if len(track) else 0.0, 4),
         "bytes_per_frame": round(out_npz.stat().st_size / max(len(track), 1), 1),
         "label_coverage": coverage_of_counts(counts),
+        "crop_mode": track.meta.get("crop_mode", "unknown"),
+        "visible_composition": composition(out_npz, len(track), size, settings),
+        "composition_mask": measured_at(size, settings),
     }
     return {"labels": str(out_npz), "video": str(video_path)}, stats
+
+
+def measured_at(size: ModelSize, settings: ParseSettings) -> str:
+    """The mask the composition is measured at, in words: ``fasking 0.9, 8x14x14 tokens``."""
+    grid = "x".join(map(str, size.grid))
+    balanced = ", balanced" if settings.mask_balanced else ""
+    return f"{settings.mask_strategy} {settings.mask_ratio:g}{balanced}, {grid} tokens"
+
+
+def composition(
+    labels_path: Path, n_frames: int, size: ModelSize, settings: ParseSettings
+) -> dict[str, float]:
+    """:func:`marlinflow.masking.visible_composition` of a parsing file at ``size``'s token grid,
+    reading only the frames that begin a tubelet of the clips it measures ({} without frames)."""
+    if n_frames == 0:
+        return {}
+    firsts = masking.composition_frames(
+        n_frames, size.grid, size.tubelet, settings.frame_stride
+    )  # (clips, t)
+    frames, where = np.unique(firsts, return_inverse=True)
+    labels, present = load_parsing(labels_path, frames=frames)
+    where = where.reshape(firsts.shape)
+    shares = masking.visible_composition(
+        labels[where],
+        present[frames][where],
+        size.grid,
+        settings.mask_ratio,
+        settings.mask_strategy,
+        settings.mask_balanced,
+    )
+    return {name: round(share, 4) for name, share in shares.items()}
 
 
 def _check_pair(track: FaceTrack, track_path: Path, info: VideoInfo) -> None:

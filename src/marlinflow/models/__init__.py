@@ -1,11 +1,22 @@
-"""MARLIN networks as plain ``nn.Module``s, weight-compatible with the official release."""
+"""MARLIN networks as plain ``nn.Module``s, weight-compatible with the official release.
 
-from marlinflow.models.decoder import MarlinDecoder
-from marlinflow.models.discriminator import PatchCritic
-from marlinflow.models.encoder import MarlinEncoder
-from marlinflow.models.marlin import MarlinModel, patchify, unpatchify
+The size registry imports without torch (the per-video steps read a model's token grid from
+it); the networks are imported on first use.
+"""
+
+import importlib
+
 from marlinflow.models.registry import RELEASED, SIZES, ModelSize, get_size, resolve_size
 from marlinflow.models.vit import LAYER_INITS
+
+_NETWORKS = {
+    "MarlinDecoder": "decoder",
+    "PatchCritic": "discriminator",
+    "MarlinEncoder": "encoder",
+    "MarlinModel": "marlin",
+    "patchify": "marlin",
+    "unpatchify": "marlin",
+}
 
 __all__ = [
     "LAYER_INITS",
@@ -21,3 +32,9 @@ __all__ = [
     "resolve_size",
     "unpatchify",
 ]
+
+
+def __getattr__(name: str):
+    if name in _NETWORKS:
+        return getattr(importlib.import_module(f"{__name__}.{_NETWORKS[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

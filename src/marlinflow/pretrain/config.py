@@ -16,7 +16,8 @@ import yaml
 from marlinflow.config.settings import section_schema, settings_class
 from marlinflow.errors import InputError
 
-INPUTS = ("index", "run_dir", "model")  # set by the workflow per run, not pretraining settings
+# set by the workflow per run, not pretraining settings
+INPUTS = ("index", "run_dir", "model", "groups")
 _RUN = {
     "model": section_schema("model"),
     "index": {
@@ -24,6 +25,16 @@ _RUN = {
         "items": {"type": "string"},
         "default": [],
         "description": "Parse records, folders of them, or .txt lists of them.",
+    },
+    "groups": {
+        "type": "object",
+        "additionalProperties": {"type": "string"},
+        "default": {},
+        "description": (
+            "The group of each video ('<data set>/<id>' -> group: a person, a source video), "
+            "from the manifests' group column: the validation split holds out whole groups. "
+            "A video not named is a group of its own."
+        ),
     },
     "run_dir": {
         "type": "string",

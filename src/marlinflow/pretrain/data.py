@@ -13,8 +13,9 @@ same keys every epoch, hence a fixed validation set.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset, Sampler
 
+from marlinflow.downstream.splits import split_of, stable_fraction
 from marlinflow.errors import InputError
 from marlinflow.face.store import load_parsing
 from marlinflow.masking import make_mask
@@ -93,19 +95,36 @@ def read_index(entries: Sequence[str | Path]) -> list[ClipSource]:
 
 
 def split_sources(
-    sources: list[ClipSource], val_fraction: float, seed: int
+    sources: list[ClipSource],
+    val_fraction: float,
+    seed: int,
+    groups: Mapping[str, str] | None = None,
 ) -> tuple[list[ClipSource], list[ClipSource]]:
-    """A fixed validation subset (at least one video when there are two or more).
+    """A fixed validation subset of whole groups: (train, val).
 
-    With a single video there is nothing to hold out; it serves both sets.
+    A video's group is ``groups["<data set>/<id>"]`` (a YouTube Faces identity, a source video),
+    else the video alone. A group is held out when the seeded hash of its name falls in the
+    first ``val_fraction`` (:func:`marlinflow.downstream.splits.split_of`, the rule of the data
+    sets' own splits), so a group's side depends on nothing else in the corpus: adding videos
+    moves none. If no group's hash falls there, the group with the smallest is held out; if all
+    do, the one with the largest trains. With a single group there is nothing to hold out; it
+    serves both sets.
     """
-    if len(sources) < 2 or val_fraction <= 0:
-        return sources, sources if val_fraction > 0 else []
-    n_val = max(1, round(len(sources) * val_fraction))
-    order = np.random.default_rng([seed, VAL]).permutation(len(sources))
-    val = set(order[:n_val].tolist())
-    train = [s for i, s in enumerate(sources) if i not in val]
-    return train, [s for i, s in enumerate(sources) if i in val]
+    if val_fraction <= 0:
+        return sources, []
+    groups = groups or {}
+    names = [f"{s.dataset}/{groups.get(f'{s.dataset}/{s.video_id}', s.video_id)}" for s in sources]
+    unique = sorted(set(names))
+    if len(unique) < 2:
+        return sources, sources
+    held = {name for name in unique if split_of(name, val_fraction, 0.0, seed) == "val"}
+    rank = partial(stable_fraction, seed=seed)
+    if not held:
+        held = {min(unique, key=rank)}
+    elif len(held) == len(unique):
+        held.discard(max(unique, key=rank))
+    train = [s for s, name in zip(sources, names, strict=True) if name not in held]
+    return train, [s for s, name in zip(sources, names, strict=True) if name in held]
 
 
 def clip_indices(
@@ -253,7 +272,9 @@ class PretrainData(pl.LightningDataModule):
         """(train, validation) videos: a pure function of the index and the settings, read once,
         so a run can list its corpus before training starts."""
         if self._split is None:
-            self._split = split_sources(read_index(self.index), self.val_fraction, self.seed)
+            self._split = split_sources(
+                read_index(self.index), self.val_fraction, self.seed, self.config.groups
+            )
         return self._split
 
     def setup(self, stage: str | None = None) -> None:

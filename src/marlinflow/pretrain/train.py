@@ -147,7 +147,8 @@ def provenance(config: PretrainConfig, data: PretrainData) -> dict:
     """Where a pretrained encoder came from: the settings (the index, often thousands of record
     paths, stands as counts and the corpus.tsv beside the encoder) and the corpus's size; the
     caller adds where the weights started and the precision."""
-    settings = {key: value for key, value in config.to_dict().items() if key != "index"}
+    long = ("index", "groups")  # given by counts; config.json keeps them whole
+    settings = {key: value for key, value in config.to_dict().items() if key not in long}
     train, val = data.split()
     records = len(record_paths(config.index))
     datasets = dict(sorted(Counter(source.dataset for source in train + val).items()))
@@ -167,6 +168,8 @@ def tracked_config(config: PretrainConfig, max_index: int = 8) -> dict:
     values = config.to_dict()
     if len(config.index) > max_index:
         values["index"] = f"{len(config.index)} entries (listed in config.json)"
+    if len(config.groups) > max_index:
+        values["groups"] = f"{len(config.groups)} videos in groups (listed in config.json)"
     return values
 
 

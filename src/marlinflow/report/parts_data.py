@@ -58,6 +58,7 @@ def dataset_stages(inputs: Inputs, dataset: str) -> list[str]:
         return []
     skipped = tables.skipped_videos(summaries)
     parts = [heading(f"Data set {dataset}"), table(tables.stage_counts(summaries))]
+    parts += composition_parts(summaries)
     if skipped.empty:
         return [*parts, paragraph("Every video was usable at every stage.")]
     by_category = skipped["category"].value_counts()
@@ -70,6 +71,22 @@ def dataset_stages(inputs: Inputs, dataset: str) -> list[str]:
         ),
         table(skipped),
     ]
+
+
+def composition_parts(summaries) -> list[str]:
+    """What pretraining shows the encoder of a data set's videos, per crop mode ([] when its
+    parse records measured nothing)."""
+    composition = tables.visible_composition(summaries)
+    if composition.empty:
+        return []
+    settings = "; ".join(tables.composition_settings(summaries)) or "the pretraining mask"
+    text = (
+        "What the encoder sees: the share of background, skin and facial parts among the "
+        f"visible tokens of the pretraining mask ({settings}), the mean over the usable videos, "
+        "per crop (track.crop_mode). The crop decides most of it: Fasking keeps patches that "
+        "touch the background visible first."
+    )
+    return [paragraph(text), table(composition)]
 
 
 def stages_parts(inputs: Inputs) -> list[str]:

@@ -1,4 +1,5 @@
-"""The report's tables: downstream results, the paper-style table, stage counts, skipped videos.
+"""The report's tables: downstream results, the paper-style table, stage counts, skipped videos,
+and what the encoder sees of each data set (the visible-token composition of its videos).
 
 Downstream runs are read from the ``metrics.json`` files the experiment's plan lists (as
 :func:`marlinflow.downstream.results.write_outputs` writes them); stage summaries from the
@@ -18,6 +19,7 @@ import pandas as pd
 from marlinflow.downstream.kinds import KINDS
 from marlinflow.downstream.tasks import load_task
 from marlinflow.errors import InputError
+from marlinflow.masking import TOKEN_CLASSES
 from marlinflow.report.chance import chance_metrics
 from marlinflow.report.paper import closest_number
 from marlinflow.report.plan import Plan
@@ -25,6 +27,8 @@ from marlinflow.stages import reason_category
 
 log = logging.getLogger(__name__)
 STAGES = ("download", "track", "parse")
+# The parse summary's columns of the visible-token composition (the records' stats, flattened).
+COMPOSITION = {name: f"stats/visible_composition/{name}" for name in TOKEN_CLASSES}
 # task: the workflow's name (the folder); task_name: the name the task table gives itself;
 # low/high: the 95% bootstrap interval over test videos (the mean of the seeds' bounds);
 # n_train: labelled training videos (the mean over seeds; fewer in low-label runs)
@@ -247,3 +251,33 @@ def skipped_videos(summaries: pd.DataFrame) -> pd.DataFrame:
     failed = summaries.loc[~ok].drop_duplicates("id", keep="first").copy()
     failed["category"] = [reason_category(str(reason)) for reason in failed["reason"]]
     return failed[SKIPPED_COLUMNS].reset_index(drop=True)
+
+
+def visible_composition(summaries: pd.DataFrame) -> pd.DataFrame:
+    """Per crop mode of a data set's usable parsed videos: how many, the mean share (%) of each
+    token class among the visible tokens, and the spread of the background share (10th-90th
+    percentile); empty when the parse summary has no composition columns."""
+    if summaries.empty or any(column not in summaries for column in COMPOSITION.values()):
+        return pd.DataFrame()
+    ok = summaries["ok"].astype(str).str.lower() == "true"
+    parsed = summaries.loc[ok & (summaries["stage"] == "parse")]
+    shares = parsed[list(COMPOSITION.values())].apply(pd.to_numeric, errors="coerce").dropna()
+    crops = parsed.get("stats/crop_mode", pd.Series("", index=parsed.index)).loc[shares.index]
+    rows = []
+    for crop, group in shares.groupby(crops.fillna("").replace("", "unknown"), sort=True):
+        background = 100 * group[COMPOSITION["background"]]
+        rows.append(
+            {"crop": crop, "videos": len(group)}
+            | {f"{name} %": round(100 * group[c].mean(), 1) for name, c in COMPOSITION.items()}
+            | {
+                "background % p10-p90": f"{background.quantile(0.1):.0f}-{background.quantile(0.9):.0f}"
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def composition_settings(summaries: pd.DataFrame) -> list[str]:
+    """The mask settings the parse records measured their composition at (one, unless the data
+    set was parsed under several)."""
+    column = summaries.get("stats/composition_mask", pd.Series(dtype=str)).dropna()
+    return sorted({str(value) for value in column if str(value)})

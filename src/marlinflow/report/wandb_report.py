@@ -49,6 +49,8 @@ PREPROCESSING_METRICS = (
     "stats/frames/total",
     "stats/fps/mean",
 )
+# What the encoder sees of each data set: its parse summary's mean visible-token composition.
+COMPOSITION_METRICS = tuple(f"{column}/mean" for column in tables.COMPOSITION.values())
 MAX_TABLE_ROWS = 200
 SKIPPED_COLUMNS = ["dataset", "id", "stage", "reason"]
 
@@ -114,7 +116,7 @@ def preprocessing_panels(runs: list[dict[str, Any]]) -> list:
     """Bars of the stage summaries' main numbers (those the runs have, and the unusable videos
     by reason class), then each table they logged."""
     keys = {k for r in runs for k in r.get("summary", {})}
-    metrics = [k for k in PREPROCESSING_METRICS if k in keys]
+    metrics = [k for k in PREPROCESSING_METRICS + COMPOSITION_METRICS if k in keys]
     metrics += sorted(k for k in keys if k.startswith("unusable/"))
     tables = sorted({name for r in runs for name in r.get("tables", [])})
     bars = [wr.BarPlot(title=key, metrics=[key], orientation="v") for key in metrics]
