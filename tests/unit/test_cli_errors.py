@@ -61,3 +61,20 @@ def test_top_level_help_is_plain_text():
         [sys.executable, "-m", "marlinflow.cli", "--help"], capture_output=True, text=True
     ).stdout
     assert "parse" in shown and "``" not in shown and ":class:" not in shown
+
+
+def test_check_config_names_the_file_and_line_of_a_yaml_mistake(tmp_path, capsys):
+    good, bad = tmp_path / "good.yaml", tmp_path / "bad.yaml"
+    good.write_text("pretrain: {epochs: 3}\n")
+    bad.write_text("pretrain:\n  epochs: [1\n")
+    assert main(["check-config", "--no-base", str(good), str(bad)]) == 2
+    one_error_line(capsys, "check-config", f"{bad}: not a readable YAML config")
+    assert main(["check-config", "--no-base", str(good)]) == 0
+    assert "valid" in capsys.readouterr().out
+
+
+def test_check_config_refuses_what_the_workflow_would(tmp_path, capsys):
+    odd = tmp_path / "odd.yaml"
+    odd.write_text("track: {size: 225}\n")
+    assert main(["check-config", "--no-base", str(odd)]) == 2
+    assert "track.size: 225 is not a multiple of 2" in capsys.readouterr().err
