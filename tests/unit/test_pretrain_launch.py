@@ -123,10 +123,10 @@ def test_resume_takes_the_newest_of_last_and_requeue_checkpoints(tmp_path):
 def test_resume_takes_the_newest_checkpoint(tmp_path):
     config = PretrainConfig(model="tiny", run_dir=str(tmp_path), init=str(tmp_path / "absent.pth"))
     module = MarlinPretrain(PretrainConfig(model="tiny"))
-    (tmp_path / "last.ckpt").write_bytes(b"epoch end")
+    torch.save({"saved": "at an epoch's end"}, tmp_path / "last.ckpt")
     assert start_point(config, module) == tmp_path / "last.ckpt"  # init not read
     time.sleep(0.01)
-    (tmp_path / "hpc_ckpt_1.ckpt").write_bytes(b"written on the requeue signal")
+    torch.save({"saved": "on the requeue signal"}, tmp_path / "hpc_ckpt_1.ckpt")
     assert start_point(config, module) == tmp_path / "hpc_ckpt_1.ckpt"
 
 
