@@ -47,7 +47,7 @@ PREPROCESSING_METRICS = (
     "stats/crop_jitter_px/p90",
     "stats/face_jitter_px/p90",
     "stats/frames/total",
-    "stats/fps/mean",
+    "stats/frames_per_s_processed/mean",
 )
 MAX_TABLE_ROWS = 200
 SKIPPED_COLUMNS = ["dataset", "id", "stage", "reason"]
