@@ -19,6 +19,7 @@ from marlinflow.atomic import atomic_path
 from marlinflow.config.settings import settings_class
 from marlinflow.errors import InputError
 from marlinflow.features import Marlin, reduce_windows
+from marlinflow.progress import progress
 
 if TYPE_CHECKING:
     from marlinflow.tracking import TrackedRun
@@ -46,7 +47,7 @@ def extract_videos(
     (a step per video) and the totals summarised; returns how many videos failed."""
     failed = n_windows = 0
     started = time.perf_counter()
-    for step, video in enumerate(videos):
+    for step, video in enumerate(progress(videos, "extract", unit="video")):
         begun = time.perf_counter()
         try:
             per_window = model.extract_video(

@@ -30,10 +30,13 @@ def record(path) -> dict:
 QUICK = ["--retries", "1", "--backoff", "0.01", "--timeout", "5"]
 
 
-def test_successful_download_writes_video_and_record(server, carphone, tmp_path):
+def test_successful_download_writes_video_and_record(server, carphone, tmp_path, capsys):
     url = server.add("/clip.mp4", carphone.read_bytes())
     status = tmp_path / "raw" / "abc.status.json"
     assert run_step("--source", url, *QUICK, str(status)) == 0
+    progress = [line for line in capsys.readouterr().err.splitlines() if "clip.mp4:" in line]
+    assert progress[0].startswith("download clip.mp4:   0%")  # a line at the start ...
+    assert progress[-1].startswith("download clip.mp4: 100%")  # ... and one at the end
     rec = record(status)
     assert rec["ok"] and rec["stage"] == "download" and rec["id"] == "abc"
     assert rec["outputs"] == {"video": str(tmp_path / "raw" / "abc.mp4")}

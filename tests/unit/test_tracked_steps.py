@@ -202,7 +202,7 @@ def test_summary_verb_says_what_it_does(capsys):
     assert "Summarise a stage's video records" in line
 
 
-def test_feature_extraction_is_a_tracked_run(pipeline, carphone, tmp_path):
+def test_feature_extraction_is_a_tracked_run(pipeline, carphone, tmp_path, capsys):
     os.environ[TAGS_ENV] = "sample"  # the model size tag comes from the weights themselves
     torch.manual_seed(0)
     model = Marlin(resolve_size({"name": "tiny", "n_frames": 16}), with_decoder=False)
@@ -218,6 +218,10 @@ def test_feature_extraction_is_a_tracked_run(pipeline, carphone, tmp_path):
         str(out),
     ]
     assert cli.main(["extract", *argv]) == 1  # the broken video is skipped
+    # progress on stderr, as whole lines where stderr is no terminal: the start and the end
+    progress = [line for line in capsys.readouterr().err.splitlines() if line.startswith("extract")]
+    assert progress[0].startswith("extract:   0%") and "0/2 [" in progress[0]
+    assert progress[-1].startswith("extract: 100%") and "2/2 [" in progress[-1]
 
     record = json.loads((out / "run.json").read_text())
     assert (record["group"], record["job_type"], record["tags"]) == (

@@ -217,6 +217,7 @@ def _train_and_test(task, clips, encoder, data, skipped, cfg, model_name) -> Run
         val_targets,
         kind,
         cfg.train,
+        f"finetune {task.name}",
     )
     model.eval()
     with torch.no_grad():

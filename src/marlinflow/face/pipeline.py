@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from tqdm import tqdm
 
 from marlinflow.config.settings import settings_class
 from marlinflow.errors import Category, InputError, VideoError
@@ -31,6 +30,7 @@ from marlinflow.face.detect import FaceDetector, make_detector
 from marlinflow.face.identity import IdentityCheck
 from marlinflow.face.store import FaceTrack
 from marlinflow.face.track import follow_faces
+from marlinflow.progress import progress
 from marlinflow.video.io import VideoInfo, iter_frames, iter_timed_frames, prefetch, probe
 from marlinflow.video.timing import is_variable_rate, resample_indices
 from marlinflow.video.writer import write_video
@@ -68,13 +68,13 @@ def locate_face(
 
 
 def _progress(frames: Iterator[np.ndarray], info: VideoInfo, what: str) -> Iterator[np.ndarray]:
-    """A progress bar on stderr for long videos."""
-    return tqdm(
+    """Progress on stderr for long videos."""
+    return progress(
         frames,
+        f"{what} {Path(info.path).name}",
         total=info.n_frames,
-        desc=f"{what} {Path(info.path).name}",
-        disable=info.n_frames < PROGRESS_MIN_FRAMES,
-        leave=False,
+        unit="frame",
+        enabled=info.n_frames >= PROGRESS_MIN_FRAMES,
     )
 
 
