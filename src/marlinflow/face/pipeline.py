@@ -176,7 +176,7 @@ def track_video(
     meta = {"backend": detector.name, **timing_meta(times, info.fps, picks)}
     if picks is not None:  # the track follows the clip: one row per clip frame
         line, landmarks = line.take(picks), landmarks[picks]
-    _save_track(out_track, line, landmarks, info, config, {**meta, "fps": rate})
+    _save_track(out_track, line, landmarks, info, config, rate, meta)
     stats = {"frames": written, "face_fraction": round(line.face_fraction, 4), **counts, **shake}
     stats["face_size_px"] = round(size, 1)
     stats["frames_per_s_processed"] = round(written / (time.perf_counter() - started), 1)
@@ -233,10 +233,13 @@ def write_clip(
     return written
 
 
-def _save_track(path, line, landmarks, info: VideoInfo, config: TrackConfig, extra: dict) -> None:
+def _save_track(
+    path, line, landmarks, info: VideoInfo, config: TrackConfig, fps: float, extra: dict
+) -> None:
+    """The track, one row per clip frame; ``fps`` is the clip's rate."""
     meta = {
         "source": {"name": Path(info.path).name, "width": info.width, "height": info.height},
-        "fps": info.fps,
+        "fps": fps,
         "n_frames": len(line.present),
         **{k: v for k, v in asdict(config).items() if k != "backend"},
         **extra,
