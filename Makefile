@@ -6,6 +6,7 @@ BIN := $(VENV)/bin
 # torch first: a CPU-only machine gets the CPU build here, a GPU machine the CUDA build. Installed
 # after the package, a bare "torch" requirement could pull a different multi-GB build.
 TORCH ?= torch==2.13.0
+FACE_ALIGNMENT := face-alignment>=1.4
 CORES ?= all
 SNAKEMAKE_ARGS ?=
 PYTEST_ARGS ?=
@@ -19,9 +20,10 @@ $(BIN)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet "$(TORCH)"
-	$(BIN)/python -m pip install --quiet -e ".[dev]"
-	# face-alignment's own requirements would replace opencv-python-headless with opencv-python.
-	$(BIN)/python -m pip install --quiet --no-deps "face-alignment>=1.4"
+	$(BIN)/python -m pip install --quiet -e ".[dev,fan]"
+	# face-alignment's own requirements would replace opencv-python-headless with opencv-python;
+	# the extra fan installs what it needs instead.
+	$(BIN)/python -m pip install --quiet --no-deps "$(FACE_ALIGNMENT)"
 	touch $@
 
 ## Run the sample experiment end to end (config/experiments/sample.yaml; CPU, a few minutes).

@@ -40,7 +40,8 @@ def write_records(folder: Path, n: int, seed: int = 0) -> list[Path]:
                 "cuts": int(rng.integers(0, 3)),
                 "crop_jitter_px": float(rng.gamma(2, 0.5)),
                 "face_jitter_px": float(rng.gamma(2, 1.0)),
-                "fps": 150.0,
+                "face_size_px": float(rng.gamma(9, 12.0)),
+                "frames_per_s_processed": 150.0,
             }
             record = StageRecord(f"v{i:06d}", "track", True, stats=stats, seconds=1.0)
         record.save(folder / f"{record.id}.status.json")

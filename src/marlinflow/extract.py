@@ -20,6 +20,7 @@ from marlinflow.compute.precision import autocast, effective
 from marlinflow.config.settings import settings_class
 from marlinflow.errors import InputError
 from marlinflow.features import Marlin, reduce_windows
+from marlinflow.progress import progress
 
 if TYPE_CHECKING:
     from marlinflow.tracking import TrackedRun
@@ -51,7 +52,7 @@ def extract_videos(
     failed = n_windows = 0
     started = time.perf_counter()
     precision = effective(windows.precision, model.device)
-    for step, video in enumerate(videos):
+    for step, video in enumerate(progress(videos, "extract", unit="video")):
         begun = time.perf_counter()
         try:
             with autocast(precision, model.device):

@@ -6,6 +6,10 @@ files. The record says whether the video is usable after this stage, why not, wh
 the stage wrote, and what it measured. A step whose upstream record is not ok writes a record
 that says so and does nothing else; later steps, the stage summaries
 (:mod:`marlinflow.report.stage_summary`) and the report read these records.
+
+A record that is not ok also names the class of its failure, one of :class:`Category`: the class
+the error gave when the code that failed knows it, else the class its reason's text matches
+(:data:`REASON_PATTERNS`: messages of servers and yt-dlp).
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from marlinflow.atomic import atomic_path, write_json
-from marlinflow.errors import InputError
+from marlinflow.errors import Category, InputError
 
 log = logging.getLogger(__name__)
 STATUS_SUFFIX = ".status.json"
@@ -35,6 +39,12 @@ class StageRecord:
     outputs: dict[str, str] = field(default_factory=dict)
     stats: dict[str, Any] = field(default_factory=dict)
     seconds: float = 0.0
+    category: str = ""  # a Category value when not ok ("" in records written before it existed)
+
+    @property
+    def failure_class(self) -> str:
+        """The record's :class:`Category` value ("" when usable), also for older records."""
+        return "" if self.ok else self.category or reason_category(self.reason)
 
     def save(self, path: str | Path) -> None:
         write_json(path, asdict(self))
@@ -88,7 +98,7 @@ def run_stage(
                 if prior.reason.startswith("skipped:")
                 else f"skipped: {prior.stage}: {prior.reason}"
             )
-            record = StageRecord(video_id, stage, False, reason)
+            record = StageRecord(video_id, stage, False, reason, category=Category.SKIPPED.value)
             record.save(out_status)
             return record
         inputs = prior.outputs
@@ -99,7 +109,8 @@ def run_stage(
         )
     except InputError as err:
         log.warning("%s: %s: %s", stage, video_id, err)
-        record = StageRecord(video_id, stage, False, str(err))
+        category = err.category.value if err.category else reason_category(str(err))
+        record = StageRecord(video_id, stage, False, str(err), category=category)
     record.seconds = round(time.perf_counter() - started, 3)
     record.save(out_status)
     return record
@@ -123,26 +134,30 @@ def collect(status_paths: list[str | Path]) -> list[StageRecord]:
     return [StageRecord.load(p) for p in status_paths]
 
 
-# Failure classes for the report, first match wins; the texts are those the stages write.
-REASON_CATEGORIES = [
-    ("skipped", r"^skipped:"),
-    ("data set not downloaded", r"not found: .* \(see https?://"),
-    ("checksum mismatch", r"sha256 mismatch"),
-    ("not found", r"HTTP (Error )?(404|410)|no such file"),
-    ("refused", r"HTTP (Error )?4\d\d"),
-    ("not a video", r"not a video|no video stream|no frames|unreadable image|no frame images"),
-    ("network", r"gave up after|cannot connect|timed out|unable to download|connection"),
-    ("unavailable", r"unavailable|private video|been removed|terminated|copyright|sign in to"),
-    ("corrupt", r"corrupt|truncated"),
-    ("no face", r"no face|face in only"),
+# The class of a reason whose error named none, first match wins: texts of servers, yt-dlp and
+# records written before errors named their class.
+REASON_PATTERNS: list[tuple[Category, str]] = [
+    (Category.SKIPPED, r"^skipped:"),
+    (Category.NOT_DOWNLOADED, r"not found: .* \(see https?://"),
+    (Category.CHECKSUM_MISMATCH, r"sha256 mismatch"),
+    (Category.NOT_FOUND, r"HTTP (Error )?(404|410)|no such file"),
+    (Category.REFUSED, r"HTTP (Error )?4\d\d"),
+    (Category.CORRUPT, r"corrupt|truncated"),
+    (Category.NOT_A_VIDEO, r"not a (readable )?video|no video stream|no frames|unreadable image"),
+    (Category.NETWORK, r"gave up after|cannot connect|timed out|unable to download|connection"),
+    (Category.UNAVAILABLE, r"unavailable|private video|been removed|terminated|copyright|sign in"),
+    (Category.TOO_SHORT, r"too short"),
+    (Category.FACE_TOO_SMALL, r"face too small"),
+    (Category.NO_FACE, r"no face|face in only"),
+    (Category.NO_AUDIO, r"no audio"),
 ]
 
 
 def reason_category(reason: str) -> str:
-    """A short class for a failure reason, so the report can count them ("" when usable)."""
+    """The :class:`Category` value a failure's reason text matches ("" when there is no reason)."""
     if not reason:
         return ""
-    for category, pattern in REASON_CATEGORIES:
+    for category, pattern in REASON_PATTERNS:
         if re.search(pattern, reason, flags=re.IGNORECASE):
-            return category
-    return "other"
+            return category.value
+    return Category.OTHER.value

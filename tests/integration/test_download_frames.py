@@ -37,7 +37,7 @@ def test_frames_are_encoded_in_numeric_order(tmp_path):
     got = decoded_brightness(tmp_path / "v.mp4")
     assert np.allclose(got, [brightness(n) for n in NUMBERS], atol=3)
     stats = result.stats()
-    assert (stats["frames"], stats["fps"], stats["missing_frames"]) == (12, 25.0, 0)
+    assert (stats["frames"], stats["video_fps"], stats["missing_frames"]) == (12, 25.0, 0)
     assert (stats["width"], stats["height"]) == (48, 40)
 
 

@@ -8,13 +8,16 @@ import shutil
 import subprocess
 import sys
 import time
+from fractions import Fraction
+from pathlib import Path
 
+import av
 import numpy as np
 import pytest
 
 from marlinflow.download import RetryPolicy, fetch
 from marlinflow.errors import InputError, VideoError
-from marlinflow.video.io import iter_frames, read_frames
+from marlinflow.video.io import iter_frames, probe, read_frames
 
 from .test_download_support import MediaServer
 
@@ -163,10 +166,42 @@ def test_file_url(carphone, tmp_path):
     assert (tmp_path / "v.mp4").read_bytes() == carphone.read_bytes()
 
 
-def test_local_path_is_hard_linked_when_possible(carphone, tmp_path):
+def test_local_path_is_copied_so_editing_the_source_leaves_the_copy(carphone, tmp_path):
     shutil.copy(carphone, tmp_path / "orig.mp4")
     fetch("orig.mp4", tmp_path / "raw" / "v.mp4", base=tmp_path)
-    assert os.path.samefile(tmp_path / "orig.mp4", tmp_path / "raw" / "v.mp4")
+    copy = tmp_path / "raw" / "v.mp4"
+    assert not os.path.samefile(tmp_path / "orig.mp4", copy)  # another inode, not a hard link
+    with open(tmp_path / "orig.mp4", "r+b") as source:  # edited in place, as an editor might
+        source.write(b"\0" * 64)
+    assert copy.read_bytes() == carphone.read_bytes()
+
+
+def test_each_container_keeps_its_suffix(server, carphone, tmp_path):
+    webm = tmp_path / "clip.webm"
+    write_video_as(webm, carphone, "libvpx-vp9")
+    local = fetch("clip.webm", tmp_path / "raw" / "a.mp4", base=tmp_path)
+    assert (
+        local.path == tmp_path / "raw" / "a.webm" and local.path.read_bytes() == webm.read_bytes()
+    )
+    assert not (tmp_path / "raw" / "a.mp4").exists()
+    # a URL without a suffix: the container decides (Matroska, WebM's family)
+    remote = fetch(server.add("/watch", webm.read_bytes()), tmp_path / "raw" / "b.mp4", policy=FAST)
+    assert remote.path == tmp_path / "raw" / "b.mkv"
+    assert sorted(p.name for p in (tmp_path / "raw").iterdir()) == ["a.webm", "b.mkv"]
+    # a cut window is re-encoded here: an honest mp4 whatever came in
+    cut = fetch("clip.webm", tmp_path / "raw" / "c.mp4", base=tmp_path, start=0.2, end=0.6)
+    assert cut.path == tmp_path / "raw" / "c.mp4" and probe(cut.path).n_frames == 12
+
+
+def write_video_as(path: Path, source: Path, codec: str, n_frames: int = 30) -> Path:
+    """The first frames of ``source`` in another container (by ``path``'s suffix) and codec."""
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream(codec, rate=Fraction(30000, 1001))
+        stream.width, stream.height, stream.pix_fmt = 176, 144, "yuv420p"
+        for frame in read_frames(source, range(n_frames)):
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))
+        container.mux(stream.encode(None))
+    return path
 
 
 def test_missing_local_file_names_it(tmp_path):

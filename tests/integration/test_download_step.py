@@ -30,10 +30,13 @@ def record(path) -> dict:
 QUICK = ["--retries", "1", "--backoff", "0.01", "--timeout", "5"]
 
 
-def test_successful_download_writes_video_and_record(server, carphone, tmp_path):
+def test_successful_download_writes_video_and_record(server, carphone, tmp_path, capsys):
     url = server.add("/clip.mp4", carphone.read_bytes())
     status = tmp_path / "raw" / "abc.status.json"
     assert run_step("--source", url, *QUICK, str(status)) == 0
+    progress = [line for line in capsys.readouterr().err.splitlines() if "clip.mp4:" in line]
+    assert progress[0].startswith("download clip.mp4:   0%")  # a line at the start ...
+    assert progress[-1].startswith("download clip.mp4: 100%")  # ... and one at the end
     rec = record(status)
     assert rec["ok"] and rec["stage"] == "download" and rec["id"] == "abc"
     assert rec["outputs"] == {"video": str(tmp_path / "raw" / "abc.mp4")}
@@ -46,7 +49,7 @@ def test_successful_download_writes_video_and_record(server, carphone, tmp_path)
         144,
         1,
     )
-    assert stats["fps"] == pytest.approx(29.97, abs=0.01)
+    assert stats["video_fps"] == pytest.approx(29.97, abs=0.01)
     assert stats["seconds"] == pytest.approx(4.004, abs=0.01)
 
 
@@ -81,4 +84,30 @@ def test_summary_lists_what_is_missing_and_why(server, carphone, tmp_path):
     records = collect(sorted(tmp_path.glob("*.status.json")))
     table = summary_table(records)
     assert table["id"].tolist() == ["b", "c", "a"]
-    assert table["category"].tolist() == ["not found", "not a video", ""]
+    assert table["category"].tolist() == ["not_found", "not_a_video", ""]
+
+
+def test_a_truncated_real_video_is_recorded_as_corrupt(samples_dir, tmp_path):
+    """Half of a real video, as a download cut short leaves it: a corrupt video, in words."""
+    whole = (samples_dir / "video01.mp4").read_bytes()
+    (tmp_path / "half.mp4").write_bytes(whole[: len(whole) // 2])
+    status = tmp_path / "raw" / "half.status.json"
+    assert run_step("--source", str(tmp_path / "half.mp4"), str(status)) == 0
+    rec = record(status)
+    assert not rec["ok"] and rec["category"] == "corrupt"
+    assert rec["reason"].startswith(f"{tmp_path / 'half.mp4'}: corrupt or truncated MP4/MOV file")
+    assert "cut short" in rec["reason"] and "Errno" not in rec["reason"]
+    assert summary_table(collect([status]))["category"].tolist() == ["corrupt"]
+
+
+def test_the_track_step_reads_the_file_the_download_record_names(carphone, tmp_path):
+    from .test_download_http import write_video_as
+
+    webm = write_video_as(tmp_path / "clip.webm", carphone, "libvpx-vp9")
+    status = tmp_path / "raw" / "v.status.json"
+    assert run_step("--source", str(webm), str(status)) == 0
+    assert record(status)["outputs"] == {"video": str(tmp_path / "raw" / "v.webm")}
+    faces = tmp_path / "faces" / "v.status.json"
+    assert main(["track", str(status), str(faces)]) == 0
+    tracked = record(faces)
+    assert tracked["ok"] and tracked["stats"]["frames"] == 30

@@ -23,9 +23,11 @@ def server():
 QUICK = RetryPolicy(retries=0, backoff=0.01, timeout=3)
 
 
-def test_ytdl_downloads_a_direct_video(server, carphone, tmp_path):
+def test_ytdl_downloads_a_direct_video(server, carphone, tmp_path, capsys):
     url = server.add("/clip.mp4", carphone.read_bytes())
     result = fetch(f"ytdl:{url}", tmp_path / "v.mp4", policy=QUICK)
+    progress = capsys.readouterr().err.splitlines()  # yt-dlp's own reports, as our lines
+    assert progress[-1].startswith(f"download {url}: 100%")
     assert result.kind == "ytdl"
     assert (tmp_path / "v.mp4").read_bytes() == carphone.read_bytes()
     assert [p.name for p in tmp_path.iterdir()] == ["v.mp4"]  # its work folder is gone

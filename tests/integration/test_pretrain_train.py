@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import csv
 import json
+import logging
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -65,6 +67,30 @@ def test_tiny_model_overfits_one_clip(tmp_path):
     (row,) = corpus_rows(tmp_path / "run")  # no validation set: the one video trains only
     assert (row["dataset"], row["id"], row["role"]) == ("data", "one", "train")
     assert sum(losses[-5:]) / 5 < 0.5 * sum(losses[:3]) / 3
+
+
+def test_the_log_has_one_line_per_epoch_and_no_weights_only_notice(parsed, tmp_path, caplog):
+    config = PretrainConfig(
+        model="tiny",
+        index=[str(parsed)],
+        run_dir=str(tmp_path / "run"),
+        batch_size=2,
+        epochs=2,
+        clips_per_epoch=4,
+        workers=0,
+        warmup_epochs=1,
+        val_fraction=0.5,
+    )
+    with caplog.at_level(logging.INFO):  # every logger: ours, Lightning's, torch's
+        pretrain(config)
+    epoch_line = re.compile(
+        r"epoch (\d)/2: loss_rec \d+\.\d{4}, val_loss_rec \d+\.\d{4}, lr [\d.e-]+, "
+        r"[\d.]+ clips/s, ETA \d+:\d\d:\d\d$"
+    )
+    lines = [r.getMessage() for r in caplog.records if r.name == "marlinflow.pretrain.progress"]
+    assert [epoch_line.match(line).group(1) for line in lines] == ["1", "2"], lines
+    assert lines[-1].endswith("ETA 0:00:00")
+    assert not [r for r in caplog.records if "weights_only" in r.getMessage()]
 
 
 class CrashAtEpoch(pl.Callback):

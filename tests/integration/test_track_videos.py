@@ -17,6 +17,7 @@ import pytest
 from marlinflow.cli import main
 from marlinflow.face import align
 from marlinflow.face.store import FaceTrack
+from marlinflow.report.stage_summary import summary_table
 from marlinflow.stages import StageRecord, is_status_path, video_id_of
 from marlinflow.video.io import iter_frames, probe, read_frames
 from marlinflow.video.writer import write_video
@@ -154,7 +155,7 @@ def test_a_different_person_after_a_cut_is_left_out(carphone, samples_dir, tmp_p
     assert shares[0] == 0 and shares[1] > 0.95  # one person throughout one shot, never the other
 
 
-def test_variable_frame_rate_source_keeps_its_frame_times(carphone, tmp_path):
+def test_variable_frame_rate_source_is_resampled_on_its_timestamps(carphone, tmp_path):
     import av
 
     times_ms = np.cumsum([0] + [33] * 20 + [100] * 5 + [33] * 20)  # a stall in the middle
@@ -168,9 +169,20 @@ def test_variable_frame_rate_source_keeps_its_frame_times(carphone, tmp_path):
             video_frame.pts, video_frame.time_base = int(pts), Fraction(1, 1000)
             container.mux(stream.encode(video_frame))
         container.mux(stream.encode(None))
-    track = assert_good_track(run_track(path, tmp_path / "faces"), len(times_ms))
-    assert track.meta["variable_frame_rate"]
-    assert np.allclose(track.meta["frame_times"], times_ms / 1000, atol=0.002)
+    # 1.82 s to the last frame, which lasts 33 ms more: 1.853 s at 25 fps is 46 frames
+    track = assert_good_track(run_track(path, tmp_path / "faces", "--fps", "25"), 46)
+    assert track.meta["variable_frame_rate"] and track.meta["fps"] == 25
+    assert probe(tmp_path / "faces" / "vfr.mp4").fps == 25
+    assert np.allclose(track.meta["source_frame_times"], times_ms / 1000, atol=0.002)
+    # each clip frame shows the source frame nearest its time: held ones repeat, dense ones drop
+    nearest = np.abs(np.arange(46)[:, None] / 25 - times_ms[None, :] / 1000).argmin(axis=1)
+    picks = np.array(track.meta["source_frames"])
+    assert picks.tolist() == nearest.tolist()
+    assert (np.diff(picks) == 0).any() and (np.diff(picks) == 2).any()
+    clip = np.stack(list(iter_frames(tmp_path / "faces" / "vfr.mp4"))).astype(np.float32)
+    change = np.abs(np.diff(clip, axis=0)).mean(axis=(1, 2, 3))
+    repeated = np.diff(picks) == 0
+    assert change[repeated].max() < 0.25 * change[~repeated].mean()
 
 
 def test_gray_video(carphone, tmp_path):
@@ -193,6 +205,18 @@ def test_one_second_video_is_kept_and_a_shorter_one_dropped(carphone, tmp_path):
     blink = excerpt(carphone, tmp_path / "blink.mp4", 10)
     record = run_track(blink, tmp_path / "faces")
     assert not record.ok and "too short: 10 frames" in record.reason
+    assert summary_table([record])["category"].tolist() == ["too_short"]
+
+
+def test_face_size_is_recorded_and_a_minimum_drops_small_faces(carphone, tmp_path):
+    clip = excerpt(carphone, tmp_path / "small.mp4", 30)
+    kept = run_track(clip, tmp_path / "faces")
+    size = kept.stats["face_size_px"]  # the median box side in source pixels
+    assert kept.ok and 30 < size < 144
+    dropped = run_track(clip, tmp_path / "strict", "--min-face-size", str(size + 1))
+    assert not dropped.ok and dropped.category == "face_too_small"
+    assert f"face too small: {size:.0f} px median < {size + 1:g} px" in dropped.reason
+    assert not (tmp_path / "strict" / "small.mp4").exists()
 
 
 def frame_folder(carphone: Path, folder: Path, skip: int | None = None) -> Path:
@@ -220,9 +244,10 @@ def test_bad_files_get_a_record_with_the_reason(tmp_path):
     empty.touch()
     corrupt = tmp_path / "corrupt.mp4"
     corrupt.write_bytes(b"\x00\x00\x00\x18ftypmp42" + np.random.default_rng(0).bytes(4000))
-    for path, reason in [(empty, "empty file"), (corrupt, "not a readable video")]:
+    for path, reason in [(empty, "empty file"), (corrupt, "corrupt or truncated MP4/MOV file")]:
         record = run_track(path, tmp_path / "faces")
         assert not record.ok and str(path) in record.reason and reason in record.reason
+        assert record.category == "corrupt"
         assert not (tmp_path / "faces" / f"{path.stem}.mp4").exists()
 
 

@@ -96,7 +96,7 @@ def test_same_seed_same_result_other_seed_differs(tmp_path):
     assert not first.equals(run_probe(task, tmp_path / "f", quick(seed=2)).predictions)
 
 
-def test_probe_verb_writes_metrics_and_predictions(tmp_path):
+def test_probe_verb_writes_metrics_and_predictions(tmp_path, capsys):
     table = write_features(tmp_path / "f", 100)
     np.save(tmp_path / "f" / "v004.npy", np.zeros((0, WIDTH), np.float32))
     Task("syn", "multilabel", list("abc"), table).save(tmp_path / "syn.tsv")
@@ -119,6 +119,10 @@ def test_probe_verb_writes_metrics_and_predictions(tmp_path):
         "10",
     ]
     assert main(argv) == 0
+    lines = capsys.readouterr().err.splitlines()
+    for seed in (0, 1):  # each training's progress: its start, and its end after <= 30 epochs
+        progress = [line for line in lines if line.startswith(f"probe syn (seed {seed}):")]
+        assert "0/30 [" in progress[0] and "loss=" in progress[-1] and "val=" in progress[-1]
     document = json.loads((tmp_path / "out" / "metrics.json").read_text())
     assert document["protocol"] == "linear_probe" and document["seeds"] == [0, 1]
     assert set(document["summary"]["auc_micro"]) == {"mean", "std", "n"}

@@ -565,8 +565,8 @@ def test_skipped_videos_are_listed_once_with_reason_and_category(built):
     skipped = table_with(page, "category")
     assert skipped[0] == ["id", "stage", "category", "reason"]
     assert skipped[1:] == [
-        ["v4", "download", "not found", "HTTP Error 404: Not Found"],
-        ["v3", "parse", "no face", "no face in 95% of the frames"],
+        ["v4", "download", "not_found", "HTTP Error 404: Not Found"],
+        ["v3", "parse", "no_face", "no face in 95% of the frames"],
     ]
 
 

@@ -1,7 +1,7 @@
 import pytest
 
 from marlinflow import cli
-from marlinflow.errors import InputError, VideoError
+from marlinflow.errors import CATEGORIES, Category, InputError, VideoError
 from marlinflow.report.stage_summary import summary_table
 from marlinflow.stages import StageRecord, reason_category, run_stage, sibling, video_id_of
 
@@ -65,16 +65,18 @@ def test_summary_lists_unusable_first(tmp_path, capsys):
 @pytest.mark.parametrize(
     ("reason", "category"),
     [
-        ("http://x/a.mp4: HTTP 404 Not Found", "not found"),
+        ("http://x/a.mp4: HTTP 404 Not Found", "not_found"),
         ("yt-dlp: Unable to download webpage: HTTP Error 403: Forbidden", "refused"),
         ("yt-dlp: Video unavailable. This video has been removed by the uploader", "unavailable"),
-        ("x: not a video: the body is an HTML page", "not a video"),
-        ("x: sha256 mismatch: expected a, got b", "checksum mismatch"),
+        ("x: not a video: the body is an HTML page", "not_a_video"),
+        ("x: sha256 mismatch: expected a, got b", "checksum_mismatch"),
         ("x: gave up after 5 attempts: HTTP 503 Service Unavailable", "network"),
         (
             "/d/dev/mp4: VoxCeleb2 not found: request access (see https://x)",
-            "data set not downloaded",
+            "not_downloaded",
         ),
+        ("x.mp4: too short: 10 frames < 16 (min_frames)", "too_short"),
+        ("x.mp4: face too small: 36 px median < 64 px (min_face_size)", "face_too_small"),
         ("skipped: download: HTTP 404", "skipped"),
         ("x.mp4: corrupt or truncated video (Invalid data)", "corrupt"),
         ("something new", "other"),
@@ -92,3 +94,23 @@ def test_summary_of_an_unreadable_record_is_a_user_error(tmp_path, capsys):
     error = capsys.readouterr().err
     assert error.startswith(f"marlinflow summary: error: {tmp_path / 'bad.status.json'}: ")
     assert "not a readable stage record" in error and not out.exists()
+
+
+def test_the_class_an_error_names_is_recorded_and_summarized(tmp_path):
+    def silent(inputs):
+        raise InputError("a.mp4", "the speech of the lip-sync task is missing", Category.NO_AUDIO)
+
+    record = run_stage("track", None, tmp_path / "a.status.json", silent)
+    assert StageRecord.load(tmp_path / "a.status.json").category == "no_audio"
+    skipped = run_stage("parse", tmp_path / "a.status.json", tmp_path / "p/a.status.json", silent)
+    assert skipped.category == "skipped"
+    table = summary_table([record, skipped, StageRecord("c", "track", True)])
+    assert table["category"].tolist() == ["no_audio", "skipped", ""]
+    assert set(table["category"]) - {""} <= set(CATEGORIES)
+
+
+def test_a_record_older_than_its_class_is_classed_by_its_reason(tmp_path):
+    path = tmp_path / "a.status.json"
+    path.write_text('{"id": "a", "stage": "track", "ok": false, "reason": "a.mp4: too short"}')
+    record = StageRecord.load(path)
+    assert record.category == "" and record.failure_class == "too_short"

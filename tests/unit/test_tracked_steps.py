@@ -33,7 +33,7 @@ TRACKED = {
         cuts=0,
         crop_jitter_px=0.5,
         face_jitter_px=1.0,
-        fps=150.0,
+        frames_per_s_processed=150.0,
     ),
     "v1": dict(
         frames=60,
@@ -43,7 +43,7 @@ TRACKED = {
         cuts=1,
         crop_jitter_px=1.5,
         face_jitter_px=3.0,
-        fps=170.0,
+        frames_per_s_processed=170.0,
     ),
     "v2": dict(
         frames=20,
@@ -53,7 +53,7 @@ TRACKED = {
         cuts=0,
         crop_jitter_px=2.5,
         face_jitter_px=2.0,
-        fps=160.0,
+        frames_per_s_processed=160.0,
     ),
 }
 FAILED = {"v3": "v3.mp4: no face in 95% of the frames", "v4": "skipped: download: HTTP 404"}
@@ -133,11 +133,13 @@ def test_stage_summary_is_the_stages_tracked_run(pipeline, track_records, tmp_pa
     assert summary["stats/crop_jitter_px/p90"] == pytest.approx(np.percentile(jitter, 90))
     assert (
         summary["videos/usable"],
-        summary["unusable/no face"],
+        summary["unusable/no_face"],
         summary["unusable/skipped"],
         summary["stats/frames/total"],
     ) == (3, 1, 1, 120)
-    assert {"video_stats", "videos/unusable", "stats/fps/mean"} <= set(record["logged_keys"])
+    assert {"video_stats", "videos/unusable", "stats/frames_per_s_processed/mean"} <= set(
+        record["logged_keys"]
+    )
 
     wandb_summary, header = wandb_run(record)
     assert (header["run_group"], header["job_type"]) == (pipeline.group, "summarize_track")
@@ -200,7 +202,7 @@ def test_summary_verb_says_what_it_does(capsys):
     assert "Summarise a stage's video records" in line
 
 
-def test_feature_extraction_is_a_tracked_run(pipeline, carphone, tmp_path):
+def test_feature_extraction_is_a_tracked_run(pipeline, carphone, tmp_path, capsys):
     os.environ[TAGS_ENV] = "sample"  # the model size tag comes from the weights themselves
     torch.manual_seed(0)
     model = Marlin(resolve_size({"name": "tiny", "n_frames": 16}), with_decoder=False)
@@ -216,6 +218,10 @@ def test_feature_extraction_is_a_tracked_run(pipeline, carphone, tmp_path):
         str(out),
     ]
     assert cli.main(["extract", *argv]) == 1  # the broken video is skipped
+    # progress on stderr, as whole lines where stderr is no terminal: the start and the end
+    progress = [line for line in capsys.readouterr().err.splitlines() if line.startswith("extract")]
+    assert progress[0].startswith("extract:   0%") and "0/2 [" in progress[0]
+    assert progress[-1].startswith("extract: 100%") and "2/2 [" in progress[-1]
 
     record = json.loads((out / "run.json").read_text())
     assert (record["group"], record["job_type"], record["tags"]) == (
@@ -263,7 +269,7 @@ def test_wandb_report_has_a_preprocessing_section(pipeline, track_records, tmp_p
     assert headings.index("Preprocessing") < headings.index("Skipped videos")
     titles = [getattr(p, "title", None) or p.table_name for p in grid.panels]
     assert titles[:3] == ["videos/usable", "videos/unusable", "stats/face_fraction/mean"]
-    assert {"unusable/no face", "stats/crop_jitter_px/p90", "video_stats"} <= set(titles)
+    assert {"unusable/no_face", "stats/crop_jitter_px/p90", "video_stats"} <= set(titles)
     assert "summarize_track" in grid.runsets[0].filters
 
 

@@ -112,6 +112,7 @@ def test_empty_corrupt_and_missing_files_are_named(tmp_path):
         with pytest.raises(VideoError, match=reason) as caught:
             probe(path)
         assert caught.value.path == str(path)
+        assert "Errno" not in caught.value.reason  # ffmpeg's words, not its error number
 
 
 def test_truncated_files_are_reported(tmp_path):
@@ -119,8 +120,9 @@ def test_truncated_files_are_reported(tmp_path):
     tail_index = encode(tmp_path / "a.mp4", frames)  # index (moov) at the end: cut off
     cut = tmp_path / "cut_index.mp4"
     cut.write_bytes(tail_index.read_bytes()[: tail_index.stat().st_size // 2])
-    with pytest.raises(VideoError, match="cut_index.mp4: not a readable video"):
+    with pytest.raises(VideoError, match="cut_index.mp4: corrupt or truncated MP4/MOV") as caught:
         list(iter_frames(cut))
+    assert "cut short" in caught.value.reason and caught.value.category == "corrupt"
     opts = {"container_options": {"movflags": "faststart"}}
     head_index = encode(tmp_path / "b.mp4", frames, **opts)  # index first: frames go missing
     short = tmp_path / "cut_frames.mp4"
@@ -174,3 +176,14 @@ def test_frame_folder_numbering_problems(tmp_path):
     assert probe(unnumbered).n_frames == 2  # no numbers: nothing to check, name order
     with pytest.raises(VideoError, match="no images"):
         probe(write_folder(tmp_path / "empty", []))
+
+
+def test_resampling_picks_the_frame_nearest_each_output_time():
+    from marlinflow.video.timing import is_variable_rate, resample_indices
+
+    steady = np.arange(30) / 30  # one second at 30 fps
+    assert not is_variable_rate(steady, 30)
+    assert resample_indices(steady, 25).tolist() == [round(k * 30 / 25) for k in range(25)]
+    held = np.array([0.0, 0.04, 0.08, 0.41, 0.45])  # a frame held for 330 ms
+    assert is_variable_rate(held, 25)
+    assert resample_indices(held, 25).tolist() == [0, 1, 2, 2, 2, 2, 2, 3, 3, 3, 3, 4]

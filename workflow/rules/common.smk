@@ -125,6 +125,12 @@ def download_args(wildcards):
     return shlex.join(args + cli_options(config["download"]))
 
 
+def track_options(wildcards):
+    """The track section's flags, and the data set's rate for variable-frame-rate videos."""
+    fps = DATASETS[wildcards.ds].config["fps"]
+    return shlex.join(cli_options(config["track"]) + ["--fps", str(fps)])
+
+
 def stage_records(wildcards):
     return records(wildcards.stage, wildcards.ds)
 

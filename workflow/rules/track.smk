@@ -18,6 +18,6 @@ rule track_video:
         gpu=config["compute"]["preprocess_gpus"],
     params:
         code=code_version("track_video"),
-        options=lambda wildcards: shlex.join(cli_options(config["track"])),
+        options=track_options,
     shell:
         "marlinflow track {input} {output} {params.options} > {log} 2>&1"

@@ -1,7 +1,7 @@
 """Fetch one manifest video into data/raw and write its stage record.
 
 ``marlinflow download --source S [--sha256 H] [--start T --end T] [--base DIR] OUT_STATUS``
-writes ``<id>.mp4`` beside ``OUT_STATUS``; a source that cannot be fetched gets a record saying
+writes ``<id>.<container>`` (mp4, webm, mkv ... as fetched) beside ``OUT_STATUS``; a source that cannot be fetched gets a record saying
 why and the command still exits 0, so one bad video never stops a run. The network settings are
 the config's ``download`` section.
 """

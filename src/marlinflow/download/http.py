@@ -14,10 +14,12 @@ import re
 import time
 from pathlib import Path
 from urllib.error import HTTPError, URLError
+from urllib.parse import urlparse
 from urllib.request import Request, urlopen
 
 from marlinflow.config.settings import settings_class
 from marlinflow.errors import InputError
+from marlinflow.progress import progress
 
 log = logging.getLogger(__name__)
 USER_AGENT = "marlinflow-download/1"
@@ -76,7 +78,11 @@ def _attempt(url: str, part: Path, policy: RetryPolicy) -> None:
         raise Transient(f"cannot connect ({getattr(err, 'reason', err)})") from err
     with response:
         offset, total = _resume_point(response, part, offset)
-        _stream(response, part, offset, policy.chunk_size)
+        name = Path(urlparse(url).path).name or url
+        with progress(
+            what=f"download {name}", total=total, unit="B", unit_scale=True, initial=offset
+        ) as bar:
+            _stream(response, part, offset, policy.chunk_size, bar.update)
     size = part.stat().st_size
     if total is not None and size < total:
         raise Transient(f"connection closed after {size} of {total} bytes")
@@ -115,7 +121,7 @@ def _total(content_range: str) -> int | None:
     return int(match.group(1)) if match else None
 
 
-def _stream(response, part: Path, offset: int, chunk_size: int) -> None:
+def _stream(response, part: Path, offset: int, chunk_size: int, advance=None) -> None:
     with open(part, "r+b" if offset else "wb") as out:
         out.seek(offset)
         out.truncate()
@@ -127,6 +133,8 @@ def _stream(response, part: Path, offset: int, chunk_size: int) -> None:
             if not chunk:
                 return
             out.write(chunk)
+            if advance is not None:
+                advance(len(chunk))
 
 
 def sha256_of(path: str | Path, chunk_size: int = 1 << 20) -> str:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from marlinflow.errors import InputError
+from marlinflow.progress import progress
 
 log = logging.getLogger(__name__)
 FORMAT_MERGED = "bv*[height<=?720][ext=mp4]+ba[ext=m4a]/b[height<=?720][ext=mp4]/b[height<=?720]/b"
@@ -46,12 +47,32 @@ def fetch_ytdl(url: str, folder: Path, options: YtdlOptions = YtdlOptions()) -> 
     }
     import yt_dlp  # here, not at the top: every download job and workflow parse imports this module
 
-    try:
-        with yt_dlp.YoutubeDL(params) as ydl:
-            ydl.download([url])
-    except yt_dlp.utils.DownloadError as err:
-        raise InputError(url, f"yt-dlp: {clean_message(str(err))}") from err
+    with progress(what=f"download {url}", unit="B", unit_scale=True) as bar:
+        params["progress_hooks"] = [_advancing(bar)]
+        try:
+            with yt_dlp.YoutubeDL(params) as ydl:
+                ydl.download([url])
+        except yt_dlp.utils.DownloadError as err:
+            raise InputError(url, f"yt-dlp: {clean_message(str(err))}") from err
     return _written(url, folder)
+
+
+def _advancing(bar):
+    """A yt-dlp progress hook that shows the bytes of the file being fetched on ``bar`` (from 0
+    again for each file: the video, then the audio when they come apart)."""
+    fetching = {"file": None}
+
+    def advance(status: dict) -> None:
+        total = status.get("total_bytes") or status.get("total_bytes_estimate")
+        if status.get("filename") != fetching["file"]:
+            fetching["file"] = status.get("filename")
+            bar.reset(total=total)
+        elif total and bar.total != total:
+            bar.total = total
+        done = status.get("downloaded_bytes") or 0
+        bar.update(max(0, done - bar.n))
+
+    return advance
 
 
 def _written(url: str, folder: Path) -> Path:

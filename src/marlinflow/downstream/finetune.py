@@ -221,6 +221,7 @@ def _train_and_test(task, clips, encoder, data, skipped, cfg, model_name) -> Run
         kind,
         cfg.train,
         grad_scaler(cfg.precision, cfg.device),
+        what=f"finetune {task.name}",
     )
     model.eval()
     with torch.no_grad():

@@ -167,6 +167,7 @@ def _train(task: Task, head: nn.Linear, data: dict[str, tuple], cfg: TrainConfig
         data["val"][2],
         kind,
         cfg,
+        what=f"probe {task.name}",
     )
 
 

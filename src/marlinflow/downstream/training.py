@@ -22,6 +22,7 @@ import torch
 from torch import nn
 
 from marlinflow.downstream.kinds import TaskKind
+from marlinflow.progress import progress
 
 log = logging.getLogger(__name__)
 
@@ -89,10 +90,13 @@ def fit(
     kind: TaskKind,
     cfg: TrainConfig,
     scaler: torch.amp.GradScaler | None = None,
+    what: str = "train",
 ) -> FitResult:
     """Train ``model`` in place and leave it at its best epoch; ``validate`` returns the val
     scores (as ``kind.to_scores`` makes them), in the order of ``val_targets``. ``scaler``
-    scales the losses of a model that runs in float16 (``compute.precision.grad_scaler``)."""
+    scales the losses of a model that runs in float16 (``compute.precision.grad_scaler``).
+    Progress goes to stderr, as ``what`` (the epochs, with the last epoch's loss and validation
+    score)."""
     scaler = scaler or torch.amp.GradScaler("cpu", enabled=False)
     optimiser = torch.optim.Adam(
         [p for p in model.parameters() if p.requires_grad],
@@ -105,10 +109,13 @@ def fit(
     )
     loss_fn, result = kind.loss_module(), FitResult(0, None, 0)
     best_state = copy.deepcopy(model.state_dict())
+    epochs = progress(what=f"{what} (seed {cfg.seed})", total=cfg.max_epochs, unit="epoch")
     for epoch in range(cfg.max_epochs):
         train_loss = _train_epoch(model, train_batches(epoch), loss_fn, optimiser, scaler)
         plateau.step(train_loss)
         score = _validate(model, validate, val_targets, kind)
+        epochs.set_postfix(loss=f"{train_loss:.4g}", val=f"{score:.4g}", refresh=False)
+        epochs.update()
         result.history.append({"epoch": epoch, "train_loss": train_loss, "val": score})
         result.epochs = epoch + 1
         if len(val_targets) == 0 or kind.is_better(score, result.best_score):
@@ -116,6 +123,7 @@ def fit(
             best_state = copy.deepcopy(model.state_dict())
         if _should_stop(optimiser, cfg, epoch - result.best_epoch):
             break
+    epochs.close()  # its last line, also when training stopped early
     model.load_state_dict(best_state)
     log.info("best epoch %d of %d (val %s)", result.best_epoch, result.epochs, result.best_score)
     return result

@@ -6,11 +6,15 @@ again, crops every frame and encodes it. Between them the main face is chosen ov
 video, gaps are bridged and the track is smoothed, which a single causal pass could not do.
 
 Output: one crop per source frame, so frame i of the clip is frame i of the source. Frames with
-no face hold the last crop window and are marked absent in the track.
+no face hold the last crop window and are marked absent in the track. A variable-frame-rate
+source is the exception: its clip is resampled on the frames' timestamps to a constant rate
+(:mod:`marlinflow.video.timing`; the data set's ``fps``), and the track's ``source_frames`` says
+which source frame each clip frame shows.
 """
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Iterator
 from dataclasses import asdict
@@ -18,16 +22,17 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from tqdm import tqdm
 
 from marlinflow.config.settings import settings_class
-from marlinflow.errors import InputError, VideoError
+from marlinflow.errors import Category, InputError, VideoError
 from marlinflow.face import align, timeline
 from marlinflow.face.detect import FaceDetector, make_detector
 from marlinflow.face.identity import IdentityCheck
 from marlinflow.face.store import FaceTrack
 from marlinflow.face.track import follow_faces
+from marlinflow.progress import progress
 from marlinflow.video.io import VideoInfo, iter_frames, iter_timed_frames, prefetch, probe
+from marlinflow.video.timing import is_variable_rate, resample_indices
 from marlinflow.video.writer import write_video
 
 PROGRESS_MIN_FRAMES = 1000  # show a progress bar for videos longer than this
@@ -63,13 +68,13 @@ def locate_face(
 
 
 def _progress(frames: Iterator[np.ndarray], info: VideoInfo, what: str) -> Iterator[np.ndarray]:
-    """A progress bar on stderr for long videos."""
-    return tqdm(
+    """Progress on stderr for long videos."""
+    return progress(
         frames,
+        f"{what} {Path(info.path).name}",
         total=info.n_frames,
-        desc=f"{what} {Path(info.path).name}",
-        disable=info.n_frames < PROGRESS_MIN_FRAMES,
-        leave=False,
+        unit="frame",
+        enabled=info.n_frames >= PROGRESS_MIN_FRAMES,
     )
 
 
@@ -79,15 +84,24 @@ def _noting_times(source: str | Path, times: list[float]) -> Iterator[np.ndarray
         yield frame
 
 
-def timing_meta(times: list[float], fps: float) -> dict[str, Any]:
-    """Whether the source has a variable frame rate, and then each frame's time: the clip is
-    written at a constant rate, one crop per source frame, so only this keeps the real times."""
-    steps = np.diff(times)
-    variable = bool(len(steps) > 1 and np.abs(steps - np.median(steps)).max() > 0.5 / (fps or 25))
+def timing_meta(times: list[float], fps: float, picks: np.ndarray | None) -> dict[str, Any]:
+    """Whether the source has a variable frame rate, and then its frames' times, its average
+    rate and the source frame each clip frame shows (``picks``)."""
+    if picks is None:
+        return {"variable_frame_rate": False}
     return {
-        "variable_frame_rate": variable,
-        **({"frame_times": np.round(times, 4).tolist()} if variable else {}),
+        "variable_frame_rate": True,
+        "source_fps": fps,
+        "source_frame_times": np.round(times, 4).tolist(),
+        "source_frames": picks.tolist(),
     }
+
+
+def face_size(line: timeline.Timeline) -> float:
+    """The main face's median size in source pixels: the larger side of its box, over the
+    frames where it is present."""
+    boxes = line.boxes[line.present]
+    return float(np.median(np.maximum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1])))
 
 
 def crop_windows(line: timeline.Timeline, config: TrackConfig, fps: float) -> np.ndarray:
@@ -134,28 +148,45 @@ def track_video(
     out_track: str | Path,
     config: TrackConfig | None = None,
     detector: FaceDetector | None = None,
+    fps: float | None = None,
 ) -> dict[str, Any]:
     """Write the aligned clip and the face track of ``source``; returns the stage's stats.
 
-    Raises :class:`InputError` for videos that cannot be used (unreadable, too short, no face).
+    ``fps``: the rate a variable-frame-rate source is resampled to (None: its average rate).
+    Raises :class:`InputError` for videos that cannot be used (unreadable, too short, no face,
+    a face too small).
     """
     config = config or TrackConfig()
     started = time.perf_counter()
     info = probe(source)
     if info.n_frames < config.min_frames:
-        raise InputError(source, f"too short: {info.n_frames} frames < {config.min_frames}")
+        reason = f"too short: {info.n_frames} frames < {config.min_frames} (min_frames)"
+        raise InputError(source, reason, Category.TOO_SHORT)
     detector = detector or make_detector(config.backend, config.detect_size)
     line, counts, times = locate_face(source, config, detector, info)
     _check_face_fraction(source, line, config)
+    size = face_size(line)
+    _check_face_size(source, size, config)
     windows = crop_windows(line, config, info.fps)
-    written = write_clip(source, out_video, windows, config, info)
+    picks = resample_indices(times, fps or info.fps) if is_variable_rate(times, info.fps) else None
+    rate = info.fps if picks is None else fps or info.fps  # the clip's frame rate
+    written = write_clip(source, out_video, windows, config, info, picks, rate)
     landmarks = crop_landmarks(line, windows, config)
-    meta = {"backend": detector.name, **timing_meta(times, info.fps)}
-    _save_track(out_track, line, landmarks, info, config, meta)
-    stats = {"frames": written, "face_fraction": round(line.face_fraction, 4), **counts}
-    stats.update(jitter(windows, landmarks, line, config.size))
-    stats["fps"] = round(written / (time.perf_counter() - started), 1)
+    shake = jitter(windows, landmarks, line, config.size)  # over the source's frames
+    meta = {"backend": detector.name, **timing_meta(times, info.fps, picks)}
+    if picks is not None:  # the track follows the clip: one row per clip frame
+        line, landmarks = line.take(picks), landmarks[picks]
+    _save_track(out_track, line, landmarks, info, config, rate, meta)
+    stats = {"frames": written, "face_fraction": round(line.face_fraction, 4), **counts, **shake}
+    stats["face_size_px"] = round(size, 1)
+    stats["frames_per_s_processed"] = round(written / (time.perf_counter() - started), 1)
     return stats
+
+
+def _check_face_size(source: str | Path, size: float, config: TrackConfig) -> None:
+    if size < config.min_face_size:
+        reason = f"face too small: {size:.0f} px median < {config.min_face_size} px (min_face_size)"
+        raise InputError(source, reason, Category.FACE_TOO_SMALL)
 
 
 def _check_face_fraction(source: str | Path, line: timeline.Timeline, config: TrackConfig) -> None:
@@ -164,6 +195,7 @@ def _check_face_fraction(source: str | Path, line: timeline.Timeline, config: Tr
             source,
             f"no face in enough frames: {line.face_fraction:.0%} "
             f"< {config.min_face_fraction:.0%} (min_face_fraction)",
+            Category.NO_FACE,
         )
 
 
@@ -173,24 +205,41 @@ def write_clip(
     windows: np.ndarray,
     config: TrackConfig,
     info: VideoInfo,
+    picks: np.ndarray | None = None,
+    fps: float | None = None,
 ) -> int:
-    """Second pass: crop every frame with its window and encode the clip; returns its length."""
+    """Second pass: crop every frame with its window and encode the clip; returns its length.
+
+    ``picks``: the source frame of each clip frame, at ``fps`` (a resampled variable rate);
+    None is every source frame once, at the source's rate.
+    """
     frames = _progress(prefetch(iter_frames(source)), info, "crop")
-    crops = (
-        align.crop_frame(frame, window, config.crop_mode, config.size)
-        for frame, window in zip(frames, windows, strict=False)
+    repeats = (
+        np.ones(len(windows), int) if picks is None else np.bincount(picks, minlength=len(windows))
     )
-    written = write_video(out_video, crops, info.fps)
-    if written != len(windows):  # the decoder gave another count the second time
+    crops = (
+        crop
+        for frame, window, count in zip(frames, windows, repeats, strict=False)
+        if count  # a frame the resampling drops is not cropped at all
+        for crop in itertools.repeat(
+            align.crop_frame(frame, window, config.crop_mode, config.size), count
+        )
+    )
+    written = write_video(out_video, crops, fps or info.fps)
+    if written != repeats.sum():  # the decoder gave another count the second time
         Path(out_video).unlink(missing_ok=True)
-        raise VideoError(source, f"decoded {len(windows)} frames, then {written}")
+        reason = f"decoded {len(windows)} frames, then too few for {repeats.sum()} clip frames"
+        raise VideoError(source, reason, Category.CORRUPT)
     return written
 
 
-def _save_track(path, line, landmarks, info: VideoInfo, config: TrackConfig, extra: dict) -> None:
+def _save_track(
+    path, line, landmarks, info: VideoInfo, config: TrackConfig, fps: float, extra: dict
+) -> None:
+    """The track, one row per clip frame; ``fps`` is the clip's rate."""
     meta = {
         "source": {"name": Path(info.path).name, "width": info.width, "height": info.height},
-        "fps": info.fps,
+        "fps": fps,
         "n_frames": len(line.present),
         **{k: v for k, v in asdict(config).items() if k != "backend"},
         **extra,

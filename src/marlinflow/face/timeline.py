@@ -39,6 +39,16 @@ class Timeline:
     def face_fraction(self) -> float:
         return float(self.present.mean()) if len(self.present) else 0.0
 
+    def take(self, frames: np.ndarray) -> Timeline:
+        """The timeline of these frames, in this order (repeats allowed: a resampled clip)."""
+        return Timeline(
+            self.present[frames],
+            self.boxes[frames],
+            self.landmarks[frames],
+            self.scores[frames],
+            self.segments[frames],
+        )
+
 
 def _near(a: Track, b: Track) -> bool:
     """b starts where a ended: boxes overlap, or centres within one face size."""

@@ -4,7 +4,8 @@
 record (``<id>.status.json`` whose outputs name the ``video``). Writes ``<id>.mp4`` (the face
 clip, one crop per source frame) and ``<id>.json`` (boxes, landmarks in crop pixels, presence)
 beside OUT_STATUS, then the record: outputs ``video`` and ``track``; stats frames, face fraction,
-tracks, jitter and frames/s; or the reason the video was dropped (unreadable, too short, no face).
+tracks, face size, jitter and frames processed per second; or the reason the video was dropped
+(unreadable, too short, no face, face too small).
 """
 
 from __future__ import annotations
@@ -22,9 +23,14 @@ log = logging.getLogger(__name__)
 
 
 def track_step(
-    source: str | Path, out_status: str | Path, config: TrackConfig | None = None
+    source: str | Path,
+    out_status: str | Path,
+    config: TrackConfig | None = None,
+    fps: float | None = None,
 ) -> StageRecord:
-    """Run the track stage for one video and write its record, whatever becomes of the video."""
+    """Run the track stage for one video and write its record, whatever becomes of the video.
+
+    ``fps``: the rate a variable-frame-rate video's clip is resampled to (None: its average)."""
     config = config or TrackConfig()
     out_video, out_track = sibling(out_status, ".mp4"), sibling(out_status, ".json")
 
@@ -33,7 +39,7 @@ def track_step(
         # built here, not before: a skipped video costs no model loading; a missing model
         # (MissingWeightsError) is not the video's fault and propagates without a record
         detector = make_detector(config.backend, config.detect_size)
-        stats = track_video(video, out_video, out_track, config, detector)
+        stats = track_video(video, out_video, out_track, config, detector, fps)
         return {"video": str(out_video), "track": str(out_track)}, stats
 
     upstream = source if is_status_path(source) else None

@@ -51,7 +51,8 @@ class LastCheckpoint(pl.Callback):
 
     def save(self, trainer: pl.Trainer) -> None:
         partial = self.path.with_name(f".{self.path.name}.partial")
-        trainer.save_checkpoint(partial)  # every rank takes part; rank 0 writes
+        # the whole training state (optimisers, loops), to resume from: weights_only=False
+        trainer.save_checkpoint(partial, weights_only=False)  # every rank takes part; rank 0 writes
         if trainer.is_global_zero:
             os.replace(partial, self.path)
         trainer.strategy.barrier("last_checkpoint")

@@ -165,7 +165,7 @@ class RequeueAtBatchEnd(pl.Callback):
         path = next_requeue_checkpoint(self.run_dir)
         path = trainer.strategy.broadcast(path, src=0)  # rank 0's numbering
         partial = path.with_name(f".{path.name}.partial")
-        trainer.save_checkpoint(partial)  # every rank takes part; rank 0 writes
+        trainer.save_checkpoint(partial, weights_only=False)  # every rank takes part; rank 0 writes
         if trainer.is_global_zero:
             os.replace(partial, path)
         trainer.strategy.barrier("requeue_checkpoint")

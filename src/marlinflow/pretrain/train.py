@@ -35,6 +35,7 @@ from marlinflow.pretrain.launch import (
 )
 from marlinflow.pretrain.metrics import MetricsFiles
 from marlinflow.pretrain.module import MarlinPretrain
+from marlinflow.pretrain.progress import EpochProgress
 from marlinflow.pretrain.rundir import FINAL, prepare, publish
 from marlinflow.tracking import TrackedRun, lightning_logger, track_run
 from marlinflow.tracking.settings import is_rank_zero
@@ -56,6 +57,7 @@ def build_trainer(
     callbacks = [
         MetricsFiles(run_dir, run_dir / FINAL / "metrics.json"),
         LastCheckpoint(run_dir / LAST, config.checkpoint_every_steps),
+        EpochProgress(),
         *extra,
     ]
     if not any(isinstance(callback, RequeueAtBatchEnd) for callback in extra):  # a caller's wins

@@ -16,7 +16,7 @@ from typing import Any
 import pandas as pd
 
 from marlinflow.atomic import atomic_path
-from marlinflow.stages import StageRecord, collect, reason_category
+from marlinflow.stages import StageRecord, collect
 from marlinflow.tracking import track_run
 
 log = logging.getLogger(__name__)
@@ -49,7 +49,7 @@ def summary_table(records: list[StageRecord]) -> pd.DataFrame:
             "id": r.id,
             "stage": r.stage,
             "ok": r.ok,
-            "category": reason_category(r.reason),
+            "category": r.failure_class,
             "reason": r.reason,
             "seconds": r.seconds,
             **flat_stats(r.stats),

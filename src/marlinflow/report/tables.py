@@ -18,7 +18,7 @@ import pandas as pd
 
 from marlinflow.downstream.kinds import KINDS
 from marlinflow.downstream.tasks import load_task
-from marlinflow.errors import InputError
+from marlinflow.errors import CATEGORIES, InputError
 from marlinflow.masking import TOKEN_CLASSES
 from marlinflow.report.chance import chance_metrics
 from marlinflow.report.paper import closest_number
@@ -249,7 +249,11 @@ def skipped_videos(summaries: pd.DataFrame) -> pd.DataFrame:
     """Each unusable video once, at the first stage where it failed, with its reason's class."""
     ok = summaries["ok"].astype(str).str.lower() == "true"
     failed = summaries.loc[~ok].drop_duplicates("id", keep="first").copy()
-    failed["category"] = [reason_category(str(reason)) for reason in failed["reason"]]
+    recorded = failed["category"] if "category" in failed else pd.Series("", index=failed.index)
+    failed["category"] = [  # summaries older than the records' classes: class their reasons
+        category if category in CATEGORIES else reason_category(str(reason))
+        for category, reason in zip(recorded, failed["reason"], strict=True)
+    ]
     return failed[SKIPPED_COLUMNS].reset_index(drop=True)
 
 

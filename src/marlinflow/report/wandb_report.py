@@ -47,7 +47,7 @@ PREPROCESSING_METRICS = (
     "stats/crop_jitter_px/p90",
     "stats/face_jitter_px/p90",
     "stats/frames/total",
-    "stats/fps/mean",
+    "stats/frames_per_s_processed/mean",
 )
 # What the encoder sees of each data set: its parse summary's mean visible-token composition.
 COMPOSITION_METRICS = tuple(f"{column}/mean" for column in tables.COMPOSITION.values())

@@ -17,9 +17,25 @@ from queue import Empty, Queue
 import av
 import numpy as np
 
-from marlinflow.errors import VideoError
+from marlinflow.errors import Category, VideoError
 from marlinflow.video import folder
 from marlinflow.video.info import VideoInfo
+
+# The first bytes of the containers face videos come in: a file that starts like one of them but
+# does not open is a damaged video (most often a download cut short), not some other file.
+SIGNATURES = (
+    ("MP4/MOV", 4, (b"ftyp", b"moov", b"mdat", b"free", b"wide", b"skip")),
+    ("Matroska/WebM", 0, (b"\x1a\x45\xdf\xa3",)),
+    ("AVI", 8, (b"AVI ",)),
+    ("FLV", 0, (b"FLV",)),
+    ("Ogg", 0, (b"OggS",)),
+    ("MPEG", 0, (b"\x00\x00\x01\xba", b"\x00\x00\x01\xb3")),
+)
+ISO_BOX_HEADER = 8  # size (4 bytes, big-endian) and type (4 bytes) of an MP4 box
+# The usual suffix of a container whose demuxer is not named after one; ISO files are .mov when
+# their brand is QuickTime's.
+DEMUXER_SUFFIX = {"mov": "mp4", "matroska": "mkv", "mpegts": "ts", "mpeg": "mpg"}
+QUICKTIME_BRAND = "qt"
 
 
 def _open(path: str | Path) -> av.container.InputContainer:
@@ -27,15 +43,71 @@ def _open(path: str | Path) -> av.container.InputContainer:
     if not path.is_file():
         raise VideoError(path, "no such file")
     if path.stat().st_size == 0:
-        raise VideoError(path, "empty file")
+        raise VideoError(path, "empty file", Category.CORRUPT)
     try:
         container = av.open(str(path))
     except av.FFmpegError as err:
-        raise VideoError(path, f"not a readable video ({err.__class__.__name__}: {err})") from err
+        raise _unopenable(path, err) from err
     if not container.streams.video:
         container.close()
-        raise VideoError(path, "no video stream")
+        raise VideoError(path, "no video stream", Category.NOT_A_VIDEO)
     return container
+
+
+def _unopenable(path: Path, err: av.FFmpegError) -> VideoError:
+    """Why ffmpeg cannot open ``path``: a damaged video of a known container, or no video."""
+    message = err.strerror or str(err)  # without the errno and the path ffmpeg adds
+    with open(path, "rb") as f:
+        head = f.read(16)
+    kind = next(
+        (name for name, at, magics in SIGNATURES if head[at:].startswith(magics)),
+        None,
+    )
+    if kind is None:
+        return VideoError(path, f"not a readable video ({message})", Category.NOT_A_VIDEO)
+    detail = _iso_damage(path) if kind == "MP4/MOV" else None
+    reason = f"corrupt or truncated {kind} file: {detail or message}"
+    return VideoError(path, reason, Category.CORRUPT)
+
+
+def _iso_damage(path: Path) -> str | None:
+    """What is wrong with an MP4's top-level boxes: one running past the end, or no index."""
+    size, offset, boxes = path.stat().st_size, 0, []
+    with open(path, "rb") as f:
+        while offset + ISO_BOX_HEADER <= size:
+            f.seek(offset)
+            header = f.read(ISO_BOX_HEADER)
+            length, box = int.from_bytes(header[:4], "big"), header[4:].decode("latin-1")
+            if length == 1:  # a 64-bit size follows the type
+                length = int.from_bytes(f.read(8), "big")
+            if not (box.isascii() and box.isprintable()):
+                after = f" after its '{boxes[-1]}' box" if boxes else ""
+                return f"garbage where a box should start at byte {offset}{after}"
+            if length < ISO_BOX_HEADER:
+                break  # 0 (to the end of the file) or nonsense: stop reading boxes
+            boxes.append(box)
+            if offset + length > size:
+                missing = "" if "moov" in boxes else ", before its index ('moov' box)"
+                return f"cut short {offset + length - size} bytes into its '{box}' box{missing}"
+            offset += length
+    return None if "moov" in boxes else "no index ('moov' box)"
+
+
+def container_suffix(path: str | Path, name: str | None = None) -> str:
+    """The file suffix that names the container of ``path`` (``.mp4``, ``.webm``, ``.mkv``,
+    ``.avi`` ...): the suffix of ``name`` (default: the path's own) when the container's demuxer
+    reads files of that suffix, which tells apart formats one demuxer reads (.mov and .mp4,
+    .webm and .mkv), else the container's usual one."""
+    with _open(path) as container:
+        names = container.format.name.split(",")
+        suffixes = {s.lower() for s in container.format.extensions}
+        brand = container.metadata.get("major_brand", "").strip()
+    given = Path(name or path).suffix.lower().lstrip(".")
+    if given and (given in suffixes or given in names):
+        return f".{given}"
+    if names[0] == "mov" and brand == QUICKTIME_BRAND:
+        return ".mov"
+    return f".{DEMUXER_SUFFIX.get(names[0], names[0])}"
 
 
 def probe(path: str | Path) -> VideoInfo:
@@ -62,7 +134,8 @@ def _decode(container: av.container.InputContainer, path: str | Path) -> Iterato
     try:
         yield from container.decode(video=0)
     except av.FFmpegError as err:
-        raise VideoError(path, f"corrupt or truncated video ({err})") from err
+        reason = f"corrupt or truncated video ({err.strerror or err})"
+        raise VideoError(path, reason, Category.CORRUPT) from err
 
 
 def _upright_rgb(frame: av.VideoFrame) -> np.ndarray:
@@ -89,7 +162,8 @@ def iter_frames(path: str | Path) -> Iterator[np.ndarray]:
     if decoded == 0:
         raise VideoError(path, "video has no decodable frames")
     if expected and decoded < expected - max(2, expected // 100):
-        raise VideoError(path, f"truncated: decoded {decoded} of {expected} frames")
+        reason = f"truncated: decoded {decoded} of {expected} frames"
+        raise VideoError(path, reason, Category.CORRUPT)
 
 
 def iter_timed_frames(path: str | Path) -> Iterator[tuple[float, np.ndarray]]:
