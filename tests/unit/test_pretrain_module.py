@@ -173,7 +173,7 @@ def test_precision_32_is_float32_exactly(tmp_path):
     assert pred.dtype == torch.float32
     with torch.no_grad():
         assert torch.equal(pred, before(*args))  # bit-equal to no autocast at all
-    summary = json.loads((tmp_path / "metrics.json").read_text())
+    summary = json.loads((tmp_path / "final" / "metrics.json").read_text())
     assert summary["precision"] == "32" and summary["start"] == {"from": "scratch"}
 
 
@@ -188,7 +188,7 @@ def test_mixed_precision_on_the_cpu(tmp_path, precision, ran):
     assert pred.dtype == torch.bfloat16
     assert next(module.model.parameters()).dtype == torch.float32
     assert all(np.isfinite(value) for value in module.step_metrics.values())
-    assert json.loads((tmp_path / "metrics.json").read_text())["precision"] == ran
+    assert json.loads((tmp_path / "final" / "metrics.json").read_text())["precision"] == ran
 
 
 @pytest.mark.gpu
@@ -198,4 +198,4 @@ def test_bf16_autocast_on_gpu(tmp_path):
     assert all(np.isfinite(value) for value in module.step_metrics.values())
     assert 0 < module.step_metrics["gpu_mem_gb"] < 10  # peak GPU memory is logged
     assert next(module.model.parameters()).dtype == torch.float32  # weights stay fp32
-    assert json.loads((tmp_path / "metrics.json").read_text())["precision"] == "bf16-mixed"
+    assert json.loads((tmp_path / "final" / "metrics.json").read_text())["precision"] == "bf16-mixed"
