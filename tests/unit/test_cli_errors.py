@@ -78,3 +78,16 @@ def test_check_config_refuses_what_the_workflow_would(tmp_path, capsys):
     odd.write_text("track: {size: 225}\n")
     assert main(["check-config", "--no-base", str(odd)]) == 2
     assert "track.size: 225 is not a multiple of 2" in capsys.readouterr().err
+
+
+def test_summary_of_a_missing_record(tmp_path, capsys):
+    missing = tmp_path / "gone.status.json"
+    assert main(["summary", str(missing), "--out", str(tmp_path / "s.tsv")]) == 2
+    one_error_line(capsys, "summary", f"{missing}: not a readable stage record")
+
+
+def test_report_of_a_missing_plan_starts_no_run(tmp_path, capsys):
+    out = tmp_path / "report" / "index.html"
+    assert main(["report", str(tmp_path / "plan.json"), "--out", str(out)]) == 2
+    one_error_line(capsys, "report", "plan.json: experiment plan not found")
+    assert not (tmp_path / "report").exists()  # no run record, no W&B folder
