@@ -101,3 +101,20 @@ def test_an_odd_crop_size_is_refused_before_any_job():
     with pytest.raises(InputError, match=r"track.size: 225 is not a multiple of 2"):
         validate_config({"track": {"size": 225}})
     assert validate_config({"track": {"size": 226}})["track"]["size"] == 226
+
+
+def test_a_model_mapping_from_the_command_line_is_typed_and_checked():
+    """--config 'model={name: tiny, n_frames: 4}' hands the workflow text values."""
+    assert validate_config({"model": {"name": "tiny", "n_frames": "4"}})["model"]["n_frames"] == 4
+    with pytest.raises(InputError, match="'n_frame' was unexpected"):
+        validate_config({"model": {"name": "tiny", "n_frame": 4}})
+
+
+def test_the_schema_names_every_model_size_field():
+    import dataclasses
+
+    from marlinflow.config.schemas import load_schema
+    from marlinflow.models.registry import ModelSize
+
+    declared = load_schema("config")["$defs"]["model_fields"]["properties"]
+    assert set(declared) == {field.name for field in dataclasses.fields(ModelSize)}

@@ -198,4 +198,6 @@ def test_bf16_autocast_on_gpu(tmp_path):
     assert all(np.isfinite(value) for value in module.step_metrics.values())
     assert 0 < module.step_metrics["gpu_mem_gb"] < 10  # peak GPU memory is logged
     assert next(module.model.parameters()).dtype == torch.float32  # weights stay fp32
-    assert json.loads((tmp_path / "final" / "metrics.json").read_text())["precision"] == "bf16-mixed"
+    assert (
+        json.loads((tmp_path / "final" / "metrics.json").read_text())["precision"] == "bf16-mixed"
+    )
