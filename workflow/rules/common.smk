@@ -59,6 +59,7 @@ onstart:
         if problem is not None:
             raise WorkflowError(f"--executor slurm: {problem}")
 
+
 for note in EXPERIMENT.notes:
     print(f"note: {note}", file=sys.stderr)
 
