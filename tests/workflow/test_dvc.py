@@ -250,22 +250,22 @@ def test_clean_clone_pulls_the_whole_experiment_and_has_nothing_to_redo(
 
 
 def assert_code_change_reruns_its_jobs(clone: Path, env: dict[str, str]) -> None:
-    """A change to the probe's module: DVC runs the evaluation stage, and Snakemake, run by it,
-    redoes the probes and the fine-tuning (whose package folder it is) and nothing else."""
+    """A change to the probe's module: DVC runs the stages whose deps hold the package's
+    downstream folder (tasks, evaluation), and Snakemake, run by the evaluation stage, redoes the
+    jobs whose results depend on that folder (task tables, probes, fine-tuning) and nothing
+    else."""
     probe = clone / "src/marlinflow/downstream/probe.py"
     probe.write_text(probe.read_text() + "\n# changed\n")
     status = run([str(BIN / "dvc"), "status"], clone, env)
-    assert "evaluation@sample" in status and "faces@sample" not in status
+    assert "evaluation@sample" in status and "tasks@sample" in status
+    assert "faces@sample" not in status and "encoders@sample" not in status
     command = locked_stages(clone)["evaluation@sample"]["cmd"].split()
     plan = run([*command, "-n"], clone, {**env, "PYTHONPATH": str(clone / "src")})
     planned = {
         line.split()[1].rstrip(":") for line in plan.splitlines() if line.startswith("rule ")
     }
-    assert (
-        {"probe", "finetune"}
-        <= planned
-        <= {"probe", "finetune", "probe_low_label", "finetune_low_label"}
-    )
+    downstream = {"build_task", "probe", "finetune", "probe_low_label", "finetune_low_label"}
+    assert {"probe", "finetune"} <= planned <= downstream
     assert "Params have changed" in plan
 
 
