@@ -15,7 +15,7 @@ from marlinflow.config import load_config
 from marlinflow.experiment.cost import STAGE_NAMES, estimate
 from marlinflow.experiment.rates import RATES, clip_rate
 from marlinflow.experiment.spec import experiment_from_config
-from marlinflow.models import get_size
+from marlinflow.models import get_size, resolve_size
 from tests.conftest import REPO_ROOT
 
 BASE = REPO_ROOT / "config/config.yaml"
@@ -126,10 +126,14 @@ def test_rates_without_a_measurement_say_so():
         ("pretrain", get_size("base"), "cpu", "32"),  # measured on a CPU for small only
         ("finetune", get_size("large"), "gpu", "32"),  # fine-tuning measured on a CPU only
         ("extract", get_size("mini"), "gpu", "bf16-mixed"),  # a size never measured
+        ("extract", get_size("base"), "gpu", "16-mixed"),  # fp16 autocast never measured
+        ("extract", resolve_size({"name": "base", "enc_depth": 6}), "gpu", "32"),  # changed
     ):
         _, rate = clip_rate(*args)
         assert not rate.measured and rate.source.startswith("not measured: "), args
         assert "BENCHMARKS.md" in rate.source  # and what it was derived from
+    changed, _ = clip_rate("extract", resolve_size({"name": "base", "enc_depth": 6}), "gpu", "32")
+    assert changed.startswith("extract.gpu.32.base-")  # not the measured base's name
     _, base_cpu = clip_rate("pretrain", get_size("base"), "cpu", "32")
     assert base_cpu.value < RATES["pretrain.cpu.32.small"].value / 3  # base: ~4x small's work
 

@@ -8,8 +8,10 @@ on 2 cores, divided by 2), so that hours of work are clips / rate whatever the j
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, replace
 
+from marlinflow.config import digest
 from marlinflow.models import ModelSize, get_size
 
 
@@ -139,9 +141,15 @@ MEASURED_SIZE = "small"  # the size every kind of clip rate was measured at
 
 
 def precision_key(precision: str) -> str:
-    """The rate table's name of a Lightning precision: "32" or "bf16" (16-mixed is costed as
-    bf16-mixed)."""
-    return "32" if precision == "32" else "bf16"
+    """The rate table's name of a Lightning precision: 32, bf16 or 16."""
+    return {"bf16-mixed": "bf16", "16-mixed": "16"}.get(precision, precision)
+
+
+def size_key(size: ModelSize) -> str:
+    """A size's name in the rate table; a registered size with fields changed is told apart."""
+    if size == get_size(size.name):
+        return size.name
+    return f"{size.name}-{digest(dataclasses.asdict(size))[:8]}"
 
 
 def work(size: ModelSize) -> float:
@@ -153,12 +161,15 @@ def work(size: ModelSize) -> float:
 def clip_rate(kind: str, size: ModelSize, device: str, precision: str) -> tuple[str, Rate]:
     """The clip rate of ``kind`` (pretrain, extract, finetune) for a size on a device ("gpu" or
     "cpu") at a precision, and its name; derived, and saying so, where none was measured."""
-    key = f"{kind}.{device}.{precision_key(precision)}.{size.name}"
-    if key in RATES and RATES[key].value and size == get_size(size.name):
+    key = f"{kind}.{device}.{precision_key(precision)}.{size_key(size)}"
+    if key in RATES:
         return key, RATES[key]
     if device == "cpu" and precision != "32":
         _, rate = clip_rate(kind, size, device, "32")
-        return key, _derived(rate, "bf16 on a CPU costed as fp32")
+        return key, _derived(rate, f"{precision} on a CPU costed as fp32")
+    if precision == "16-mixed":
+        _, rate = clip_rate(kind, size, device, "bf16-mixed")
+        return key, _derived(rate, "16-mixed costed as bf16-mixed")
     if kind == "finetune" and device == "gpu":
         _, forward = clip_rate("extract", size, device, precision)
         return key, _derived(
