@@ -9,27 +9,21 @@ for a YAML syntax error in a ``--configfile`` does not say which file; this one 
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 import yaml
 
-BASE = Path("config/config.yaml")
+from marlinflow.commands._configs import add_config_arguments, read_configs
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("configs", nargs="*", type=Path, help="config files, as for --configfile")
-    parser.add_argument(
-        "--no-base", action="store_true", help=f"do not read {BASE} first (a file of your own)"
-    )
+    add_config_arguments(parser)
     parser.add_argument("--show", action="store_true", help="print the merged config")
 
 
 def run(args: argparse.Namespace) -> int:
-    from marlinflow.config import load_config
     from marlinflow.experiment.spec import experiment_from_config
 
-    paths = ([] if args.no_base or not BASE.is_file() else [BASE]) + list(args.configs)
-    config = load_config(*paths)
+    paths, config = read_configs(args)
     experiment = experiment_from_config(config)
     if args.show:
         print(yaml.safe_dump(config, sort_keys=False), end="")

@@ -21,8 +21,8 @@ from typing import Any
 import pandas as pd
 
 from marlinflow.datasets.common import read_json, require_root
-from marlinflow.datasets.registry import Dataset, Gate, Option, TaskBuilder
-from marlinflow.downstream.splits import split_of
+from marlinflow.datasets.registry import Dataset, Gate, Option, Published, TaskBuilder
+from marlinflow.downstream.splits import split_of, split_shares
 from marlinflow.downstream.tasks import Task
 from marlinflow.errors import InputError
 
@@ -153,6 +153,25 @@ def _dominant(spans: list[tuple[str, float]]) -> str:
     return max(totals, key=lambda name: totals[name])  # dicts keep order: earliest wins ties
 
 
+# 35,666 clips of 15,653 people, at least 512x512 (Zhu et al., ECCV 2022); about 68 hours in
+# all, as DH-FaceVid-1K (Di et al., ICCV 2025) counts them.
+CLIPS = 35_666
+PUBLISHED = Published(
+    "Zhu et al., ECCV 2022 (clips); Di et al., ICCV 2025 (68 h in all)",
+    videos=CLIPS,
+    seconds=68 * 3600 / CLIPS,
+    fps=30,
+    width=1280,
+    height=720,
+    splits=split_shares(),
+    fetch="cut",
+    assumed={
+        "fps": "not published: assumed 30 (YouTube)",
+        "size": "the download takes at most 720p of the source (download/ytdl.py): "
+        "assumed 1280x720",
+    },
+)
+
 DATASET = Dataset(
     "celebv_hq",
     "CelebV-HQ",
@@ -185,4 +204,5 @@ DATASET = Dataset(
             ),
         ),
     ),
+    published=PUBLISHED,
 )

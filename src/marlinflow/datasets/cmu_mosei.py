@@ -25,8 +25,8 @@ import numpy as np
 import pandas as pd
 
 from marlinflow.datasets.common import require_root, safe_id
-from marlinflow.datasets.registry import Dataset, Gate, Option, TaskBuilder
-from marlinflow.downstream.splits import split_of
+from marlinflow.datasets.registry import Dataset, Gate, Option, Published, TaskBuilder
+from marlinflow.downstream.splits import split_of, split_shares
 from marlinflow.downstream.tasks import Task
 from marlinflow.errors import InputError
 
@@ -198,6 +198,30 @@ def _build(labels: Path, seed: int, folds: Path | None, target: str) -> Task:
     return mosei_task(read_labels(labels), read_folds(folds), target)
 
 
+# 23,453 annotated segments of 3,228 videos, 65 h 53 min 36 s of segments (Zadeh et al., ACL
+# 2018). The manifest lists the full videos in the SDK's folder (which can hold more files: the
+# data set's config counts 3,837); the tasks' rows are the segments.
+VIDEOS_PUBLISHED, SEGMENTS = 3_228, 23_453
+SEGMENT_SECONDS = 65 * 3600 + 53 * 60 + 36
+PUBLISHED = Published(
+    "Zadeh et al., ACL 2018",
+    videos=VIDEOS_PUBLISHED,
+    seconds=SEGMENT_SECONDS / VIDEOS_PUBLISHED,
+    fps=30,
+    width=1280,
+    height=720,
+    splits=split_shares(),
+    assumed={
+        "seconds": "the full videos' length is not published: assumed the segments' 65.9 h "
+        "spread over them (the videos are longer)",
+        "fps": "not published: assumed 30",
+        "size": "not published: assumed 1280x720",
+        "splits": "the tasks' SDK folds are not in the references here: assumed the "
+        "manifest's 80/10/10",
+    },
+    task_rows=lambda options: SEGMENTS,
+)
+
 FOLDS_OPTION = Option("folds", "the SDK's cmu_mosei_std_folds.py", type=Path, in_root=True)
 
 DATASET = Dataset(
@@ -219,4 +243,5 @@ DATASET = Dataset(
         )
         for target, kind in TARGETS.items()
     ),
+    published=PUBLISHED,
 )

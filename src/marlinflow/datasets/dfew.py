@@ -13,7 +13,7 @@ from typing import Any
 import pandas as pd
 
 from marlinflow.datasets.common import require_root
-from marlinflow.datasets.registry import Dataset, Gate, Option, TaskBuilder
+from marlinflow.datasets.registry import Dataset, Gate, Option, Published, TaskBuilder
 from marlinflow.downstream.splits import carve_val, split_of
 from marlinflow.downstream.tasks import Task
 from marlinflow.errors import InputError
@@ -21,6 +21,7 @@ from marlinflow.errors import InputError
 CLASSES = ("happy", "sad", "neutral", "angry", "surprise", "disgust", "fear")
 FOLDS = (1, 2, 3, 4, 5)
 PARTS = ("train", "test")
+VAL = 0.1  # share of a fold's train part that becomes val
 
 GATE = Gate(
     "https://dfew-dataset.github.io/",
@@ -37,7 +38,7 @@ def manifest(cfg: dict[str, Any]) -> pd.DataFrame:
     for part in PARTS:
         for number, emotion in _labels(_label_file(root, part, cfg["fold"])):
             video = root / "Clip/original" / f"{number:05d}.avi"
-            split = "test" if part == "test" else split_of(str(number), 0.1, 0.0, cfg["seed"])
+            split = "test" if part == "test" else split_of(str(number), VAL, 0.0, cfg["seed"])
             rows.append(
                 {
                     "id": f"dfew{number:05d}",
@@ -49,7 +50,7 @@ def manifest(cfg: dict[str, Any]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def expression_task(root: str | Path, fold: int, val_fraction: float = 0.1, seed: int = 0) -> Task:
+def expression_task(root: str | Path, fold: int, val_fraction: float = VAL, seed: int = 0) -> Task:
     """DFEW's 7-class task on one of its five folds; a seeded tenth of the fold's train part
     becomes val."""
     if fold not in FOLDS:
@@ -85,6 +86,25 @@ def _labels(path: Path) -> list[tuple[int, str]]:
     return rows
 
 
+# 16,372 movie clips, of which the 12,059 with a single label make up the five folds (Jiang et
+# al., ACM MM 2020): the manifest lists one fold's train and test parts, all 12,059.
+TEST = 1 / len(FOLDS)  # a fold's test part
+PUBLISHED = Published(
+    "Jiang et al., ACM MM 2020",
+    videos=12_059,
+    seconds=3.0,
+    fps=25,
+    width=1280,
+    height=720,
+    splits={"train": (1 - TEST) * (1 - VAL), "val": (1 - TEST) * VAL, "test": TEST},
+    assumed={
+        "seconds": "clip lengths are not in the references here: assumed 3 s",
+        "fps": "not published here: assumed 25",
+        "size": "movie clips of several sizes: assumed 1280x720",
+    },
+)
+
+
 def _build(root: Path, seed: int, fold: int) -> Task:
     return expression_task(root, fold, seed=seed)
 
@@ -103,4 +123,5 @@ DATASET = Dataset(
             options=(Option("fold", "the fold", type=int, default=1, choices=FOLDS),),
         ),
     ),
+    published=PUBLISHED,
 )

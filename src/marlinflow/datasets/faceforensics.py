@@ -20,7 +20,7 @@ import pandas as pd
 
 from marlinflow.config.schemas import load_schema
 from marlinflow.datasets.common import read_json, require_root, safe_id
-from marlinflow.datasets.registry import Dataset, Gate, Option, TaskBuilder
+from marlinflow.datasets.registry import Dataset, Gate, Option, Published, TaskBuilder
 from marlinflow.downstream.tasks import Task
 from marlinflow.errors import InputError
 
@@ -134,6 +134,27 @@ def _splits(root: Path) -> dict[str, tuple[str, str]]:
     return splits
 
 
+# 1,000 YouTube videos, each manipulated by four methods (Rössler et al., ICCV 2019; FaceShifter
+# was added to the download later). The official lists split the pairs 720/140/140.
+ORIGINALS, PAPER_METHODS = 1_000, METHODS[:4]
+PUBLISHED = Published(
+    "Rössler et al., ICCV 2019",
+    videos=ORIGINALS * (1 + len(PAPER_METHODS)),
+    seconds=17.0,
+    fps=30,
+    width=1280,
+    height=720,
+    splits={"train": 0.72, "val": 0.14, "test": 0.14},
+    assumed={
+        "seconds": "frame counts are not in the references here: assumed 17 s (about 500 "
+        "frames a video)",
+        "fps": "not published here: assumed 30",
+        "size": "480p to 1080p: assumed 1280x720",
+    },
+    task_rows=lambda options: ORIGINALS * (1 + len(options.get("methods") or PAPER_METHODS)),
+)
+
+
 def _build(root: Path, seed: int, compression: str, methods: list[str]) -> Task:
     return forgery_task(root, compression, tuple(methods))  # the official splits need no seed
 
@@ -166,4 +187,5 @@ DATASET = Dataset(
             ),
         ),
     ),
+    published=PUBLISHED,
 )

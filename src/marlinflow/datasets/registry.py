@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
 from functools import cache
 from importlib.metadata import entry_points
 from types import ModuleType
@@ -38,6 +38,27 @@ class Gate:
     page: str
     expect: str  # the file or folder inside the root that proves the download is there
     how: str  # what to download and where to put it
+
+
+@dataclass(frozen=True)
+class Published:
+    """A data set's size as its paper gives it: what ``marlinflow plan`` counts when the data
+    set's files are not there (``dataset.root`` unset). A number the paper does not give is
+    named in ``assumed`` with where it comes from instead."""
+
+    source: str  # the paper the numbers come from
+    videos: int  # the manifest's rows: the videos the per-video steps run on
+    seconds: float  # mean length of one video
+    fps: float
+    width: int
+    height: int
+    splits: Mapping[str, float]  # share of the videos in each split, by the module's split rule
+    # what the download step does with a video: link (a local file), frames (encodes a folder
+    # of frames), fetch (downloads it), cut (fetches or reads it, and re-encodes a window)
+    fetch: str = "link"
+    assumed: Mapping[str, str] = field(default_factory=dict)  # fact -> why it is assumed
+    # rows of a task, from its options, where they are not the manifest's videos
+    task_rows: Callable[[Mapping[str, Any]], int] | None = None
 
 
 @dataclass(frozen=True)
@@ -117,6 +138,7 @@ class Dataset:
     # the folder of relative sources when dataset.root is null (else the working folder)
     sources: Callable[[dict[str, Any]], str] | None = None
     generated: bool = False  # the workflow makes its videos along with their manifest
+    published: Published | None = None  # its size as published, for planning without its files
 
 
 @dataclass(frozen=True)

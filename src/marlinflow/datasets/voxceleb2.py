@@ -12,8 +12,10 @@ from typing import Any
 import pandas as pd
 
 from marlinflow.datasets.common import require_root, safe_id
-from marlinflow.datasets.registry import Dataset, Gate
+from marlinflow.datasets.registry import Dataset, Gate, Published
 from marlinflow.downstream.splits import split_of
+
+VAL = 0.05  # share of the dev speakers (and their clips) in val
 
 
 def manifest(cfg: dict[str, Any]) -> pd.DataFrame:
@@ -23,7 +25,7 @@ def manifest(cfg: dict[str, Any]) -> pd.DataFrame:
     for part in ("dev", "test"):
         for clip in sorted((root / part / "mp4").glob("*/*/*.mp4")):
             speaker, youtube = clip.parent.parent.name, clip.parent.name
-            split = "test" if part == "test" else split_of(speaker, 0.05, 0.0, cfg["seed"])
+            split = "test" if part == "test" else split_of(speaker, VAL, 0.0, cfg["seed"])
             rows.append(
                 {
                     "id": safe_id(speaker, youtube, clip.stem),
@@ -36,6 +38,23 @@ def manifest(cfg: dict[str, Any]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+# 1,128,246 clips of 6,112 speakers, 2,442 hours; the test part is 36,237 clips of 118 speakers
+# (Chung, Nagrani and Zisserman, Interspeech 2018). The videos are 224x224 face tracks at 25 fps.
+CLIPS, TEST_CLIPS = 1_128_246, 36_237
+PUBLISHED = Published(
+    "Chung, Nagrani and Zisserman, Interspeech 2018",
+    videos=CLIPS,
+    seconds=2_442 * 3600 / CLIPS,
+    fps=25,
+    width=224,
+    height=224,
+    splits={
+        "train": (1 - TEST_CLIPS / CLIPS) * (1 - VAL),
+        "val": (1 - TEST_CLIPS / CLIPS) * VAL,
+        "test": TEST_CLIPS / CLIPS,
+    },
+)
+
 DATASET = Dataset(
     "voxceleb2",
     "VoxCeleb2",
@@ -46,4 +65,5 @@ DATASET = Dataset(
         "request access, download the dev (and test) video parts and unpack them so that "
         "<root>/dev/mp4/<speaker>/<youtube id>/<clip>.mp4 exist",
     ),
+    published=PUBLISHED,
 )

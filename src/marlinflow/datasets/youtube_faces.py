@@ -15,8 +15,10 @@ from typing import Any
 import pandas as pd
 
 from marlinflow.datasets.common import require_root, safe_id
-from marlinflow.datasets.registry import Dataset, Gate
-from marlinflow.downstream.splits import split_of
+from marlinflow.datasets.registry import Dataset, Gate, Published
+from marlinflow.downstream.splits import split_of, split_shares
+
+VAL = 0.2  # share of the people (and so of the videos) in val
 
 
 def manifest(cfg: dict[str, Any]) -> pd.DataFrame:
@@ -26,7 +28,7 @@ def manifest(cfg: dict[str, Any]) -> pd.DataFrame:
         {
             "id": safe_id(person.name, video.name),
             "source": str(video.relative_to(frames.parent)),
-            "split": split_of(person.name, 0.2, 0.0, cfg["seed"]),
+            "split": split_of(person.name, VAL, 0.0, cfg["seed"]),
             "identity": person.name,
             "group": person.name,
         }
@@ -41,6 +43,23 @@ def _natural(path: Path) -> list:
     return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", path.name)]
 
 
+# 3,425 videos of 1,595 people (Wolf, Hassner and Maoz, CVPR 2011), every one of which the
+# manifest lists. MARLIN's shipped split keeps 3,226 of them, 587,035 frames in all (marlin.md
+# §2.3): about 182 frames a video, the length taken here for all 3,425.
+FRAMES_PER_VIDEO = 587_035 / 3_226
+FPS = 25  # the rate the download step gives frame folders (dataset.fps)
+PUBLISHED = Published(
+    "Wolf, Hassner and Maoz, CVPR 2011 (videos); MARLIN's split, marlin.md §2.3 (frames)",
+    videos=3_425,
+    seconds=FRAMES_PER_VIDEO / FPS,
+    fps=FPS,
+    width=320,
+    height=240,
+    splits=split_shares(VAL, 0.0),
+    fetch="frames",
+    assumed={"size": "the frames' size is not in the references here: assumed 320x240"},
+)
+
 DATASET = Dataset(
     "youtube_faces",
     "YouTube Faces",
@@ -51,4 +70,5 @@ DATASET = Dataset(
         "request access, download YouTubeFaces.tar.gz and unpack it so that "
         "<root>/frame_images_DB/<person>/<video>/<frame>.jpg exist",
     ),
+    published=PUBLISHED,
 )

@@ -22,13 +22,21 @@ def stable_fraction(key: str, seed: int = 0) -> float:
     return int.from_bytes(digest[:8], "big") / 2**64
 
 
-def split_of(key: str, val: float = 0.1, test: float = 0.1, seed: int = 0) -> str:
+VAL, TEST = 0.1, 0.1  # the default shares of val and test
+
+
+def split_of(key: str, val: float = VAL, test: float = TEST, seed: int = 0) -> str:
     """``val``, ``test`` or ``train`` for a key, in those proportions (seeded hash of the key)."""
     u = stable_fraction(key, seed)
     return "val" if u < val else "test" if u < val + test else "train"
 
 
-def hash_splits(keys: list[str], val: float = 0.1, test: float = 0.1, seed: int = 0) -> list[str]:
+def split_shares(val: float = VAL, test: float = TEST) -> dict[str, float]:
+    """The share of keys :func:`split_of` puts in each split, as many keys give them."""
+    return {"train": 1 - val - test, "val": val, "test": test}
+
+
+def hash_splits(keys: list[str], val: float = VAL, test: float = TEST, seed: int = 0) -> list[str]:
     """The split of each key (train / val / test in proportions 1-val-test / val / test)."""
     return [split_of(key, val, test, seed) for key in keys]
 
