@@ -89,3 +89,52 @@ def write_clip(
     outputs = {"labels": str(parsing), "video": str(video)}
     StageRecord(video_id, "parse", True, outputs=outputs, stats={"frames": n_frames}).save(status)
     return status
+
+
+# A talking face: the mouth opens as loud as the sound is, frame by frame.
+MOUTH = (0.50, 0.69, 0.08)  # centre x, centre y, half width of the open mouth (map side units)
+
+
+def speech_envelope(n_frames: int, seed: int = 0) -> np.ndarray:
+    """(n_frames,) loudness in [0, 1]: syllables of 2-6 frames, each loud or quiet at random,
+    so that every stretch of frames has its own pattern."""
+    rng = np.random.default_rng(seed)
+    levels: list[float] = []
+    while len(levels) < n_frames:
+        levels += [float(rng.choice([0.0, 1.0]) * rng.uniform(0.6, 1.0))] * int(rng.integers(2, 7))
+    return np.asarray(levels[:n_frames])
+
+
+def talking_frames(envelope: np.ndarray, side: int = 64) -> np.ndarray:
+    """(N, side, side, 3) uint8 faces whose inner mouth opens with ``envelope``."""
+    y, x = np.mgrid[0:side, 0:side] / side
+    base = face_label_map(side)
+    frames = []
+    for opening in envelope:
+        labels = base.copy()
+        cx, cy, rx = MOUTH
+        ry = 0.005 + 0.06 * opening
+        labels[((x - cx) / rx) ** 2 + ((y - cy) / ry) ** 2 <= 1.0] = PART_LABELS["inner_mouth"]
+        frames.append(render(labels))
+    return np.stack(frames)
+
+
+def speech_audio(
+    envelope: np.ndarray, fps: float = 25.0, sample_rate: int = 16000, seed: int = 0
+) -> np.ndarray:
+    """Mono float samples as long as the frames: a voiced buzz and noise whose loudness follows
+    ``envelope`` (one value per frame)."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(round(len(envelope) / fps * sample_rate))) / sample_rate
+    loudness = envelope[np.minimum((t * fps).astype(int), len(envelope) - 1)]
+    voice = 0.4 * np.sin(2 * np.pi * 140 * t) + 0.2 * np.sin(2 * np.pi * 1100 * t)
+    return (loudness * (voice + 0.1 * rng.standard_normal(len(t)))).astype(np.float32)
+
+
+def mouth_opening(faces: np.ndarray) -> np.ndarray:
+    """(..., T) share of the lower face painted in the inner mouth's colour: the measured
+    opening of each frame."""
+    side = faces.shape[-2]
+    lower = faces[..., side // 2 :, :, :].astype(np.int16)
+    colour = _PALETTE[PART_LABELS["inner_mouth"]].astype(np.int16)
+    return (np.abs(lower - colour).sum(axis=-1) < 60).mean(axis=(-1, -2))
