@@ -113,7 +113,7 @@ def talking_frames(envelope: np.ndarray, side: int = 64) -> np.ndarray:
     for opening in envelope:
         labels = base.copy()
         cx, cy, rx = MOUTH
-        ry = 0.005 + 0.06 * opening
+        ry = 0.005 + 0.08 * opening
         labels[((x - cx) / rx) ** 2 + ((y - cy) / ry) ** 2 <= 1.0] = PART_LABELS["inner_mouth"]
         frames.append(render(labels))
     return np.stack(frames)
