@@ -12,7 +12,13 @@ from marlinflow.errors import InputError
 from marlinflow.lipsync.expert import SyncExpert, sync_loss
 from marlinflow.lipsync.offset import best_offset, offset_accuracy, offset_scores, sync_accuracy
 from marlinflow.lipsync.pairs import SyncVideo, sample_pairs, to_clips
-from marlinflow.lipsync.train import ExpertTraining, evaluate_expert, train_expert
+from marlinflow.lipsync.train import (
+    ExpertTraining,
+    build_expert,
+    evaluate_expert,
+    expert_score,
+    train_expert,
+)
 from marlinflow.models import MarlinEncoder, resolve_size
 from tests.synthetic import mouth_opening, speech_audio, speech_envelope, talking_frames
 
@@ -106,3 +112,17 @@ def test_a_tiny_expert_learns_sync_beyond_chance():
     metrics = evaluate_expert(expert, held_out, n_pairs=64, max_offset=3)
     assert metrics["sync_accuracy"] >= 0.65  # chance: 0.5
     assert metrics["offset_accuracy_1"] >= 2 / 3  # chance over ±3 frames: 3/7 within one
+
+
+def test_any_encoder_file_of_ours_makes_an_expert(tmp_path):
+    from marlinflow.downstream.encoders import write_random_weights
+
+    path = write_random_weights("tiny", tmp_path / "encoder.pt", seed=3)
+    expert = build_expert(str(path), freeze_encoder=True, dim=16, audio_width=8)
+    reference = build_expert("random:tiny", dim=16, audio_width=8)
+    assert expert.encoder.size == reference.encoder.size
+    assert not any(p.requires_grad for p in expert.encoder.parameters())
+    video = talking_video(5)
+    score = expert_score(expert)
+    offsets, scores = offset_scores(score, video, window=8, max_offset=2)
+    assert offsets.tolist() == [-2, -1, 0, 1, 2] and np.isfinite(scores).all()

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from marlinflow.downstream.encoders import load_encoder
 from marlinflow.lipsync.expert import SyncExpert, sync_loss
 from marlinflow.lipsync.offset import (
     MAX_OFFSET,
@@ -27,6 +28,16 @@ class ExpertTraining:
     lr: float = 1e-3  # Wav2Lip's expert: 1e-4 with Adam, over far longer runs
     min_shift: int = 1
     seed: int = 0
+
+
+def build_expert(
+    spec: str, freeze_encoder: bool = True, trusted: bool = False, **heads
+) -> SyncExpert:
+    """An expert around the encoder ``spec`` names, as every downstream protocol loads one
+    (:func:`marlinflow.downstream.encoders.load_encoder`: an encoder file of ours, the released
+    weights imported, ``random:<size>``, ``videomae:<size>:<path>``)."""
+    encoder, _ = load_encoder(spec, trusted=trusted)
+    return SyncExpert(encoder, freeze_encoder=freeze_encoder, **heads)
 
 
 def window_of(expert: SyncExpert) -> int:
