@@ -122,13 +122,11 @@ def talking_frames(envelope: np.ndarray, side: int = 64) -> np.ndarray:
 def speech_audio(
     envelope: np.ndarray, fps: float = 25.0, sample_rate: int = 16000, seed: int = 0
 ) -> np.ndarray:
-    """Mono float samples as long as the frames: a voiced buzz and noise whose loudness follows
-    ``envelope`` (one value per frame)."""
-    rng = np.random.default_rng(seed)
-    t = np.arange(int(round(len(envelope) / fps * sample_rate))) / sample_rate
-    loudness = envelope[np.minimum((t * fps).astype(int), len(envelope) - 1)]
-    voice = 0.4 * np.sin(2 * np.pi * 140 * t) + 0.2 * np.sin(2 * np.pi * 1100 * t)
-    return (loudness * (voice + 0.1 * rng.standard_normal(len(t)))).astype(np.float32)
+    """Mono float samples as long as the frames whose loudness follows ``envelope`` (one value
+    per frame): the sample's voice."""
+    from marlinflow.sample import voice
+
+    return voice(envelope, fps, sample_rate, seed)
 
 
 def mouth_opening(faces: np.ndarray) -> np.ndarray:
