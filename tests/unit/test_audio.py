@@ -151,12 +151,18 @@ def test_sound_shorter_than_the_frames_gets_a_no_audio_record(tmp_path):
     assert "no audio for all frames" in record.reason
 
 
-def test_real_speech_is_read_on_the_frame_clock(samples_dir):
-    audio = read_audio(samples_dir / "video01.mp4")
-    assert audio.seconds == pytest.approx(10.0, abs=0.05)
-    fps, n = 30.0, 300
-    aligned = align_mel(audio, clip_frame_times({"fps": fps}, n, audio.video_start), fps, "v")
-    assert aligned.mel.shape[0] == 80 and aligned.mel.shape[1] >= 800
-    assert aligned.frame_steps[-1] == round(299 / 30 * 80)
+@pytest.mark.parametrize("name", ["video01.mp4", "video02.mp4", "video03.mp4"])
+def test_real_speech_is_read_on_the_frame_clock(samples_dir, name):
+    from marlinflow.video.io import probe
+
+    info = probe(samples_dir / name)  # 30, 15 and 30 fps, AAC sound at 44.1 kHz
+    audio = read_audio(samples_dir / name)
+    assert audio.seconds == pytest.approx(info.n_frames / info.fps, abs=0.05)
+    times = clip_frame_times({"fps": info.fps}, info.n_frames, audio.video_start)
+    aligned = align_mel(audio, times, info.fps, name)
+    assert aligned.mel.shape[0] == 80 and aligned.mel.shape[1] >= info.n_frames * 80 / info.fps
+    last = info.n_frames - 1
+    assert aligned.frame_steps[-1] == round(last / info.fps * 80)
     loudness = aligned.mel.mean(axis=0)
     assert loudness.std() > 0.3  # speech comes and goes: not silence, not steady noise
+    assert aligned.n_windows(16) == info.n_frames - 15
