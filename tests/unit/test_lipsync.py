@@ -101,14 +101,17 @@ def test_expert_scores_are_probabilities_and_the_frozen_encoder_stays_put():
         assert moved is not freeze
 
 
-def test_a_tiny_expert_learns_sync_beyond_chance():
+@pytest.mark.parametrize("freeze", [True, False], ids=["frozen", "fine-tuned"])
+def test_a_tiny_expert_learns_sync_beyond_chance(freeze):
     torch.set_num_threads(1)
     train = [talking_video(s, side=32) for s in range(6)]
     held_out = [talking_video(s, side=32) for s in range(100, 103)]
-    expert = tiny_expert(freeze=True)
-    cfg = ExpertTraining(steps=100, batch_size=16, lr=3e-3, min_shift=8)
+    expert = tiny_expert(freeze)
+    # fine-tuning steps cost more (the encoder's backward pass): fewer, smaller batches
+    steps, batch = (100, 16) if freeze else (60, 8)
+    cfg = ExpertTraining(steps=steps, batch_size=batch, lr=3e-3, min_shift=8)
     losses = train_expert(expert, train, cfg)
-    assert np.mean(losses[-10:]) < np.mean(losses[:10]) - 0.1
+    assert np.mean(losses[-10:]) < np.mean(losses[:10]) - 0.05
     metrics = evaluate_expert(expert, held_out, n_pairs=64, max_offset=3)
     assert metrics["sync_accuracy"] >= 0.65  # chance: 0.5
     assert metrics["offset_accuracy_1"] >= 2 / 3  # chance over ±3 frames: 3/7 within one

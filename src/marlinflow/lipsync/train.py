@@ -64,8 +64,31 @@ def train_expert(
         loss.backward()
         optimiser.step()
         losses.append(float(loss.detach()))
+    recalibrate_norms(expert, videos, cfg, rng)
     expert.eval()
     return losses
+
+
+@torch.no_grad()
+def recalibrate_norms(
+    expert: SyncExpert, videos: Sequence[SyncVideo], cfg: ExpertTraining, rng, batches: int = 8
+) -> None:
+    """Measure the batch norms' statistics afresh on the final weights (a plain average over
+    ``batches`` batches). Their running averages trail the weights: harmless with a frozen
+    encoder, but a fine-tuned encoder moves its pooled features by more than they vary between
+    clips, and the lagging averages would push every evaluation score to one side."""
+    norms = [m for m in expert.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    momenta = [norm.momentum for norm in norms]
+    for norm in norms:
+        norm.reset_running_stats()
+        norm.momentum = None  # a cumulative average
+    img_size, window = expert.encoder.size.img_size, window_of(expert)
+    expert.train()
+    for _ in range(batches):
+        faces, mels, _ = sample_pairs(videos, cfg.batch_size, window, rng, cfg.min_shift)
+        expert(to_clips(faces, img_size), torch.from_numpy(mels))
+    for norm, momentum in zip(norms, momenta, strict=True):
+        norm.momentum = momentum
 
 
 def expert_score(expert: SyncExpert) -> ScoreFn:
