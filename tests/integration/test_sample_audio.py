@@ -10,6 +10,7 @@ from marlinflow.audio.clock import AlignedMel
 from marlinflow.audio.step import audio_step
 from marlinflow.face.store import FaceTrack
 from marlinflow.face.track_step import track_step
+from marlinflow.stages import StageRecord
 from marlinflow.video.io import iter_frames
 from marlinflow.video.writer import write_video
 
@@ -37,3 +38,22 @@ def test_sample_sound_follows_the_tracked_mouth(tmp_path):
     per_frame = np.array([loud[s : s + 3].mean() for s in aligned.frame_steps])  # 3.2 steps
     # log-mel loudness against a linear gap (0.81 here): clearly together, not identical
     assert np.corrcoef(opening, per_frame)[0, 1] > 0.7
+
+
+def test_real_speech_goes_with_the_tracked_mouth_near_offset_zero(samples_dir, tmp_path):
+    """On a real talking head, the tracker's inner-lip gap and the decoded sound's loudness
+    correlate best within a few frames of no shift (lips lead speech a little: 2 frames here
+    at 30 fps), which a wrong clock (a start time, a rate) would move far away."""
+    source = samples_dir / "video03.mp4"
+    track_status = tmp_path / "faces" / "video03.status.json"
+    assert track_step(source, track_status).ok
+    heard = audio_step(source, track_status, tmp_path / "audio" / "video03.status.json")
+    assert heard.ok, heard.reason
+    aligned = AlignedMel.load(heard.outputs["mel"])
+    track = FaceTrack.load(StageRecord.load(track_status).outputs["track"])
+    opening = sample.mouth_opening(track.landmarks, track.present)
+    loud = aligned.mel.mean(axis=0)
+    per_frame = np.array([loud[s : s + 2].mean() for s in aligned.frame_steps])  # 2.7 a frame
+    core = opening[15:-15]
+    by_shift = [np.corrcoef(core, np.roll(per_frame, -d)[15:-15])[0, 1] for d in range(-15, 16)]
+    assert abs(int(np.argmax(by_shift)) - 15) <= 3

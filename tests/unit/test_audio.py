@@ -133,6 +133,22 @@ def test_audio_step_writes_the_aligned_mel(tmp_path):
     assert record.stats["audio_s"] == pytest.approx(n / fps, abs=0.1)
 
 
+def test_the_audio_verb_reads_the_source_a_download_record_names(tmp_path):
+    from marlinflow.cli import main
+
+    n, fps = 30, 25.0
+    write_video(tmp_path / "v.mp4", np.zeros((n, 32, 32, 3), np.uint8), fps)
+    add_audio(
+        tmp_path / "v.mp4", np.full(int(n / fps * SR), 0.1, np.float32), SR, tmp_path / "av.mp4"
+    )
+    download = tmp_path / "raw" / "v.status.json"
+    StageRecord("v", "download", True, outputs={"video": str(tmp_path / "av.mp4")}).save(download)
+    out = tmp_path / "audio" / "v.status.json"
+    assert main(["audio", str(download), str(_track(tmp_path, n)), str(out)]) == 0
+    record = StageRecord.load(out)
+    assert record.ok and record.stage == "audio" and (tmp_path / "audio/v.npz").is_file()
+
+
 def test_a_video_without_sound_gets_a_no_audio_record(tmp_path):
     write_video(tmp_path / "v.mp4", np.zeros((30, 32, 32, 3), np.uint8), 25.0)
     record = audio_step(tmp_path / "v.mp4", _track(tmp_path, 30), tmp_path / "a/v.status.json")
