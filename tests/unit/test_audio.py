@@ -156,6 +156,9 @@ def test_a_video_without_sound_gets_a_no_audio_record(tmp_path):
     assert "no audio stream" in record.reason
     with pytest.raises(InputError, match="no audio stream"):
         read_audio(tmp_path / "v.mp4")
+    with pytest.raises(InputError, match="no audio stream: a folder") as err:
+        read_audio(tmp_path / "a")  # frame folders (YouTube Faces) have no sound
+    assert err.value.category.value == "no_audio"
 
 
 def test_sound_shorter_than_the_frames_gets_a_no_audio_record(tmp_path):

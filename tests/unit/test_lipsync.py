@@ -129,3 +129,21 @@ def test_any_encoder_file_of_ours_makes_an_expert(tmp_path):
     score = expert_score(expert)
     offsets, scores = offset_scores(score, video, window=8, max_offset=2)
     assert offsets.tolist() == [-2, -1, 0, 1, 2] and np.isfinite(scores).all()
+
+
+def test_a_video_read_from_the_track_and_audio_stages_files(tmp_path):
+    from marlinflow.video.writer import write_video
+
+    env = speech_envelope(60 + 2 * MAX, 7)
+    frames = talking_frames(env[MAX : MAX + 60])
+    video = talking_video(7, n=60)
+    write_video(tmp_path / "v.mp4", frames, FPS, crf=10)
+    video.mel.save(tmp_path / "v.npz")
+    from_files = SyncVideo.from_files(tmp_path / "v.mp4", tmp_path / "v.npz")
+    assert from_files.name == "v" and from_files.n_frames == 60
+    assert from_files.starts(16) == video.starts(16)
+    decoded = from_files.faces(20, 16)
+    assert decoded.shape == (16, 64, 64, 3)
+    np.testing.assert_allclose(mouth_opening(decoded), mouth_opening(frames[20:36]), atol=0.01)
+    offsets, scores = offset_scores(opening_vs_loudness, from_files, window=16, stride=2)
+    assert best_offset(offsets, scores) == 0

@@ -43,8 +43,11 @@ class Audio:
 def read_audio(path: str | Path, sample_rate: int = WAV2LIP.sample_rate) -> Audio:
     """Decode the first audio stream of ``path`` as mono at ``sample_rate``.
 
-    Raises :class:`InputError` (``no_audio``) for a file without an audio stream or samples.
+    Raises :class:`InputError` (``no_audio``) for a file without an audio stream or samples,
+    and for a folder of frame images.
     """
+    if Path(path).is_dir():
+        raise InputError(path, "no audio stream: a folder of frame images", Category.NO_AUDIO)
     try:
         container = av.open(str(path))
     except (av.FFmpegError, OSError) as err:
