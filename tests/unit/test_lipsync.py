@@ -74,6 +74,21 @@ def test_pairs_are_half_in_sync_and_shifted_ones_come_from_elsewhere():
     assert np.median(own[labels == 1]) > 0.8 > np.median(own[labels == 0]) + 0.4
 
 
+def test_shifted_windows_of_short_videos_and_videos_too_short():
+    from marlinflow.lipsync.pairs import _shifted
+
+    rng = np.random.default_rng(0)
+    for start in range(33):  # 33 starts, shifts of at least 20: none exists for starts 13-19
+        shifted = _shifted(start, 33, 20, rng)
+        far_end = 0 if start >= 16 else 32
+        assert abs(shifted - start) >= 20 or shifted == far_end
+    video = talking_video(2, n=40)  # 33 starts of 8 frames
+    _, _, labels = sample_pairs([video], 40, 8, rng, min_shift=20)  # finishes
+    assert labels.sum() == 20
+    with pytest.raises(InputError, match="no video has more than 40 windows"):
+        sample_pairs([video], 2, 8, rng, min_shift=40)
+
+
 def test_metrics():
     assert sync_accuracy(np.array([0.9, 0.2, 0.6, 0.4]), np.array([1, 0, 0, 1])) == 0.5
     assert offset_accuracy([0, 2, -1], [0, 0, 0]) == pytest.approx(1 / 3)

@@ -10,6 +10,7 @@ import numpy as np
 import torch
 
 from marlinflow.audio.clock import AlignedMel
+from marlinflow.errors import Category, InputError
 from marlinflow.features import frames_to_clips, resize_frames
 from marlinflow.video.io import probe, read_frames
 
@@ -60,16 +61,26 @@ def sample_pairs(
     """``n`` (faces, mel, label) pairs, half in sync (label 1: the mel of the faces' own span)
     and half shifted (label 0: the mel of another start of the same video, at least
     ``min_shift`` frames away, as Wav2Lip's expert draws its negatives)."""
-    faces, mels, labels = [], [], []
     usable = [v for v in videos if v.starts(window) > min_shift]
+    if not usable:
+        names = ", ".join(v.name for v in videos[:3])
+        reason = f"no video has more than {min_shift} windows of {window} frames with sound"
+        raise InputError(names or "(no videos)", reason, Category.TOO_SHORT)
+    faces, mels, labels = [], [], []
     for i in range(n):
         video = usable[rng.integers(len(usable))]
         count = video.starts(window)
-        start, audio_start = int(rng.integers(count)), None
-        in_sync = i % 2 == 0
-        while not in_sync and (audio_start is None or abs(audio_start - start) < min_shift):
-            audio_start = int(rng.integers(count))
+        start, in_sync = int(rng.integers(count)), i % 2 == 0
+        audio_start = start if in_sync else _shifted(start, count, min_shift, rng)
         faces.append(video.faces(start, window))
-        mels.append(video.mel.window(start if in_sync else audio_start, window))
+        mels.append(video.mel.window(audio_start, window))
         labels.append(int(in_sync))
     return faces, np.stack(mels), np.asarray(labels)
+
+
+def _shifted(start: int, count: int, min_shift: int, rng: np.random.Generator) -> int:
+    """A start at least ``min_shift`` from ``start`` among ``count`` (the far end if none)."""
+    away = np.flatnonzero(np.abs(np.arange(count) - start) >= min_shift)
+    if len(away) == 0:  # a start in the middle of a short video: take the farther end
+        return 0 if start >= count - 1 - start else count - 1
+    return int(away[rng.integers(len(away))])
