@@ -89,3 +89,50 @@ def write_clip(
     outputs = {"labels": str(parsing), "video": str(video)}
     StageRecord(video_id, "parse", True, outputs=outputs, stats={"frames": n_frames}).save(status)
     return status
+
+
+# A talking face: the mouth opens as loud as the sound is, frame by frame.
+MOUTH = (0.50, 0.69, 0.08)  # centre x, centre y, half width of the open mouth (map side units)
+
+
+def speech_envelope(n_frames: int, seed: int = 0) -> np.ndarray:
+    """(n_frames,) loudness in [0, 1]: syllables of 2-6 frames, each loud or quiet at random,
+    so that every stretch of frames has its own pattern."""
+    rng = np.random.default_rng(seed)
+    levels: list[float] = []
+    while len(levels) < n_frames:
+        levels += [float(rng.choice([0.0, 1.0]) * rng.uniform(0.6, 1.0))] * int(rng.integers(2, 7))
+    return np.asarray(levels[:n_frames])
+
+
+def talking_frames(envelope: np.ndarray, side: int = 64) -> np.ndarray:
+    """(N, side, side, 3) uint8 faces whose inner mouth opens with ``envelope``."""
+    y, x = np.mgrid[0:side, 0:side] / side
+    base = face_label_map(side)
+    frames = []
+    for opening in envelope:
+        labels = base.copy()
+        cx, cy, rx = MOUTH
+        ry = 0.005 + 0.08 * opening
+        labels[((x - cx) / rx) ** 2 + ((y - cy) / ry) ** 2 <= 1.0] = PART_LABELS["inner_mouth"]
+        frames.append(render(labels))
+    return np.stack(frames)
+
+
+def speech_audio(
+    envelope: np.ndarray, fps: float = 25.0, sample_rate: int = 16000, seed: int = 0
+) -> np.ndarray:
+    """Mono float samples as long as the frames whose loudness follows ``envelope`` (one value
+    per frame): the sample's voice."""
+    from marlinflow.sample import voice
+
+    return voice(envelope, fps, sample_rate, seed)
+
+
+def mouth_opening(faces: np.ndarray) -> np.ndarray:
+    """(..., T) share of the lower face painted in the inner mouth's colour: the measured
+    opening of each frame."""
+    side = faces.shape[-2]
+    lower = faces[..., side // 2 :, :, :].astype(np.int16)
+    colour = _PALETTE[PART_LABELS["inner_mouth"]].astype(np.int16)
+    return (np.abs(lower - colour).sum(axis=-1) < 60).mean(axis=(-1, -2))

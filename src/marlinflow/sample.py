@@ -165,3 +165,51 @@ def build_sample(out_dir: str | Path, n_videos: int = 32, seed: int = 0) -> pd.D
     manifest = sample_manifest(plan)
     write_manifest(manifest, out_dir / "manifest.tsv")
     return manifest
+
+
+# Sound for the sample's talking heads. The sample videos are silent; lip sync needs a sound
+# track that goes with the mouth. The sample's sound is made from the tracker's own measure of
+# the mouth (the inner-lip gap of the face track's landmarks), so an expert that learns sync on
+# it shows that the streams are aligned and that the expert can learn, not that it reads speech.
+INNER_LIPS = (62, 66)  # iBUG points: the middle of the upper and of the lower inner lip
+FACE_SPAN = (27, 8)  # top of the nose bridge, chin: the face's height, for scale
+
+
+def mouth_opening(landmarks: np.ndarray, present: np.ndarray) -> np.ndarray:
+    """(N,) gap between the inner lips over the face's height, per frame (0 without a face)."""
+    gap = np.linalg.norm(landmarks[:, INNER_LIPS[1]] - landmarks[:, INNER_LIPS[0]], axis=1)
+    height = np.linalg.norm(landmarks[:, FACE_SPAN[1]] - landmarks[:, FACE_SPAN[0]], axis=1)
+    return np.where(present & (height > 0), gap / np.maximum(height, 1e-6), 0.0)
+
+
+def loudness_of(opening: np.ndarray) -> np.ndarray:
+    """(N,) in [0, 1]: the opening stretched between its 10th and 90th percentiles."""
+    low, high = np.percentile(opening, [10, 90])
+    return np.clip((opening - low) / max(high - low, 1e-6), 0.0, 1.0)
+
+
+def voice(loudness: np.ndarray, fps: float, sample_rate: int, seed: int = 0) -> np.ndarray:
+    """Mono float samples as long as the frames: a voiced buzz (140 and 1100 Hz) and a little
+    noise whose loudness follows ``loudness`` (one value per frame)."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(round(len(loudness) / fps * sample_rate))) / sample_rate
+    level = loudness[np.minimum((t * fps).astype(int), len(loudness) - 1)]
+    buzz = 0.4 * np.sin(2 * np.pi * 140 * t) + 0.2 * np.sin(2 * np.pi * 1100 * t)
+    return (level * (buzz + 0.1 * rng.standard_normal(len(t)))).astype(np.float32)
+
+
+def add_sample_audio(
+    source: str | Path, track: str | Path, out: str | Path, sample_rate: int = 16000
+) -> dict[str, float]:
+    """Write ``out``: the sample video ``source`` (its video stream copied unchanged) with a
+    sound whose loudness follows the mouth opening of its face ``track`` (the track stage's
+    ``<id>.json``, one row per frame of a constant-rate clip); returns the opening's range."""
+    from marlinflow.face.store import FaceTrack
+    from marlinflow.video.writer import add_audio
+
+    face = FaceTrack.load(track)
+    opening = mouth_opening(face.landmarks, face.present)
+    seed = int.from_bytes(Path(source).stem.encode()[-4:], "little")  # fixed per video
+    sound = voice(loudness_of(opening), float(face.meta["fps"]), sample_rate, seed)
+    add_audio(source, sound, sample_rate, out)
+    return {"opening_min": float(opening.min()), "opening_max": float(opening.max())}

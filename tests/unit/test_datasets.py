@@ -130,3 +130,67 @@ def test_splits_are_stable_and_proportionate():
     assert 0.07 < splits.count("val") / 2000 < 0.13
     reseeded = [split_of(f"video{i}", seed=1) for i in range(2000)]
     assert sum(a != b for a, b in zip(splits, reseeded, strict=True)) > 200
+
+
+def write_av_clip(path, n_frames=10, fps=25.0):
+    """A tiny real mp4 with a sound track, as LRS2's clips are."""
+    import numpy as np
+
+    from marlinflow.video.writer import add_audio, write_video
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    silent = path.with_name(path.stem + ".silent.mp4")
+    write_video(silent, np.full((n_frames, 32, 32, 3), 100, np.uint8), fps)
+    sound = np.sin(np.arange(int(n_frames / fps * 16000)) / 10).astype(np.float32) * 0.1
+    add_audio(silent, sound, 16000, path)
+    silent.unlink()
+
+
+@pytest.fixture
+def lrs2_root(tmp_path):
+    """LRS2 as it unpacks: mvlrs_v1/{main,pretrain}/<programme>/<utterance>.mp4 and the lists."""
+    root = tmp_path / "mvlrs_v1"
+    clips = {
+        "train": ["5535415699068794046/00001", "5535415699068794046/00002"],
+        "val": ["6331559613336179781/00011"],
+        "test": ["6330311066473698535/00011 NF", "6330311066473698535/00018 MV"],
+        "pretrain": ["5535415699068794046/00003", "5540413745006591347/00007"],
+    }
+    for name, keys in clips.items():
+        touch(root / f"{name}.txt", "".join(f"{key}\n" for key in keys))
+        for key in keys:
+            part = "pretrain" if name == "pretrain" else "main"
+            write_av_clip(root / part / f"{key.split()[0]}.mp4")
+            touch(root / part / f"{key.split()[0]}.txt", "Text:  HELLO\n")
+    return tmp_path
+
+
+def test_lrs2_official_lists_in_place(lrs2_root):
+    from marlinflow.audio.clock import read_audio
+
+    table = build_manifest(dataset_config("lrs2", lrs2_root)).set_index("id")
+    assert len(table) == 5  # main only, by default
+    row = table.loc["main__6330311066473698535__00018"]
+    assert row.split == "test" and row.group == "6330311066473698535"
+    assert row.source == "mvlrs_v1/main/6330311066473698535/00018.mp4"
+    assert table.groupby("group")["split"].nunique().max() == 1
+    assert read_audio(lrs2_root / row.source).seconds == pytest.approx(0.4, abs=0.1)
+    both = build_manifest(dataset_config("lrs2", lrs2_root, lrs2_parts=["main", "pretrain"]))
+    assert len(both) == 7
+    assert set(both[both.id.str.startswith("pretrain__")].split) == {"train"}
+    # the unpacked folder itself is a root too
+    inner = build_manifest(dataset_config("lrs2", lrs2_root / "mvlrs_v1"))
+    assert inner.source.iloc[0].startswith("main/")
+
+
+def test_lrs2_refuses_missing_clips_lists_and_double_listing(lrs2_root):
+    root = lrs2_root / "mvlrs_v1"
+    (root / "main/6331559613336179781/00011.mp4").unlink()
+    with pytest.raises(InputError, match="listed in val.txt but not found"):
+        build_manifest(dataset_config("lrs2", lrs2_root))
+    touch(root / "val.txt", "5535415699068794046/00001\n")
+    with pytest.raises(InputError, match="also in train.txt"):
+        build_manifest(dataset_config("lrs2", lrs2_root))
+    (root / "val.txt").unlink()
+    with pytest.raises(InputError, match="LRS2 file list missing"):
+        build_manifest(dataset_config("lrs2", lrs2_root))

@@ -60,6 +60,10 @@ def lay_out(root, name):
         touch("Raw/Videos/Full/Combined/abc.mp4")
         touch("CMU_MOSEI_Labels.csd")
         touch("cmu_mosei_std_folds.py")
+    elif name == "lrs2":
+        for split in ("train", "val", "test"):
+            touch(f"mvlrs_v1/{split}.txt", f"555{split}/00001\n")
+            touch(f"mvlrs_v1/main/555{split}/00001.mp4")
     elif name == "dfew":
         touch("Clip/original/00001.avi")
         touch("EmoLabel_DataSplit/train(single-labeled)/set_1.csv", "video_name,label\n1,3\n")

@@ -1,0 +1,128 @@
+"""Training the lip-sync expert on in-sync and shifted pairs, and scoring it on held-out videos."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from marlinflow.downstream.encoders import load_encoder
+from marlinflow.lipsync.expert import SyncExpert, sync_loss
+from marlinflow.lipsync.offset import (
+    MAX_OFFSET,
+    ScoreFn,
+    best_offset,
+    offset_accuracy,
+    offset_scores,
+    sync_accuracy,
+)
+from marlinflow.lipsync.pairs import SyncVideo, sample_pairs, to_clips
+
+
+@dataclass
+class ExpertTraining:
+    steps: int = 100
+    batch_size: int = 16
+    lr: float = 1e-3  # Wav2Lip's expert: 1e-4 with Adam, over far longer runs
+    min_shift: int = 1
+    seed: int = 0
+
+
+def build_expert(
+    spec: str, freeze_encoder: bool = True, trusted: bool = False, **heads
+) -> SyncExpert:
+    """An expert around the encoder ``spec`` names, as every downstream protocol loads one
+    (:func:`marlinflow.downstream.encoders.load_encoder`: an encoder file of ours, the released
+    weights imported, ``random:<size>``, ``videomae:<size>:<path>``)."""
+    encoder, _ = load_encoder(spec, trusted=trusted)
+    return SyncExpert(encoder, freeze_encoder=freeze_encoder, **heads)
+
+
+def window_of(expert: SyncExpert) -> int:
+    """Frames a window: the encoder's clip length."""
+    return expert.encoder.size.n_frames
+
+
+def train_expert(
+    expert: SyncExpert, videos: Sequence[SyncVideo], cfg: ExpertTraining
+) -> list[float]:
+    """Adam on the BCE of random in-sync / shifted pairs; returns the loss of every step."""
+    rng = np.random.default_rng(cfg.seed)
+    torch.manual_seed(cfg.seed)
+    params = [p for p in expert.parameters() if p.requires_grad]
+    optimiser = torch.optim.Adam(params, lr=cfg.lr)
+    img_size, window = expert.encoder.size.img_size, window_of(expert)
+    expert.train()
+    losses = []
+    for _ in range(cfg.steps):
+        faces, mels, labels = sample_pairs(videos, cfg.batch_size, window, rng, cfg.min_shift)
+        similarity = expert(to_clips(faces, img_size), torch.from_numpy(mels))
+        loss = sync_loss(similarity, torch.from_numpy(labels))
+        optimiser.zero_grad()
+        loss.backward()
+        optimiser.step()
+        losses.append(float(loss.detach()))
+    recalibrate_norms(expert, videos, cfg, rng)
+    expert.eval()
+    return losses
+
+
+@torch.no_grad()
+def recalibrate_norms(
+    expert: SyncExpert, videos: Sequence[SyncVideo], cfg: ExpertTraining, rng, batches: int = 8
+) -> None:
+    """Measure the batch norms' statistics afresh on the final weights (a plain average over
+    ``batches`` batches). Their running averages trail the weights: harmless with a frozen
+    encoder, but a fine-tuned encoder moves its pooled features by more than they vary between
+    clips, and the lagging averages would push every evaluation score to one side."""
+    norms = [m for m in expert.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    momenta = [norm.momentum for norm in norms]
+    for norm in norms:
+        norm.reset_running_stats()
+        norm.momentum = None  # a cumulative average
+    img_size, window = expert.encoder.size.img_size, window_of(expert)
+    expert.train()
+    for _ in range(batches):
+        faces, mels, _ = sample_pairs(videos, cfg.batch_size, window, rng, cfg.min_shift)
+        expert(to_clips(faces, img_size), torch.from_numpy(mels))
+    for norm, momentum in zip(norms, momenta, strict=True):
+        norm.momentum = momentum
+
+
+def expert_score(expert: SyncExpert) -> ScoreFn:
+    """The expert as a score of windows (its similarity), evaluated without gradients: the faces
+    are embedded once, the mel windows of every offset together."""
+    img_size = expert.encoder.size.img_size
+
+    @torch.no_grad()
+    def score(faces: Sequence[np.ndarray], mels: np.ndarray) -> np.ndarray:
+        expert.eval()
+        face = expert.embed_face(to_clips(faces, img_size))  # (B, E)
+        audio = expert.embed_audio(torch.from_numpy(mels).flatten(0, 1))  # (O·B, E)
+        return (audio.unflatten(0, mels.shape[:2]) * face).sum(dim=-1).numpy()  # (O, B)
+
+    return score
+
+
+def evaluate_expert(
+    expert: SyncExpert,
+    videos: Sequence[SyncVideo],
+    n_pairs: int = 64,
+    max_offset: int = MAX_OFFSET,
+    seed: int = 1,
+    true_offsets: Sequence[int] | None = None,
+) -> dict[str, float]:
+    """Sync accuracy on held-out in-sync / shifted pairs, and AV-offset accuracy (the offset
+    found over ±``max_offset`` frames against the true one, 0 unless given)."""
+    window, score = window_of(expert), expert_score(expert)
+    faces, mels, labels = sample_pairs(videos, n_pairs, window, np.random.default_rng(seed))
+    found = [best_offset(*offset_scores(score, v, window, max_offset)) for v in videos]
+    true = [0] * len(videos) if true_offsets is None else list(true_offsets)
+    return {
+        "sync_accuracy": sync_accuracy(score(faces, mels[None])[0], labels),
+        "offset_accuracy": offset_accuracy(found, true),
+        "offset_accuracy_1": offset_accuracy(found, true, tolerance=1),
+        "videos": len(videos),
+    }
