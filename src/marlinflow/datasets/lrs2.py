@@ -26,7 +26,7 @@ from typing import Any
 import pandas as pd
 
 from marlinflow.datasets.common import require_root, safe_id
-from marlinflow.datasets.registry import Dataset, Gate
+from marlinflow.datasets.registry import Dataset, Gate, Published
 from marlinflow.errors import InputError
 
 # list file -> split, per part
@@ -93,4 +93,18 @@ def _row(root: Path, part: str, key: str, split: str, listing: Path) -> dict[str
     }
 
 
-DATASET = Dataset("lrs2", "LRS2-BBC", manifest, gate=GATE)
+# The main set (the default dataset.lrs2_parts): 45,839 train, 1,082 val and 1,243 test
+# utterances (Afouras et al., TPAMI 2018, Table 1), 25 fps face-centred 160x160 crops.
+_MAIN = {"train": 45_839, "val": 1_082, "test": 1_243}
+PUBLISHED = Published(
+    "Afouras et al., TPAMI 2018",
+    videos=sum(_MAIN.values()),
+    seconds=3.0,
+    fps=25,
+    width=160,
+    height=160,
+    splits={split: n / sum(_MAIN.values()) for split, n in _MAIN.items()},
+    assumed={"seconds": "utterances of up to 100 characters: assumed 3 s on average"},
+)
+
+DATASET = Dataset("lrs2", "LRS2-BBC", manifest, gate=GATE, published=PUBLISHED)
