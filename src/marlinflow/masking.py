@@ -59,6 +59,7 @@ for _index, _members in enumerate(TOKEN_CLASSES.values()):
 COMPOSITION_CLIPS = 16  # clips per video whose masks measure the visible composition
 
 STRATEGIES = ("fasking", "fasking_opp", "random", "tube", "frame")
+LABEL_STRATEGIES = ("fasking", "fasking_opp")  # the ones that read the parsing maps
 Grid = tuple[int, int, int]
 
 
@@ -119,7 +120,7 @@ def keep_order(rng: np.random.Generator, opposite: bool = False) -> list[tuple[i
     return parts + [SKIN, BACKGROUND] if opposite else [BACKGROUND, SKIN, *parts]
 
 
-def tubelet_presence(labels: np.ndarray, grid_hw: tuple[int, int]) -> np.ndarray:
+def presence_of_maps(labels: np.ndarray, grid_hw: tuple[int, int]) -> np.ndarray:
     """:func:`label_presence` of each map: (t, S, S) -> (t, N_LABELS, h, w) bool."""
     return np.stack([label_presence(frame, grid_hw) for frame in labels]).reshape(
         len(labels), N_LABELS, *grid_hw
@@ -162,7 +163,7 @@ def fasking_candidates(
         if labels is None or len(labels) != t:
             got = 0 if labels is None else len(labels)
             raise ValueError(f"need one label map per tubelet ({t}), got {got}")
-        presence = tubelet_presence(labels, (h, w))
+        presence = presence_of_maps(labels, (h, w))
     if presence.shape != (t, N_LABELS, h, w) or len(present) != t:
         raise ValueError(
             f"need label presence (t, labels, h, w) = {(t, N_LABELS, h, w)} and one flag per "
@@ -243,9 +244,9 @@ def make_mask(
     ``labels`` (t, S, S) uint8 holds the parsing map of each tubelet's first frame and
     ``present`` (t,) whether it shows a face; only the fasking strategies read them. Instead
     of the maps, ``presence`` (t, N_LABELS, h, w) may give which labels each patch touches
-    (:func:`tubelet_presence` of the maps, as the parse step stores it): the same mask.
+    (:func:`presence_of_maps` of the maps, as the parse step stores it): the same mask.
     """
-    if strategy in ("fasking", "fasking_opp"):
+    if strategy in LABEL_STRATEGIES:
         if labels is None and presence is None:
             raise ValueError(f"{strategy} masking needs parsing labels")
         t = grid[0]

@@ -269,7 +269,7 @@ def test_candidates_of_all_tubelets_at_once_are_the_stepwise_ones(grid):
             labels = rng.integers(0, masking.N_LABELS, (grid[0], 64, 64), dtype=np.uint8)
             labels[rng.random(labels.shape) > rng.uniform(0.01, 0.3)] = 0
         present = rng.random(grid[0]) < 0.8
-        packed = masking.pack_presence(masking.tubelet_presence(labels, grid[1:]))
+        packed = masking.pack_presence(masking.presence_of_maps(labels, grid[1:]))
         assert packed.shape == packed_shape and packed.dtype == np.uint16
         for ratio in (0.9, 0.5, 0.97):
             for opposite in (False, True):

@@ -198,6 +198,43 @@ def read_frames(path: str | Path, indices: Sequence[int]) -> np.ndarray:
     return frames
 
 
+def read_clip(path: str | Path, indices: Sequence[int]) -> np.ndarray:
+    """Frames at ``indices`` (one clip: ascending, close together) as (n, H, W, 3) uint8, the
+    same as :func:`read_frames`, decoding only the clip's window: a seek to the keyframe before
+    its first frame, then decoding up to its last, converting only the frames it keeps.
+
+    Frames are numbered from their timestamps at the stream's frame rate (face clips are
+    written at a constant one); where consecutive frames are not one frame period apart
+    (variable frame rate) or an index is not found, the clip is read with :func:`read_frames`.
+    """
+    indices = [int(i) for i in indices]
+    if Path(path).is_dir() or not indices or indices != sorted(indices) or indices[0] < 0:
+        return read_frames(path, indices)
+    wanted: dict[int, np.ndarray | None] = dict.fromkeys(indices)
+    with _open(path) as container:
+        stream = container.streams.video[0]
+        rate, base = stream.average_rate, stream.time_base
+        if rate and base and stream.start_time is not None:
+            first = stream.start_time + int(indices[0] / (rate * base))
+            container.seek(first, stream=stream, backward=True)
+            previous = None
+            for frame in _decode(container, path):
+                if frame.pts is None:
+                    break
+                number = round((frame.pts - stream.start_time) * base * rate)
+                if previous is not None and number != previous + 1:  # not one frame per tick
+                    wanted = dict.fromkeys(indices)
+                    break
+                previous = number
+                if number in wanted:
+                    wanted[number] = _upright_rgb(frame)
+                if number >= indices[-1]:
+                    break
+    if any(frame is None for frame in wanted.values()):
+        return read_frames(path, indices)
+    return np.stack([wanted[i] for i in indices])
+
+
 def prefetch(frames: Iterable[np.ndarray], depth: int = 8) -> Iterator[np.ndarray]:
     """Decode ahead in a background thread, at most ``depth`` frames, so decoding overlaps with
     the consumer's work on another core. Errors of the producer are raised in the consumer."""
