@@ -146,7 +146,10 @@ def clip_indices(
 
 
 class PretrainClips(Dataset):
-    """Clip (3, T, H, W) float in [0, 1] and visible mask (N,) bool for a key from the sampler.
+    """Clip (3, T, S, S) uint8 and visible mask (N,) bool for a key from the sampler.
+
+    Clips stay uint8 through the loader (a quarter of float32's bytes to copy, collate and move
+    to the device); :class:`marlinflow.pretrain.module.MarlinPretrain` scales them to [0, 1].
 
     With ``repeats`` > 1 an item is that many clips of one decoded window, (repeats, 3, T, H, W)
     and (repeats, N), each with its own mask (:func:`collate_repeats` makes batches of clips).
@@ -196,13 +199,11 @@ class PretrainClips(Dataset):
         window = sorted(set().union(*clips))
         frames = read_clip(source.video, window)  # (frames of the window, H, W, 3) uint8
         row = {index: i for i, index in enumerate(window)}
-        videos, masks = [], []
-        for indices, starts in zip(clips, firsts, strict=True):
-            videos.append(self.to_clip(frames[[row[i] for i in indices]]))
-            masks.append(torch.from_numpy(self._mask(maps, starts, present, rng)))
+        videos = self.to_clips(frames[[[row[i] for i in indices] for indices in clips]])
+        masks = [self._mask(maps, starts, present, rng) for starts in firsts]
         if repeats == 1:
-            return {"video": videos[0], "visible": masks[0]}
-        return {"video": torch.stack(videos), "visible": torch.stack(masks)}
+            return {"video": videos[0], "visible": torch.from_numpy(masks[0])}
+        return {"video": videos, "visible": torch.from_numpy(np.stack(masks))}
 
     def _maps(self, parsing: ParsingReader, frames: list[int]) -> dict[str, dict[int, Any]]:
         """What the mask strategy reads of ``frames``: per-patch label presence, else the maps."""
@@ -227,15 +228,18 @@ class PretrainClips(Dataset):
             presence=stacked.get("presence"),
         )
 
-    def to_clip(self, frames: np.ndarray) -> torch.Tensor:
-        """(T, H, W, 3) uint8 -> (3, T, S, S) float in [0, 1], resized to the model's img_size."""
+    def to_clips(self, frames: np.ndarray) -> torch.Tensor:
+        """(k, T, H, W, 3) -> (k, 3, T, S, S) uint8, resized to the model's img_size (bilinear,
+        antialiased, rounded back to uint8). The module scales them to [0, 1] on its device."""
         side = self.size.img_size
-        if frames.shape[1:3] == (side, side):  # one pass: channels first, float, scaled
-            clip = torch.empty((3, *frames.shape[:3]), dtype=torch.float32)
-            return clip.copy_(torch.from_numpy(frames).permute(3, 0, 1, 2)).div_(255)
-        clip = torch.from_numpy(frames).permute(0, 3, 1, 2).float().div_(255)  # (T, 3, H, W)
-        clip = F.interpolate(clip, size=(side, side), mode="bilinear", antialias=True)
-        return clip.clamp_(0, 1).permute(1, 0, 2, 3).contiguous()
+        clips = torch.from_numpy(np.ascontiguousarray(frames.transpose(0, 4, 1, 2, 3)))
+        if frames.shape[2:4] == (side, side):
+            return clips
+        resized = []
+        for clip in clips.transpose(1, 2):  # (T, 3, H, W) each
+            clip = F.interpolate(clip.float(), size=(side, side), mode="bilinear", antialias=True)
+            resized.append(clip.round_().clamp_(0, 255).to(torch.uint8).transpose(0, 1))
+        return torch.stack(resized)
 
 
 def collate_repeats(items: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
