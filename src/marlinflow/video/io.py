@@ -237,9 +237,13 @@ def _decode_window(container: av.container.InputContainer, indices: list[int]) -
     if round(stream.duration * base * rate) != stream.frames:  # not one frame per period
         return None
 
+    ticks = base * rate  # frames per timestamp unit, exactly: numerator / denominator
+    per, period = ticks.numerator, ticks.denominator
+
     def number(pts: int) -> int | None:  # the frame at ``pts``, None if off the frame grid
-        exact = (pts - start) * base * rate
-        return round(exact) if abs(exact - round(exact)) < 0.25 else None
+        scaled = (pts - start) * per  # the frame number times ``period``, in integers
+        frame = (2 * scaled + period) // (2 * period)  # rounded
+        return frame if 4 * abs(scaled - frame * period) < period else None
 
     wanted: dict[int, np.ndarray | None] = dict.fromkeys(indices)
     seen: set[int] = set()  # frame numbers of the packets demuxed
