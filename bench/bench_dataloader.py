@@ -9,8 +9,8 @@ median.
     python bench/bench_dataloader.py --size small --batch 8 --workers 0 2 --runs 5
 
 Prints one markdown table row per setting: what, machine, clips/s (median and range), clips/s
-per core (per worker process, or the one process with 0 workers) and, with 0 workers, the CPU
-milliseconds per clip, the less load-dependent measure on a shared machine. torch runs one
+per core (over the cores its worker processes can use: one with 0 workers) and, with 0 workers,
+the CPU milliseconds per clip, the less load-dependent measure on a shared machine. torch runs one
 thread here (``--threads``), as in a loader's worker processes, so 0 workers is one core's work.
 """
 
@@ -97,7 +97,8 @@ def main() -> None:
                 data.setup()
                 runs = [time_loader(data, args.batches) for _ in range(args.runs)]
                 rates = sorted(args.batch / wall for wall, _ in runs)
-                rate, processes = statistics.median(rates), max(workers, 1)
+                rate = statistics.median(rates)
+                cores = min(max(workers, 1), os.cpu_count() or 1)  # the cores its processes can use
                 cpu = (
                     f", {1000 * statistics.median(c for _, c in runs) / args.batch:.1f} CPU ms/clip"
                     if workers == 0
@@ -108,7 +109,7 @@ def main() -> None:
                     f"batch {args.batch}, {workers} workers, repeated_sampling {repeated}, "
                     f"{args.frames}-frame 224² clips | {describe()}, load "
                     f"{os.getloadavg()[0]:.1f} | {rate:.1f} clips/s (runs {rates[0]:.1f}–"
-                    f"{rates[-1]:.1f}), {rate / processes:.1f} per core{cpu} |"
+                    f"{rates[-1]:.1f}), {rate / cores:.1f} per core{cpu} |"
                 )
 
 
