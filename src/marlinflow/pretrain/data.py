@@ -7,7 +7,12 @@ and its parsing file (``labels``). Records that are not ok are skipped.
 Every clip is a pure function of a key (stream, epoch, slot, video): the sampler hands out keys,
 the dataset derives its RNG from (seed, stream, epoch, slot). So a resumed run, a run with more
 workers and a DDP run all see exactly the same clips and masks. The validation stream uses the
-same keys every epoch, hence a fixed validation set.
+same keys every epoch, hence a fixed validation set. With ``repeated_sampling`` k > 1 a training
+key is a window of k clips, each with its own mask (validation keeps one clip per key).
+
+Per clip the loader decodes only the clip's window (:func:`marlinflow.video.io.read_clip`), reads
+which labels each patch touches where the parse step stored it (older files: the maps of the
+tubelets' first frames) and hands the clip on as uint8; the module scales it on its device.
 """
 
 from __future__ import annotations
@@ -151,7 +156,7 @@ class PretrainClips(Dataset):
     Clips stay uint8 through the loader (a quarter of float32's bytes to copy, collate and move
     to the device); :class:`marlinflow.pretrain.module.MarlinPretrain` scales them to [0, 1].
 
-    With ``repeats`` > 1 an item is that many clips of one decoded window, (repeats, 3, T, H, W)
+    With ``repeats`` > 1 an item is that many clips of one decoded window, (repeats, 3, T, S, S)
     and (repeats, N), each with its own mask (:func:`collate_repeats` makes batches of clips).
     """
 
