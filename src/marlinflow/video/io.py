@@ -231,6 +231,7 @@ def read_clip(path: str | Path, indices: Sequence[int]) -> np.ndarray:
 def _decode_window(container: av.container.InputContainer, indices: list[int]) -> np.ndarray | None:
     """:func:`read_clip`'s frames, or None where timestamps do not number the frames."""
     stream = container.streams.video[0]
+    stream.codec_context.thread_count = 1  # a loader worker's core, as read_frames decodes
     rate, base, start = stream.average_rate, stream.time_base, stream.start_time
     if not (rate and base and start is not None and stream.frames and stream.duration):
         return None
