@@ -139,6 +139,11 @@ def test_clip_indices_stride_and_short_videos():
     assert clip_indices(6, 8, 2, rng) == [0, 2, 4, 5, 5, 5, 5, 5]  # repeat the last frame
     starts = {clip_indices(40, 8, 2, rng)[0] for _ in range(300)}
     assert starts == set(range(26))  # every start in [0, n - span] is drawn
+    # repeated sampling: clips of one window, a frame apart, within the video
+    assert clip_indices(6, 4, 2, rng, repeats=3) == [[0, 2, 4, 5], [1, 3, 5, 5], [0, 2, 4, 5]]
+    windows = [clip_indices(40, 8, 2, rng, repeats=2) for _ in range(300)]
+    assert {first[0] for first, _ in windows} == set(range(25))  # the window spans 16 frames
+    assert all(second == [i + 1 for i in first] for first, second in windows)
 
 
 def dataset(records, strategy="fasking") -> PretrainClips:
