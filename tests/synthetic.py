@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from marlinflow.face.store import PART_LABELS, save_parsing
+from marlinflow.masking import pack_presence, presence_of_maps
 from marlinflow.stages import StageRecord
 from marlinflow.video.writer import write_video
 
@@ -68,11 +69,20 @@ def render(labels: np.ndarray, phase: float = 0.0) -> np.ndarray:
 
 
 def write_clip(
-    root: str | Path, video_id: str, n_frames: int = 40, side: int = 64, no_face: tuple = ()
+    root: str | Path,
+    video_id: str,
+    n_frames: int = 40,
+    side: int = 64,
+    no_face: tuple = (),
+    grid: tuple[int, int] | None = None,
+    keyframe_interval: int = 1,
 ) -> Path:
     """Write faces/<id>.mp4, parsing/<id>.npz and parsing/<id>.status.json under ``root``.
 
-    Frames listed in ``no_face`` are marked absent in the parsing file. Returns the record's path.
+    Frames listed in ``no_face`` are marked absent in the parsing file. With ``grid`` (h, w) the
+    parsing file also holds the per-patch label presence at that token grid, as the parse step
+    writes it for the model; without, it is a file of before they were stored. Returns the
+    record's path.
     """
     root = Path(root)
     (root / "faces").mkdir(parents=True, exist_ok=True)
@@ -83,8 +93,9 @@ def write_clip(
     present = np.ones(n_frames, dtype=bool)
     present[list(no_face)] = False
     video, parsing = root / "faces" / f"{video_id}.mp4", root / "parsing" / f"{video_id}.npz"
-    write_video(video, frames, 25, crf=18, keyframe_interval=1)  # every frame a keyframe
-    save_parsing(parsing, labels, present)
+    write_video(video, frames, 25, crf=18, keyframe_interval=keyframe_interval)
+    patches = None if grid is None else pack_presence(presence_of_maps(labels, grid))
+    save_parsing(parsing, labels, present, patches)
     status = root / "parsing" / f"{video_id}.status.json"
     outputs = {"labels": str(parsing), "video": str(video)}
     StageRecord(video_id, "parse", True, outputs=outputs, stats={"frames": n_frames}).save(status)

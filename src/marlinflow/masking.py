@@ -59,6 +59,7 @@ for _index, _members in enumerate(TOKEN_CLASSES.values()):
 COMPOSITION_CLIPS = 16  # clips per video whose masks measure the visible composition
 
 STRATEGIES = ("fasking", "fasking_opp", "random", "tube", "frame")
+LABEL_STRATEGIES = ("fasking", "fasking_opp")  # the ones that read the parsing maps
 Grid = tuple[int, int, int]
 
 
@@ -119,41 +120,61 @@ def keep_order(rng: np.random.Generator, opposite: bool = False) -> list[tuple[i
     return parts + [SKIN, BACKGROUND] if opposite else [BACKGROUND, SKIN, *parts]
 
 
-def tubelet_candidates(
-    presence: np.ndarray, order: list[tuple[int, ...]], visible_frac: float
-) -> np.ndarray:
-    """Candidate cells of one tubelet: walk ``order`` label by label, stop once enough are marked."""
-    candidates = np.zeros(presence.shape[1:], dtype=bool)
-    for group in order:
-        for label in group:
-            candidates |= presence[label]
-            if candidates.mean() >= visible_frac:
-                return candidates
-    return candidates
+def presence_of_maps(labels: np.ndarray, grid_hw: tuple[int, int]) -> np.ndarray:
+    """:func:`label_presence` of each map: (t, S, S) -> (t, N_LABELS, h, w) bool."""
+    return np.stack([label_presence(frame, grid_hw) for frame in labels]).reshape(
+        len(labels), N_LABELS, *grid_hw
+    )
+
+
+def pack_presence(presence: np.ndarray) -> np.ndarray:
+    """(..., N_LABELS, h, w) bool -> (..., h, w) uint16 with bit ``label`` set where the patch
+    touches ``label``: the per-patch form the parse step stores for the loader."""
+    bits = (1 << np.arange(N_LABELS)).astype(np.uint16)
+    return np.tensordot(np.moveaxis(presence, -3, -1), bits, axes=1).astype(np.uint16)
+
+
+def unpack_presence(packed: np.ndarray) -> np.ndarray:
+    """Inverse of :func:`pack_presence`: (..., h, w) uint16 -> (..., N_LABELS, h, w) bool."""
+    bits = (packed[..., None] >> np.arange(N_LABELS, dtype=np.uint16)) & 1
+    return np.moveaxis(bits.astype(bool), -1, -3)
 
 
 def fasking_candidates(
-    labels: np.ndarray,
+    labels: np.ndarray | None,
     present: np.ndarray,
     grid: Grid,
     ratio: float,
     rng: np.random.Generator,
     opposite: bool = False,
+    presence: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Candidates (t, h, w) from the label map of each tubelet's first frame, (t, S, S).
+    """Candidates (t, h, w) from the label map of each tubelet's first frame, (t, S, S), or
+    from which labels each of their patches touches, ``presence`` (t, N_LABELS, h, w).
 
+    Per tubelet, the labels of the clip's order are added one by one (a patch is a candidate
+    once it touches any label added so far), stopping at the first label after which at least
+    ``1 - ratio`` of the tubelet's patches are candidates; all tubelets at once.
     A tubelet without a face (``present`` False) makes all its cells candidates, as the official
     code does for an empty parsing map.
     """
     t, h, w = grid
-    if len(labels) != t or len(present) != t:
-        raise ValueError(f"need one label map per tubelet ({t}), got {len(labels)}/{len(present)}")
-    order = keep_order(rng, opposite)
-    candidates = np.ones(grid, dtype=bool)
-    for k in range(t):
-        if present[k]:
-            presence = label_presence(labels[k], (h, w))
-            candidates[k] = tubelet_candidates(presence, order, 1.0 - ratio)
+    if presence is None:
+        if labels is None or len(labels) != t:
+            got = 0 if labels is None else len(labels)
+            raise ValueError(f"need one label map per tubelet ({t}), got {got}")
+        presence = presence_of_maps(labels, (h, w))
+    if presence.shape != (t, N_LABELS, h, w) or len(present) != t:
+        raise ValueError(
+            f"need label presence (t, labels, h, w) = {(t, N_LABELS, h, w)} and one flag per "
+            f"tubelet, got {presence.shape}/{len(present)}"
+        )
+    order = [label for group in keep_order(rng, opposite) for label in group]
+    marked = np.logical_or.accumulate(presence[:, order], axis=1)  # (t, labels, h, w)
+    reached = marked.mean(axis=(2, 3)) >= 1.0 - ratio  # (t, labels)
+    stop = np.where(reached.any(axis=1), reached.argmax(axis=1), len(order) - 1)
+    candidates = marked[np.arange(t), stop]
+    candidates[~np.asarray(present, bool)] = True
     return candidates
 
 
@@ -216,18 +237,22 @@ def make_mask(
     labels: np.ndarray | None = None,
     present: np.ndarray | None = None,
     balanced: bool = False,
+    presence: np.ndarray | None = None,
 ) -> np.ndarray:
     """A visible-token mask (N,) bool for one clip, with exactly visible_count(N, ratio) True.
 
     ``labels`` (t, S, S) uint8 holds the parsing map of each tubelet's first frame and
-    ``present`` (t,) whether it shows a face; only the fasking strategies read them.
+    ``present`` (t,) whether it shows a face; only the fasking strategies read them. Instead
+    of the maps, ``presence`` (t, N_LABELS, h, w) may give which labels each patch touches
+    (:func:`presence_of_maps` of the maps, as the parse step stores it): the same mask.
     """
-    if strategy in ("fasking", "fasking_opp"):
-        if labels is None:
+    if strategy in LABEL_STRATEGIES:
+        if labels is None and presence is None:
             raise ValueError(f"{strategy} masking needs parsing labels")
-        present = np.ones(len(labels), bool) if present is None else np.asarray(present, bool)
+        t = grid[0]
+        present = np.ones(t, bool) if present is None else np.asarray(present, bool)
         opposite = strategy == "fasking_opp"
-        candidates = fasking_candidates(labels, present, grid, ratio, rng, opposite)
+        candidates = fasking_candidates(labels, present, grid, ratio, rng, opposite, presence)
     elif strategy == "random":
         candidates = np.ones(grid, dtype=bool)
     elif strategy == "tube":

@@ -12,11 +12,12 @@ import numpy as np
 import pytest
 import torch
 
+from marlinflow import masking
 from marlinflow.cli import main
 from marlinflow.face import parsing_step
 from marlinflow.face.detect import landmarks_per_frame
 from marlinflow.face.parsing_farl import WEIGHTS_NAME
-from marlinflow.face.store import PART_LABELS, FaceTrack, load_parsing
+from marlinflow.face.store import PART_LABELS, FaceTrack, ParsingReader, load_parsing
 from marlinflow.stages import StageRecord
 from marlinflow.video.io import read_frames
 
@@ -70,6 +71,12 @@ def test_a_track_record_gives_labels_and_passes_the_clip_on(faces_dir, tmp_path)
     assert labels.shape == (60, 224, 224) and present.shape == (60,)
     assert not labels[5].any() and not present[5]
     assert (labels[present] == PART_LABELS["left_eye"]).any(axis=(1, 2)).all()
+    # the loader's Fasking input: which labels each patch of the model's 14x14 grid touches
+    with ParsingReader(tmp_path / "car.npz") as reader:
+        patches = reader.patches([0, 5, 59], (14, 14))
+        assert reader.patches([0], (8, 8)) is None  # another model's grid: read the maps
+    expected = masking.presence_of_maps(labels[[0, 5, 59]], (14, 14))
+    assert np.array_equal(masking.unpack_presence(patches), expected)
     stats = record.stats
     assert stats["frames"] == 60 and stats["backend"] == "landmarks"
     assert 0.9 < stats["face_fraction"] < 1.0

@@ -85,9 +85,14 @@ def test_the_log_has_one_line_per_epoch_and_no_weights_only_notice(parsed, tmp_p
         pretrain(config)
     epoch_line = re.compile(
         r"epoch (\d)/2: loss_rec \d+\.\d{4}, val_loss_rec \d+\.\d{4}, lr [\d.e-]+, "
-        r"[\d.]+ clips/s, ETA \d+:\d\d:\d\d$"
+        r"[\d.]+ clips/s \(loader [\d.]+, model [\d.]+ clips/s, waiting for data \d+%\), "
+        r"ETA \d+:\d\d:\d\d$"
     )
-    lines = [r.getMessage() for r in caplog.records if r.name == "marlinflow.pretrain.progress"]
+    lines = [
+        r.getMessage()
+        for r in caplog.records
+        if r.name == "marlinflow.pretrain.progress" and r.levelno == logging.INFO
+    ]
     assert [epoch_line.match(line).group(1) for line in lines] == ["1", "2"], lines
     assert lines[-1].endswith("ETA 0:00:00")
     assert not [r for r in caplog.records if "weights_only" in r.getMessage()]
@@ -171,6 +176,8 @@ def test_pretrain_verb_end_to_end(parsed, tmp_path, monkeypatch):
         "mask_strategy=tube",
         "--set",
         "adv_weight=0",
+        "--set",
+        "repeated_sampling=2",  # not the official sampling: the run's tags say so
     ]
     assert main(argv) == 0
     for name in ("last.ckpt", "encoder.pt", "metrics.csv", "metrics.json", "config.json"):
@@ -183,8 +190,9 @@ def test_pretrain_verb_end_to_end(parsed, tmp_path, monkeypatch):
     assert (record["job_type"], record["group"], record["tags"]) == (
         "pretrain",
         "run-pretrain-test",
-        ["tiny"],
+        ["tiny", "repeated_sampling_2"],
     )
+    assert record["config"]["repeated_sampling"] == 2
     assert record["status"] == "finished" and record["mode"] == "offline"
     assert record["config"]["mask_strategy"] == "tube" and record["summary"]["iterations"] == 4
     logged = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]

@@ -238,3 +238,54 @@ def test_a_tighter_crop_shows_less_background():
         backgrounds.append(composition["background"])
     assert backgrounds[0] > 0.8 and backgrounds[1] < backgrounds[0] - 0.2
     assert backgrounds[2] < 0.05 and composition["skin"] > 0.8
+
+
+def stepwise_candidates(labels, present, grid, ratio, rng, opposite=False) -> np.ndarray:
+    """Fasking's candidates the way the official code walks them: tubelet by tubelet, label by
+    label, checking the visible fraction after each label."""
+    t, h, w = grid
+    order = [label for group in masking.keep_order(rng, opposite) for label in group]
+    candidates = np.ones(grid, dtype=bool)
+    for k in np.flatnonzero(present):
+        presence, marked = masking.label_presence(labels[k], (h, w)), np.zeros((h, w), bool)
+        for label in order:
+            marked |= presence[label]
+            if marked.mean() >= 1.0 - ratio:
+                break
+        candidates[k] = marked
+    return candidates
+
+
+@pytest.mark.parametrize("grid", [OFFICIAL, TINY])
+def test_candidates_of_all_tubelets_at_once_are_the_stepwise_ones(grid):
+    """The same candidates as the label-by-label walk, from the maps or from the packed
+    per-patch presence the parse step stores, on faces and on sparse random maps."""
+    rng = np.random.default_rng(11)
+    packed_shape = (grid[0], *grid[1:])
+    for trial in range(12):
+        if trial % 2:
+            labels = np.stack([face_label_map(224, rng.uniform(-0.3, 0.3)) for _ in range(grid[0])])
+        else:
+            labels = rng.integers(0, masking.N_LABELS, (grid[0], 64, 64), dtype=np.uint8)
+            labels[rng.random(labels.shape) > rng.uniform(0.01, 0.3)] = 0
+        present = rng.random(grid[0]) < 0.8
+        packed = masking.pack_presence(masking.presence_of_maps(labels, grid[1:]))
+        assert packed.shape == packed_shape and packed.dtype == np.uint16
+        for ratio in (0.9, 0.5, 0.97):
+            for opposite in (False, True):
+                expected = stepwise_candidates(
+                    labels, present, grid, ratio, np.random.default_rng(trial), opposite
+                )
+                got = masking.fasking_candidates(
+                    labels, present, grid, ratio, np.random.default_rng(trial), opposite
+                )
+                stored = masking.fasking_candidates(
+                    None,
+                    present,
+                    grid,
+                    ratio,
+                    np.random.default_rng(trial),
+                    opposite,
+                    presence=masking.unpack_presence(packed),
+                )
+                assert np.array_equal(got, expected) and np.array_equal(stored, expected)

@@ -8,10 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 
 from marlinflow.errors import InputError
 from marlinflow.face.store import load_parsing
-from marlinflow.masking import label_presence, visible_count
+from marlinflow.masking import label_presence, make_mask, visible_count
 from marlinflow.models import get_size
 from marlinflow.pretrain.config import PretrainConfig
 from marlinflow.pretrain.data import (
@@ -138,6 +139,11 @@ def test_clip_indices_stride_and_short_videos():
     assert clip_indices(6, 8, 2, rng) == [0, 2, 4, 5, 5, 5, 5, 5]  # repeat the last frame
     starts = {clip_indices(40, 8, 2, rng)[0] for _ in range(300)}
     assert starts == set(range(26))  # every start in [0, n - span] is drawn
+    # repeated sampling: clips of one window, a frame apart, within the video
+    assert clip_indices(6, 4, 2, rng, repeats=3) == [[0, 2, 4, 5], [1, 3, 5, 5], [0, 2, 4, 5]]
+    windows = [clip_indices(40, 8, 2, rng, repeats=2) for _ in range(300)]
+    assert {first[0] for first, _ in windows} == set(range(25))  # the window spans 16 frames
+    assert all(second == [i + 1 for i in first] for first, second in windows)
 
 
 def dataset(records, strategy="fasking") -> PretrainClips:
@@ -150,7 +156,7 @@ def test_item_is_the_clip_and_its_mask(records):
     clips = dataset(records)
     item = clips[(0, 2, 5, 0)]
     video, visible = item["video"], item["visible"]
-    assert video.shape == (3, 8, 64, 64) and video.dtype == torch.float32
+    assert video.shape == (3, 8, 64, 64) and video.dtype == torch.uint8  # scaled on the device
     assert visible.shape == (256,) and visible.sum() == visible_count(256, 0.9)
     # The pixels are exactly the frames at stride 2 of some start (no resize at 64²).
     source = clips.sources[0]
@@ -159,8 +165,7 @@ def test_item_is_the_clip_and_its_mask(records):
         for s in range(26)
         if torch.equal(
             video,
-            torch.from_numpy(read_frames(source.video, range(s, s + 16, 2))).permute(3, 0, 1, 2)
-            / 255,
+            torch.from_numpy(read_frames(source.video, range(s, s + 16, 2))).permute(3, 0, 1, 2),
         )
     )
     # Fasking on a face: every visible token's patch touches background in its tubelet's map.
@@ -182,11 +187,102 @@ def test_items_reproducible_by_key(records):
 def test_resize_and_no_face_fallback(records):
     clips = dataset(records)
     item = clips[(0, 0, 0, 2)]  # "wide": 96² frames, no face anywhere
-    assert item["video"].shape == (3, 8, 64, 64)
-    assert item["video"].min() >= 0.0 and item["video"].max() <= 1.0
+    assert item["video"].shape == (3, 8, 64, 64) and item["video"].dtype == torch.uint8
     # No face means random masking: over many clips, visible tokens fall everywhere.
     hits = sum(clips[(0, 0, s, 2)]["visible"].numpy().astype(int) for s in range(40))
     assert (hits > 0).mean() > 0.9
+
+
+def clip_the_first_way(clips: PretrainClips, key) -> dict[str, torch.Tensor]:
+    """The item for ``key`` the way the loader first made it: every frame by exact seeking, the
+    tubelets' whole label maps, Fasking from the maps, then channels first and scaled."""
+    _, epoch, slot, video = key
+    source, rng = clips.sources[video], np.random.default_rng([clips.seed, key[0], epoch, slot])
+    _, present = load_parsing(source.labels)
+    indices = clip_indices(len(present), TINY.n_frames, clips.stride, rng)
+    frames = read_frames(source.video, indices)
+    firsts = indices[:: TINY.tubelet]
+    labels, _ = load_parsing(source.labels, frames=firsts)
+    m = clips.mask
+    visible = make_mask(m.strategy, TINY.grid, m.ratio, rng, labels, present[firsts], m.balanced)
+    video = torch.from_numpy(frames).permute(0, 3, 1, 2).float().div_(255)
+    if video.shape[-1] != TINY.img_size:
+        video = F.interpolate(video, size=TINY.img_size, mode="bilinear", antialias=True)
+        video = video.clamp_(0, 1)
+    return {"video": video.permute(1, 0, 2, 3).contiguous(), "visible": torch.from_numpy(visible)}
+
+
+@pytest.mark.parametrize("strategy", ["fasking", "tube"])
+def test_window_decoding_and_stored_patches_give_the_first_clips_and_masks(
+    records, tmp_path, strategy
+):
+    """Files with the per-patch label presence (read instead of the maps) and files without it
+    give the same clips and masks as the first loader, on a clip with a keyframe every 16 frames
+    (the track step's) and on short and faceless clips."""
+    write_clip(tmp_path, "patched", n_frames=70, grid=TINY.grid[1:], keyframe_interval=16)
+    write_clip(tmp_path, "old", n_frames=70, keyframe_interval=16)
+    sources = read_index([tmp_path / "parsing"]) + read_index([records[0] / "parsing"])
+    clips = PretrainClips(sources, TINY, MaskSpec(strategy, 0.9, True), 2, 3)
+    for video in range(len(sources)):
+        for slot in range(3):
+            key = (0, 1, slot, video)
+            item, expected = clips[key], clip_the_first_way(clips, key)
+            scaled = item["video"].float() / 255  # as the module scales them on its device
+            if sources[video].video_id == "wide":  # 96² resized, then rounded to uint8
+                assert (scaled - expected["video"]).abs().max() <= 0.5 / 255 + 1e-6
+            else:
+                assert torch.equal(scaled, expected["video"]), (video, slot)
+            assert torch.equal(item["visible"], expected["visible"]), (video, slot)
+
+
+def test_repeated_sampling_draws_clips_of_one_window(records, tmp_path):
+    """Three clips per window at stride 2: the second starts a frame after the first, the third
+    shares the first's frames; each has its own mask; the same key gives the same clips."""
+    write_clip(tmp_path, "rep", n_frames=50, grid=TINY.grid[1:], keyframe_interval=16)
+    sources = read_index([tmp_path / "parsing"])
+    repeated = PretrainClips(sources, TINY, MaskSpec("fasking", 0.9, False), 2, 3, repeats=3)
+    starts = set()
+    for slot in range(3):
+        three, again = repeated[(0, 0, slot, 0)], repeated[(0, 0, slot, 0)]
+        assert three["video"].shape == (3, 3, 8, 64, 64) and three["visible"].shape == (3, 256)
+        assert torch.equal(three["video"], again["video"])
+        assert torch.equal(three["visible"], again["visible"])
+        assert torch.equal(three["video"][2], three["video"][0])
+        assert (three["visible"].sum(dim=1) == visible_count(256, 0.9)).all()
+        assert not torch.equal(three["visible"][0], three["visible"][2])
+        start = next(  # the second clip is the frames at stride 2 from one frame later
+            s for s in range(35) if torch.equal(three["video"][0], frames_from(sources[0], s))
+        )
+        assert torch.equal(three["video"][1], frames_from(sources[0], start + 1))
+        starts.add(start)
+    assert len(starts) > 1  # each key its own window
+
+
+def frames_from(source: ClipSource, start: int) -> torch.Tensor:
+    frames = read_frames(source.video, range(start, start + 16, 2))
+    return torch.from_numpy(frames).permute(3, 0, 1, 2)
+
+
+def test_repeated_sampling_batches_are_clips(records):
+    def loader(batch_size: int, clips: int):
+        config = PretrainConfig(
+            model="tiny",
+            index=[str(records[0] / "parsing")],
+            batch_size=batch_size,
+            workers=0,
+            clips_per_epoch=clips,
+            val_fraction=0,
+            repeated_sampling=2,
+        )
+        data = PretrainData(config)
+        data.setup()
+        return data.train_dataloader()
+
+    batches = list(loader(4, 8))
+    assert len(batches) == 2 and batches[0]["video"].shape == (4, 3, 8, 64, 64)
+    assert batches[0]["visible"].shape == (4, 256)
+    with pytest.raises(InputError, match="multiples"):
+        loader(3, 6)
 
 
 def test_broken_clip_is_named_then_skipped(records, tmp_path, caplog):

@@ -201,3 +201,15 @@ def test_bf16_autocast_on_gpu(tmp_path):
     assert (
         json.loads((tmp_path / "final" / "metrics.json").read_text())["precision"] == "bf16-mixed"
     )
+
+
+def test_uint8_clips_are_scaled_on_the_device():
+    """The loader's uint8 clips reach the model as float in [0, 1], exactly x / 255."""
+    module = MarlinPretrain(PretrainConfig(model="tiny"))
+    clips = torch.randint(0, 256, (2, *TINY.clip_shape), dtype=torch.uint8)
+    batch = {"video": clips, "visible": torch.ones(2, 4, dtype=torch.bool)}
+    scaled = module.on_after_batch_transfer(batch, 0)
+    assert scaled["video"].dtype == torch.float32 and scaled["visible"] is batch["visible"]
+    assert torch.equal(scaled["video"], clips.float() / 255)
+    floats = {"video": clips.float() / 255, "visible": batch["visible"]}
+    assert module.on_after_batch_transfer(floats, 0)["video"] is floats["video"]

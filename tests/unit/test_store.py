@@ -5,6 +5,7 @@ from marlinflow.errors import InputError
 from marlinflow.face.store import (
     CHUNK_FRAMES,
     FaceTrack,
+    ParsingReader,
     ParsingWriter,
     load_parsing,
     save_parsing,
@@ -66,3 +67,29 @@ def test_face_track_round_trip(tmp_path):
     loaded = FaceTrack.load(tmp_path / "t.json")
     assert np.allclose(loaded.landmarks, track.landmarks, atol=0.006)
     assert loaded.track_ids.tolist() == [0, 0, -1, 1, 1] and loaded.meta == {"fps": 25.0}
+
+
+def test_patches_are_stored_beside_the_labels_and_old_files_have_none(tmp_path):
+    n = CHUNK_FRAMES + 40
+    labels, present = frames_with_ids(n), np.ones(n, bool)
+    patches = np.arange(n * 4, dtype=np.uint16).reshape(n, 2, 2)
+    with ParsingWriter(tmp_path / "p.npz") as writer:
+        for start in range(0, n, 100):
+            writer.add(
+                labels[start : start + 100],
+                present[start : start + 100],
+                patches[start : start + 100],
+            )
+    picked = [CHUNK_FRAMES + 39, 0, 7]
+    with ParsingReader(tmp_path / "p.npz") as reader:
+        assert np.array_equal(reader.patches(picked, (2, 2)), patches[picked])
+        assert reader.patches(picked, (14, 14)) is None  # stored for another grid
+        assert np.array_equal(reader.labels(picked), labels[picked])
+    assert np.array_equal(load_parsing(tmp_path / "p.npz")[0], labels)
+    save_parsing(tmp_path / "old.npz", labels, present)  # as written before patches were stored
+    with ParsingReader(tmp_path / "old.npz") as reader:
+        assert reader.patches(picked, (2, 2)) is None
+        assert np.array_equal(reader.labels(picked), labels[picked])
+    with pytest.raises(ValueError, match="every add"), ParsingWriter(tmp_path / "q.npz") as writer:
+        writer.add(labels[:3], present[:3], patches[:3])
+        writer.add(labels[3:6], present[3:6])

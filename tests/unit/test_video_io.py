@@ -13,7 +13,14 @@ import numpy as np
 import pytest
 
 from marlinflow.errors import VideoError
-from marlinflow.video.io import iter_frames, iter_timed_frames, prefetch, probe, read_frames
+from marlinflow.video.io import (
+    iter_frames,
+    iter_timed_frames,
+    prefetch,
+    probe,
+    read_clip,
+    read_frames,
+)
 
 
 def ramp_frames(n: int, height: int = 64, width: int = 96) -> np.ndarray:
@@ -187,3 +194,34 @@ def test_resampling_picks_the_frame_nearest_each_output_time():
     held = np.array([0.0, 0.04, 0.08, 0.41, 0.45])  # a frame held for 330 ms
     assert is_variable_rate(held, 25)
     assert resample_indices(held, 25).tolist() == [0, 1, 2, 2, 2, 2, 2, 3, 3, 3, 3, 4]
+
+
+def test_a_clip_window_decodes_to_the_frames_exact_seeking_gives(
+    tmp_path, carphone, samples_dir, monkeypatch
+):
+    """read_clip (seek to the window, decode it) equals read_frames (decord) on a face clip with
+    a keyframe every 16 frames at an NTSC rate, carphone (H.264 with B-frames), an MPEG-4 face
+    crop, and windows that run past the last frame (which repeats); files whose timestamps do
+    not number their frames (variable rate, a dropped frame before the window) are read with
+    read_frames."""
+    from marlinflow.video import io
+    from marlinflow.video.writer import write_video
+
+    exact_seeks = []
+    monkeypatch.setattr(io, "read_frames", lambda p, i: exact_seeks.append(p) or read_frames(p, i))
+    face_clip = tmp_path / "face.mp4"
+    write_video(face_clip, ramp_frames(70, 64, 64), 30000 / 1001, keyframe_interval=16)
+    steps = [40 * i + 25 * (i > 9) for i in range(30)]
+    vfr = encode(tmp_path / "vfr.mkv", ramp_frames(30), pts=steps)
+    dropped = encode(
+        tmp_path / "dropped.mp4", ramp_frames(30), pts=[40 * i + 40 * (i > 9) for i in range(30)]
+    )
+    for path in (face_clip, carphone, samples_dir / "cropped01.mp4", vfr, dropped):
+        n, exact_seeks[:] = probe(path).n_frames, []
+        for start in (0, 21, n // 2 + 3, n - 9):
+            indices = [min(start + 2 * i, n - 1) for i in range(8)]
+            assert np.array_equal(read_clip(path, indices), read_frames(path, indices)), (
+                path,
+                start,
+            )
+        assert len(exact_seeks) == (4 if path in (vfr, dropped) else 0), path

@@ -4,6 +4,8 @@
 whose outputs name the face clip ``video`` and the landmarks ``track``) or a track JSON with its
 clip ``<id>.mp4`` beside it. Writes ``<id>.npz`` beside OUT_STATUS, then the record, whose
 outputs are ``labels`` (the npz) and ``video`` (the face clip, passed on: pretraining reads both).
+The npz also holds which labels each patch of the config's model's token grid touches, so the
+pretraining loader draws Fasking masks without reading the maps.
 
 The record's stats also say what pretraining will show the encoder of this video:
 ``visible_composition``, the share of background, skin and facial parts among the visible
@@ -108,7 +110,8 @@ def _parse(
     counts = np.zeros(len(PART_LABELS), np.int64)
     with ParsingWriter(out_npz) as writer:
         for labels, present in _label_chunks(track, info, video_path, farl):
-            writer.add(labels, present)
+            patches = masking.pack_presence(masking.presence_of_maps(labels, size.grid[1:]))
+            writer.add(labels, present, patches)  # patches: what the loader's Fasking reads
             counts += np.bincount(labels[present].ravel(), minlength=len(PART_LABELS))
     stats = {
         "backend": "landmarks" if farl is None else "farl",

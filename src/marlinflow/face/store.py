@@ -3,13 +3,17 @@
 Track: ``{id}.mp4`` (the aligned face clip, one frame per source frame) beside ``{id}.json``
 (per-frame boxes, landmarks, scores and track ids; see :class:`FaceTrack`).
 Parse: ``{id}.npz`` holding part labels in FaRL-LaPa order as uint8 chunks ``labels_00000``,
-``labels_00001``, ... of (n, S, S) (256 frames each) and ``present`` (N,) bool, compressed.
+``labels_00001``, ... of (n, S, S) (256 frames each) and ``present`` (N,) bool, compressed; since
+the loader reads them, also which labels each patch of the model's token grid touches, as uint16
+bit sets in chunks ``patches_00000``, ... of (n, h, w) (older files lack them).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import zipfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -86,19 +90,24 @@ class FaceTrack:
 
 
 CHUNK_FRAMES = 256  # frames per stored array: writing and reading never hold a whole long video
+LABELS, PATCHES = "labels", "patches"  # prefixes of the chunked members
 
 
 class ParsingWriter:
     """Write part-label maps chunk by chunk into one compressed npz, atomically.
 
     The file holds ``labels_00000``, ``labels_00001``, ... (uint8 (n, S, S) each, in frame order)
-    and ``present`` (N,) bool, so memory is bounded by a chunk, not by the video's length.
+    and ``present`` (N,) bool, so memory is bounded by a chunk, not by the video's length. When
+    :meth:`add` is given ``patches`` (n, h, w) uint16, which labels each patch of a token grid
+    touches (:func:`marlinflow.masking.pack_presence`), they are stored alike as ``patches_00000``,
+    ...: what a pretraining loader needs for Fasking at that grid, a few hundred bytes a frame
+    to read instead of the whole map. Files without them stay readable (:class:`ParsingReader`).
     """
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
         self._present: list[np.ndarray] = []
-        self._pending: list[np.ndarray] = []  # frames waiting to fill a chunk
+        self._pending: dict[str, list[np.ndarray]] = {}  # frames waiting to fill a chunk
         self._chunks = 0
 
     def __enter__(self) -> ParsingWriter:
@@ -106,19 +115,29 @@ class ParsingWriter:
         self._zip = zipfile.ZipFile(self._atomic.__enter__(), "w", zipfile.ZIP_DEFLATED)
         return self
 
-    def add(self, labels: np.ndarray, present: np.ndarray) -> None:
+    def add(self, labels: np.ndarray, present: np.ndarray, patches: np.ndarray | None = None):
         labels = np.asarray(labels)
         if labels.ndim != 3 or labels.max(initial=0) > max(PART_LABELS.values()):
             raise ValueError(f"labels must be (n, S, S) with values 0..10, got {labels.shape}")
-        self._pending.append(labels.astype(np.uint8, copy=False))
+        arrays = {LABELS: labels.astype(np.uint8, copy=False)}
+        if patches is not None:
+            if patches.ndim != 3 or len(patches) != len(labels):
+                raise ValueError(f"patches must be (n, h, w) for {len(labels)} maps")
+            arrays[PATCHES] = np.asarray(patches, np.uint16)
+        if self._present and set(arrays) != set(self._pending):
+            raise ValueError("patches must be given with every add or with none")
+        for name, array in arrays.items():
+            self._pending.setdefault(name, []).append(array)
         self._present.append(np.asarray(present, bool))
-        while sum(map(len, self._pending)) >= CHUNK_FRAMES:
-            frames = np.concatenate(self._pending)
-            self._write_chunk(frames[:CHUNK_FRAMES])
-            self._pending = [frames[CHUNK_FRAMES:]]
+        while sum(map(len, self._pending[LABELS])) >= CHUNK_FRAMES:
+            self._write_chunk(CHUNK_FRAMES)
 
-    def _write_chunk(self, frames: np.ndarray) -> None:
-        self._member(f"labels_{self._chunks:05d}", frames)
+    def _write_chunk(self, count: int) -> None:
+        """Write the first ``count`` pending frames of each member as its next chunk."""
+        for name, pending in self._pending.items():
+            frames = np.concatenate(pending) if pending else np.zeros((0, 0, 0), np.uint8)
+            self._member(f"{name}_{self._chunks:05d}", frames[:count])
+            self._pending[name] = [frames[count:]]
         self._chunks += 1
 
     def _member(self, name: str, array: np.ndarray) -> None:
@@ -127,18 +146,81 @@ class ParsingWriter:
 
     def __exit__(self, *exc_info) -> None:
         if exc_info[0] is None:
-            rest = [p for p in self._pending if len(p)]
+            rest = sum(map(len, self._pending.get(LABELS, [])))
             if rest or not self._chunks:
-                self._write_chunk(np.concatenate(rest) if rest else np.zeros((0, 0, 0), np.uint8))
+                self._pending.setdefault(LABELS, [])
+                self._write_chunk(rest)
             self._member("present", np.concatenate(self._present or [np.zeros(0, bool)]))
         self._zip.close()
         self._atomic.__exit__(*exc_info)
 
 
-def save_parsing(path: str | Path, labels: np.ndarray, present: np.ndarray) -> None:
-    """Store part-label maps (N, S, S) as compressed uint8, atomically."""
+def save_parsing(
+    path: str | Path, labels: np.ndarray, present: np.ndarray, patches: np.ndarray | None = None
+) -> None:
+    """Store part-label maps (N, S, S) as compressed uint8 (and their per-patch label presence
+    (N, h, w), if given), atomically."""
     with ParsingWriter(path) as writer:
-        writer.add(labels, present)
+        writer.add(labels, present, patches)
+
+
+class ParsingReader:
+    """A parsing file opened once: ``present`` (N,) bool, and the labels or patches of chosen
+    frames, decompressing only the chunks that hold them. Errors are :class:`InputError`."""
+
+    def __init__(self, path: str | Path):
+        self.path = path
+        with self._reading():
+            self._data = np.load(path)
+            self.present = self._data["present"]
+            self._names = {
+                prefix: sorted(k for k in self._data.files if k.startswith(f"{prefix}_"))
+                for prefix in (LABELS, PATCHES)
+            }
+
+    def __enter__(self) -> ParsingReader:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self._data.close()
+
+    @contextlib.contextmanager
+    def _reading(self) -> Iterator[None]:
+        try:
+            yield
+        except (OSError, ValueError, KeyError, IndexError, zipfile.BadZipFile) as err:
+            raise InputError(self.path, f"not a readable parsing file ({err})") from err
+
+    def labels(self, frames=None) -> np.ndarray:
+        """Part labels (n, S, S) uint8 of ``frames`` (indices; None: all frames)."""
+        return self._rows(LABELS, frames)
+
+    def patches(self, frames, grid_hw: tuple[int, int]) -> np.ndarray | None:
+        """Per-patch label presence (n, h, w) uint16 of ``frames``, or None when the file holds
+        none at ``grid_hw`` (written before they were stored, or for another grid)."""
+        names = self._names[PATCHES]
+        if not names or len(names) != len(self._names[LABELS]):
+            return None
+        with self._reading():
+            if self._data[names[0]].shape[1:] != tuple(grid_hw):
+                return None
+        return self._rows(PATCHES, frames)
+
+    def _rows(self, prefix: str, frames) -> np.ndarray:
+        with self._reading():
+            chunks = self._names[prefix]
+            if frames is None:
+                return np.concatenate([self._data[k] for k in chunks])
+            frames = np.asarray(frames, dtype=int)
+            if len(frames) and (frames.min() < 0 or frames.max() >= len(self.present)):
+                raise ValueError(f"frame index out of range 0..{len(self.present) - 1}")
+            if not len(frames):
+                return np.zeros((0, 0, 0), np.uint8)
+            which, rows = np.divmod(frames, CHUNK_FRAMES)
+            loaded = {c: self._data[chunks[c]] for c in np.unique(which).tolist()}
+            return np.stack(
+                [loaded[c][r] for c, r in zip(which.tolist(), rows.tolist(), strict=True)]
+            )
 
 
 def load_parsing(path: str | Path, frames=None) -> tuple[np.ndarray, np.ndarray]:
@@ -147,18 +229,5 @@ def load_parsing(path: str | Path, frames=None) -> tuple[np.ndarray, np.ndarray]
     With ``frames`` (indices), only those frames' labels are returned (and only the chunks that
     hold them are decompressed); ``present`` is always whole.
     """
-    try:
-        with np.load(path) as data:
-            present = data["present"]
-            chunks = sorted(k for k in data.files if k.startswith("labels_"))
-            if frames is None:
-                return np.concatenate([data[k] for k in chunks]), present
-            frames = np.asarray(frames)
-            if len(frames) and (frames.min() < 0 or frames.max() >= len(present)):
-                raise ValueError(f"frame index out of range 0..{len(present) - 1}")
-            needed = {int(f) // CHUNK_FRAMES for f in frames}
-            loaded = {c: data[chunks[c]] for c in sorted(needed)}
-            rows = [loaded[int(f) // CHUNK_FRAMES][int(f) % CHUNK_FRAMES] for f in frames]
-            return np.stack(rows) if rows else np.zeros((0, 0, 0), np.uint8), present
-    except (OSError, ValueError, KeyError, IndexError, zipfile.BadZipFile) as err:
-        raise InputError(path, f"not a readable parsing file ({err})") from err
+    with ParsingReader(path) as reader:
+        return reader.labels(frames), reader.present

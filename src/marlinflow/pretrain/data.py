@@ -7,7 +7,12 @@ and its parsing file (``labels``). Records that are not ok are skipped.
 Every clip is a pure function of a key (stream, epoch, slot, video): the sampler hands out keys,
 the dataset derives its RNG from (seed, stream, epoch, slot). So a resumed run, a run with more
 workers and a DDP run all see exactly the same clips and masks. The validation stream uses the
-same keys every epoch, hence a fixed validation set.
+same keys every epoch, hence a fixed validation set. With ``repeated_sampling`` k > 1 a training
+key is a window of k clips, each with its own mask (validation keeps one clip per key).
+
+Per clip the loader decodes only the clip's window (:func:`marlinflow.video.io.read_clip`), reads
+which labels each patch touches where the parse step stored it (older files: the maps of the
+tubelets' first frames) and hands the clip on as uint8; the module scales it on its device.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytorch_lightning as pl
@@ -26,12 +32,12 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 
 from marlinflow.downstream.splits import split_of, stable_fraction
 from marlinflow.errors import InputError
-from marlinflow.face.store import load_parsing
-from marlinflow.masking import make_mask
+from marlinflow.face.store import ParsingReader
+from marlinflow.masking import LABEL_STRATEGIES, make_mask, unpack_presence
 from marlinflow.models import ModelSize, resolve_size
 from marlinflow.pretrain.config import PretrainConfig
 from marlinflow.stages import STATUS_SUFFIX, StageRecord
-from marlinflow.video.io import read_frames
+from marlinflow.video.io import read_clip
 
 log = logging.getLogger(__name__)
 TRAIN, VAL = 0, 1  # RNG streams
@@ -128,29 +134,45 @@ def split_sources(
 
 
 def clip_indices(
-    n_available: int, n_frames: int, stride: int, rng: np.random.Generator
-) -> list[int]:
-    """``n_frames`` indices at ``stride`` from a uniform start; short videos repeat the last frame."""
-    span = (n_frames - 1) * stride + 1
+    n_available: int, n_frames: int, stride: int, rng: np.random.Generator, repeats: int = 1
+) -> list[int] | list[list[int]]:
+    """``n_frames`` indices at ``stride`` from a uniform start; short videos repeat the last frame.
+
+    With ``repeats`` > 1, that many clips of one window (a list of lists): clip i starts
+    ``i % stride`` frames after the window's uniform start. One draw of ``rng`` either way.
+    """
+    span = (n_frames - 1) * stride + min(repeats, stride)
     start = int(rng.integers(0, n_available - span + 1)) if n_available >= span else 0
-    return [min(start + i * stride, n_available - 1) for i in range(n_frames)]
+    clips = [
+        [min(start + i % stride + j * stride, n_available - 1) for j in range(n_frames)]
+        for i in range(repeats)
+    ]
+    return clips if repeats > 1 else clips[0]
 
 
 class PretrainClips(Dataset):
-    """Clip (3, T, H, W) float in [0, 1] and visible mask (N,) bool for a key from the sampler."""
+    """Clip (3, T, S, S) uint8 and visible mask (N,) bool for a key from the sampler.
+
+    Clips stay uint8 through the loader (a quarter of float32's bytes to copy, collate and move
+    to the device); :class:`marlinflow.pretrain.module.MarlinPretrain` scales them to [0, 1].
+
+    With ``repeats`` > 1 an item is that many clips of one decoded window, (repeats, 3, T, S, S)
+    and (repeats, N), each with its own mask (:func:`collate_repeats` makes batches of clips).
+    """
 
     def __init__(
-        self, sources: list[ClipSource], size: ModelSize, mask: MaskSpec, stride: int, seed: int
+        self,
+        sources: list[ClipSource],
+        size: ModelSize,
+        mask: MaskSpec,
+        stride: int,
+        seed: int,
+        repeats: int = 1,
     ):
         if not sources:
             raise ValueError("no usable videos to pretrain on")
-        self.sources, self.size, self.mask, self.stride, self.seed = (
-            sources,
-            size,
-            mask,
-            stride,
-            seed,
-        )
+        self.sources, self.size, self.mask = sources, size, mask
+        self.stride, self.seed, self.repeats = stride, seed, repeats
 
     def __len__(self) -> int:
         return len(self.sources)
@@ -167,33 +189,68 @@ class PretrainClips(Dataset):
         raise InputError(self.sources[video].video, "no readable clip left in the index")
 
     def load(self, source: ClipSource, rng: np.random.Generator) -> dict[str, torch.Tensor]:
-        """Read one random clip of ``source`` and make its mask; InputError names the bad file."""
-        _, present = load_parsing(source.labels, frames=[])  # the frame count, no labels yet
-        if len(present) == 0:
-            raise InputError(source.labels, "parsing file has no frames")
-        indices = clip_indices(len(present), self.size.n_frames, self.stride, rng)
-        frames = read_frames(source.video, indices)  # (T, H, W, 3) uint8
-        firsts = indices[:: self.size.tubelet]  # the first frame of each tubelet
-        labels, _ = load_parsing(source.labels, frames=firsts)  # only the chunks holding them
-        visible = make_mask(
+        """Read one random window of ``source`` and make its clips' masks; InputError names the
+        bad file. Decodes only the window's frames; Fasking reads the per-patch label presence
+        the parse step stores at the model's grid, or the label maps of older parsing files."""
+        t, tubelet, repeats = self.size.n_frames, self.size.tubelet, self.repeats
+        with ParsingReader(source.labels) as parsing:
+            present = parsing.present
+            if len(present) == 0:
+                raise InputError(source.labels, "parsing file has no frames")
+            clips = clip_indices(len(present), t, self.stride, rng, repeats)
+            clips = clips if repeats > 1 else [clips]
+            firsts = [indices[::tubelet] for indices in clips]  # each tubelet's first frame
+            maps = self._maps(parsing, sorted(set().union(*firsts)))
+        window = sorted(set().union(*clips))
+        frames = read_clip(source.video, window)  # (frames of the window, H, W, 3) uint8
+        row = {index: i for i, index in enumerate(window)}
+        videos = self.to_clips(frames[[[row[i] for i in indices] for indices in clips]])
+        masks = [self._mask(maps, starts, present, rng) for starts in firsts]
+        if repeats == 1:
+            return {"video": videos[0], "visible": torch.from_numpy(masks[0])}
+        return {"video": videos, "visible": torch.from_numpy(np.stack(masks))}
+
+    def _maps(self, parsing: ParsingReader, frames: list[int]) -> dict[str, dict[int, Any]]:
+        """What the mask strategy reads of ``frames``: per-patch label presence, else the maps."""
+        if self.mask.strategy not in LABEL_STRATEGIES:
+            return {}
+        patches = parsing.patches(frames, self.size.grid[1:])
+        if patches is not None:
+            return {"presence": dict(zip(frames, unpack_presence(patches), strict=True))}
+        return {"labels": dict(zip(frames, parsing.labels(frames), strict=True))}
+
+    def _mask(self, maps, firsts: list[int], present: np.ndarray, rng) -> np.ndarray:
+        """One clip's visible mask from the maps of its tubelets' first frames."""
+        stacked = {name: np.stack([rows[f] for f in firsts]) for name, rows in maps.items()}
+        return make_mask(
             self.mask.strategy,
             self.size.grid,
             self.mask.ratio,
             rng,
-            labels,
+            stacked.get("labels"),
             present[firsts],
             self.mask.balanced,
+            presence=stacked.get("presence"),
         )
-        return {"video": self.to_clip(frames), "visible": torch.from_numpy(visible)}
 
-    def to_clip(self, frames: np.ndarray) -> torch.Tensor:
-        """(T, H, W, 3) uint8 -> (3, T, S, S) float in [0, 1], resized to the model's img_size."""
-        clip = torch.from_numpy(frames).permute(0, 3, 1, 2).float().div_(255)  # (T, 3, H, W)
+    def to_clips(self, frames: np.ndarray) -> torch.Tensor:
+        """(k, T, H, W, 3) -> (k, 3, T, S, S) uint8, resized to the model's img_size (bilinear,
+        antialiased, rounded back to uint8). The module scales them to [0, 1] on its device."""
         side = self.size.img_size
-        if clip.shape[-2:] != (side, side):
-            clip = F.interpolate(clip, size=(side, side), mode="bilinear", antialias=True)
-            clip = clip.clamp_(0, 1)
-        return clip.permute(1, 0, 2, 3).contiguous()
+        clips = torch.from_numpy(np.ascontiguousarray(frames.transpose(0, 4, 1, 2, 3)))
+        if frames.shape[2:4] == (side, side):
+            return clips
+        resized = []
+        for clip in clips.transpose(1, 2):  # (T, 3, H, W) each
+            clip = F.interpolate(clip.float(), size=(side, side), mode="bilinear", antialias=True)
+            resized.append(clip.round_().clamp_(0, 255).to(torch.uint8).transpose(0, 1))
+        return torch.stack(resized)
+
+
+def collate_repeats(items: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
+    """A batch of clips from items of several clips each (``repeats`` > 1): the clips of one
+    window are neighbours in the batch."""
+    return {name: torch.cat([item[name] for item in items]) for name in items[0]}
 
 
 class KeySampler(Sampler[Key]):
@@ -263,6 +320,7 @@ class PretrainData(pl.LightningDataModule):
             config.seed,
         )
         self.workers, self.clips_per_epoch = config.workers, config.clips_per_epoch
+        self.repeats = config.repeated_sampling  # training clips per decoded window
         self.val_fraction, self.val_clips = config.val_fraction, config.val_clips
         self.train_set: PretrainClips | None = None
         self.val_set: PretrainClips | None = None
@@ -281,7 +339,9 @@ class PretrainData(pl.LightningDataModule):
         if self.train_set is not None:
             return
         train, val = self.split()
-        self.train_set = PretrainClips(train, self.size, self.mask, self.stride, self.seed)
+        self.train_set = PretrainClips(
+            train, self.size, self.mask, self.stride, self.seed, self.repeats
+        )
         self.val_set = (
             PretrainClips(val, self.size, self.mask, self.stride, self.seed) if val else None
         )
@@ -291,14 +351,18 @@ class PretrainData(pl.LightningDataModule):
         return (trainer.global_rank, trainer.world_size) if trainer is not None else (0, 1)
 
     def _loader(self, dataset: PretrainClips, n_clips: int, fixed: bool) -> DataLoader:
-        sampler = KeySampler(len(dataset), n_clips, self.seed, fixed, *self._world())
+        """Batches of ``batch_size`` clips: of ``batch_size / repeats`` windows of the dataset's
+        ``repeats`` clips each (keys are windows)."""
+        repeats = dataset.repeats
+        sampler = KeySampler(len(dataset), n_clips // repeats, self.seed, fixed, *self._world())
         return DataLoader(
             dataset,
-            batch_size=self.batch_size,
+            batch_size=self.batch_size // repeats,
             sampler=sampler,
             drop_last=not fixed,
             num_workers=self.workers,
             persistent_workers=False,
+            collate_fn=collate_repeats if repeats > 1 else None,
         )
 
     def batches_done(self) -> int:
@@ -310,6 +374,13 @@ class PretrainData(pl.LightningDataModule):
 
     def train_dataloader(self) -> DataLoader:
         n_clips = self.clips_per_epoch or len(self.train_set)
+        if self.batch_size % self.repeats or (self.clips_per_epoch or 0) % self.repeats:
+            raise InputError(
+                "repeated_sampling",
+                f"{self.repeats} clips per decoded window need a batch_size and clips_per_epoch "
+                f"that are multiples of it (batch_size {self.batch_size}, clips_per_epoch "
+                f"{self.clips_per_epoch})",
+            )
         loader = self._loader(self.train_set, n_clips, fixed=False)
         if len(loader) == 0:  # an epoch without a full batch would train nothing, silently
             raise InputError(
@@ -319,7 +390,7 @@ class PretrainData(pl.LightningDataModule):
                 "clips_per_epoch",
             )
         epoch, batch = divmod(self.batches_done(), len(loader))
-        loader.sampler.resume_at(epoch, batch * self.batch_size)
+        loader.sampler.resume_at(epoch, batch * loader.batch_size)
         return loader
 
     def val_dataloader(self) -> DataLoader | list:

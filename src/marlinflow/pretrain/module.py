@@ -81,6 +81,14 @@ class MarlinPretrain(pl.LightningModule):
 
     # -- one iteration -------------------------------------------------------------------------
 
+    def on_after_batch_transfer(self, batch: dict[str, torch.Tensor], dataloader_idx: int):
+        """Clips come as uint8 (:class:`marlinflow.pretrain.data.PretrainClips`: a quarter of the
+        bytes through the loader and onto the device); the model takes float in [0, 1]."""
+        video = batch["video"]
+        if video.dtype == torch.uint8:
+            batch = {**batch, "video": video.float().div_(255)}
+        return batch
+
     def forward_pass(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
         """Prediction and target of the masked tubelets, both (B, M, P) float32."""
         video, visible = batch["video"], batch["visible"]

@@ -118,6 +118,9 @@ def pretrain(config: PretrainConfig, callbacks: Sequence[pl.Callback] = ()) -> d
     pl.seed_everything(config.seed, workers=True, verbose=False)  # same initial weights everywhere
     module, data = MarlinPretrain(config), PretrainData(config)
     tags = [module.size.name]
+    if config.repeated_sampling > 1:  # not the official sampling: runs compared must show it
+        tags.append(f"repeated_sampling_{config.repeated_sampling}")
+        log.info("repeated sampling: %d clips per decoded window", config.repeated_sampling)
     with track_run("pretrain", tracked_config(config), tags, run_dir, resume=start.resume) as run:
         module.image_run = run.wandb_run
         trainer = build_trainer(config, run_dir, [lightning_logger(run)], callbacks)

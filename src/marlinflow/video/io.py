@@ -16,6 +16,7 @@ from queue import Empty, Queue
 
 import av
 import numpy as np
+from av.video.reformatter import VideoReformatter
 
 from marlinflow.errors import Category, VideoError
 from marlinflow.video import folder
@@ -138,8 +139,13 @@ def _decode(container: av.container.InputContainer, path: str | Path) -> Iterato
         raise VideoError(path, reason, Category.CORRUPT) from err
 
 
-def _upright_rgb(frame: av.VideoFrame) -> np.ndarray:
-    rgb = frame.to_ndarray(format="rgb24")  # any pixel format (gray, yuv, odd sizes) -> (H, W, 3)
+def _upright_rgb(frame: av.VideoFrame, reformatter: VideoReformatter | None = None) -> np.ndarray:
+    """(H, W, 3) RGB of any pixel format (gray, yuv, odd sizes), turned upright; one
+    ``reformatter`` for the frames of a stream keeps its conversion context."""
+    if reformatter is None:
+        rgb = frame.to_ndarray(format="rgb24")
+    else:
+        rgb = reformatter.reformat(frame, format="rgb24").to_ndarray()
     quarter_turns = int(round(frame.rotation / 90)) % 4
     return np.ascontiguousarray(np.rot90(rgb, quarter_turns)) if quarter_turns else rgb
 
@@ -196,6 +202,75 @@ def read_frames(path: str | Path, indices: Sequence[int]) -> np.ndarray:
     if frames.shape[-1] != 3:  # decord keeps one channel for some gray sources
         frames = np.repeat(frames[..., :1], 3, axis=-1)
     return frames
+
+
+def read_clip(path: str | Path, indices: Sequence[int]) -> np.ndarray:
+    """Frames at ``indices`` (one clip: ascending, close together) as (n, H, W, 3) uint8, the
+    same as :func:`read_frames`, decoding only the clip's window: a seek to the keyframe before
+    its first frame, then up to its last, skipping the frames it does not keep where no other
+    frame refers to them, and converting only the frames it keeps.
+
+    Frames are numbered from their timestamps at the stream's frame rate (face clips are
+    written at a constant one). Where that cannot number them as their order does (the header
+    gives no frame count, or a duration other than one frame period per frame; timestamps off
+    the frame grid or with a gap in the window) or an index is not found, the clip is read
+    with :func:`read_frames`.
+    """
+    indices = [int(i) for i in indices]
+    if Path(path).is_dir() or not indices or indices != sorted(indices) or indices[0] < 0:
+        return read_frames(path, indices)
+    with _open(path) as container:
+        try:
+            frames = _decode_window(container, indices)
+        except av.FFmpegError as err:
+            reason = f"corrupt or truncated video ({err.strerror or err})"
+            raise VideoError(path, reason, Category.CORRUPT) from err
+    return read_frames(path, indices) if frames is None else frames
+
+
+def _decode_window(container: av.container.InputContainer, indices: list[int]) -> np.ndarray | None:
+    """:func:`read_clip`'s frames, or None where timestamps do not number the frames."""
+    stream = container.streams.video[0]
+    stream.codec_context.thread_count = 1  # a loader worker's core, as read_frames decodes
+    rate, base, start = stream.average_rate, stream.time_base, stream.start_time
+    if not (rate and base and start is not None and stream.frames and stream.duration):
+        return None
+    if round(stream.duration * base * rate) != stream.frames:  # not one frame per period
+        return None
+
+    ticks = base * rate  # frames per timestamp unit, exactly: numerator / denominator
+    per, period = ticks.numerator, ticks.denominator
+
+    def number(pts: int) -> int | None:  # the frame at ``pts``, None if off the frame grid
+        scaled = (pts - start) * per  # the frame number times ``period``, in integers
+        frame = (2 * scaled + period) // (2 * period)  # rounded
+        return frame if 4 * abs(scaled - frame * period) < period else None
+
+    wanted: dict[int, np.ndarray | None] = dict.fromkeys(indices)
+    seen: set[int] = set()  # frame numbers of the packets demuxed
+    codec, rgb = stream.codec_context, VideoReformatter()
+    container.seek(start + int(indices[0] / (rate * base)), stream=stream, backward=True)
+    for packet in container.demux(stream):
+        at = None if packet.pts is None else number(packet.pts)
+        if packet.pts is not None:
+            if at is None:
+                return None
+            seen.add(at)
+        # a frame the clip does not keep need not be decoded unless others refer to it
+        codec.skip_frame = "NONREF" if at is not None and at not in wanted else "DEFAULT"
+        for frame in packet.decode():
+            at = None if frame.pts is None else number(frame.pts)
+            if at is None:
+                return None
+            if at in wanted and wanted[at] is None:
+                wanted[at] = _upright_rgb(frame, rgb)
+        if all(frame is not None for frame in wanted.values()):
+            break
+    if any(frame is None for frame in wanted.values()):
+        return None
+    if not seen.issuperset(range(indices[0], indices[-1] + 1)):  # a gap: frames dropped
+        return None
+    return np.stack([wanted[i] for i in indices])
 
 
 def prefetch(frames: Iterable[np.ndarray], depth: int = 8) -> Iterator[np.ndarray]:
