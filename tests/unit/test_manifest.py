@@ -85,3 +85,32 @@ def test_a_group_shares_one_split(tmp_path):
     path = write(tmp_path, body + "e\te.mp4\ttest\tann\nf\tf.mp4\tval\t\n", header)
     with pytest.raises(InputError, match=r"group 'ann' is in several splits \(test, train\)"):
         read_manifest(path)
+
+
+def test_the_column_screen_misses_no_row_the_schema_refuses(monkeypatch):
+    """Only the rows the column-wise screen flags are validated one by one: the problems found
+    must be those of validating every row."""
+    import numpy as np
+
+    from marlinflow import manifest
+
+    table = pd.DataFrame(
+        {
+            "id": ["ok", "a b", ".x", 7, "ok2", "ok3", "ok4", "ok5", "ok6", "ok7", None, "ok8"],
+            "source": ["x", "", "y", "y", float("nan"), "y", "y", "y", "y", "y", "y", "y"],
+            "split": ["train", "val", "TEST", "test", "train", None, "val", "val", "val", "val",
+                      "val", "test"],  # fmt: skip
+            "start": ["", "1", "-1", "x", "", 2.0, "3", "", "0", None, "", ""],
+            "end": ["", "2", "", "", "0", 1.0, "3", "", "0.5", "1e9", "", "inf"],
+            "sha256": ["", "", "A" * 64, "a" * 63, "", "", None, "a" * 64, 5, "", "", ""],
+            "group": ["", "g", None, float("nan"), "", "", "", "", "", "", "", 3],
+        }
+    )
+    screened = manifest._row_problems(table)
+    monkeypatch.setattr(manifest, "_suspect_rows", lambda t: np.ones(len(t), dtype=bool))
+    every_row = manifest._row_problems(table)
+    assert screened == every_row
+    assert len(every_row) >= 10  # the table above is mostly bad
+    good = pd.DataFrame({"id": ["a", "b"], "source": ["x", "y"], "split": ["train", "val"]})
+    monkeypatch.undo()
+    assert not manifest._suspect_rows(good).any()
