@@ -21,6 +21,7 @@ include: "workflow/rules/report.smk"
 localrules:
     all,
     write_manifest,
+    write_shard_rows,
     write_pretrain_settings,
     build_task,
     list_usable_faces,

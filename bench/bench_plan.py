@@ -5,10 +5,14 @@ is run as the README runs your own data (builder ``manifest``, no downstream tas
 only), with tracking disabled, in a temporary copy of the workflow. Each N is planned by a fresh
 ``snakemake -n`` process; its peak resident memory comes from the kernel when it exits.
 
-Run: ``python bench/bench_plan.py [--rows 1000 10000]`` (``--rows 100000`` takes minutes and
-gigabytes today). Prints markdown rows:
+The data set's per-video steps run as the config has them: ``dataset.shard_size`` ``auto`` (one
+job per video up to 2,000 videos, shards of 500 above), or ``--shard-size N`` (0: one job per
+video at any size). ``--profile`` plans as a cluster does, with the SLURM profile.
 
-    | videos | jobs | wall s | peak RSS MB | machine |
+Run: ``python bench/bench_plan.py [--rows 10000 100000 1000000] [--shard-size auto]
+[--profile]``. Prints markdown rows:
+
+    | videos | shard size | profile | jobs | wall s | peak RSS MB | machine |
 """
 
 from __future__ import annotations
@@ -36,12 +40,14 @@ def write_manifest(path: Path, rows: int) -> None:
     path.write_text("\n".join(lines) + "\n")
 
 
-def plan(project: Path, rows: int) -> dict:
+def plan(project: Path, rows: int, shard_size: str, profile: bool) -> dict:
     """``snakemake -n`` of a data set of ``rows`` videos: its jobs, wall time and peak RSS."""
     manifest = project / f"manifest{rows}.tsv"
-    write_manifest(manifest, rows)
+    if not manifest.exists():
+        write_manifest(manifest, rows)
+    dataset = f"name: mine{rows}, builder: manifest, manifest: {manifest}"
     config = [
-        f"dataset={{name: mine{rows}, builder: manifest, manifest: {manifest}}}",
+        f"dataset={{{dataset}, shard_size: {shard_size}}}",
         "downstream={tasks: []}",
         "tracking={mode: disabled}",
     ]
@@ -50,6 +56,7 @@ def plan(project: Path, rows: int) -> dict:
     started = time.perf_counter()
     with open(out, "w") as stdout:
         command = [str(SNAKEMAKE), "-n", "--cores", "1", "--config", *config]
+        command += ["--profile", "workflow/profiles/slurm"] if profile else []
         child = subprocess.Popen(command, cwd=project, env=env, stdout=stdout, stderr=stdout)
         _, status, usage = os.wait4(child.pid, 0)
     seconds = time.perf_counter() - started
@@ -57,25 +64,31 @@ def plan(project: Path, rows: int) -> dict:
     if os.waitstatus_to_exitcode(status) != 0:
         raise RuntimeError(f"snakemake -n failed for {rows} rows:\n{text[-3000:]}")
     jobs = int(re.search(r"^total\s+(\d+)$", text, re.MULTILINE).group(1))
-    return {"rows": rows, "jobs": jobs, "seconds": seconds, "peak_mb": usage.ru_maxrss / 1024}
+    peak_mb = usage.ru_maxrss / 1024
+    return {"rows": rows, "shard_size": shard_size, "profile": profile, "jobs": jobs,
+            "seconds": seconds, "peak_mb": peak_mb}  # fmt: skip
 
 
 def row(result: dict) -> str:
     machine = f"{cpu_model()}, {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}"
+    profile = "slurm" if result["profile"] else "-"
     return (
-        f"| {result['rows']:,} | {result['jobs']:,} | {result['seconds']:.1f} | "
-        f"{result['peak_mb']:,.0f} | {machine} |"
+        f"| {result['rows']:,} | {result['shard_size']} | {profile} | {result['jobs']:,} | "
+        f"{result['seconds']:.1f} | {result['peak_mb']:,.0f} | {machine} |"
     )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=int, nargs="+", default=[1000, 10000])
+    parser.add_argument("--rows", type=int, nargs="+", default=[10000, 100000, 1000000])
+    parser.add_argument("--shard-size", default="auto", help="dataset.shard_size (0: per video)")
+    parser.add_argument("--profile", action="store_true", help="plan with the SLURM profile too")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         project = copy_workflow(REPO, Path(tmp) / "project")
         for rows in args.rows:
-            print(row(plan(project, rows)), flush=True)
+            for profile in (False, True) if args.profile else (False,):
+                print(row(plan(project, rows, args.shard_size, profile)), flush=True)
 
 
 if __name__ == "__main__":

@@ -6,6 +6,8 @@ A data set is prepared once and shared by every experiment that uses it::
     data/raw/<ds>/<id>.status.json               download   (the video beside its record)
     data/interim/<ds>/faces/<id>.status.json     track      (face clip, boxes, landmarks)
     data/interim/<ds>/parsing/<id>.status.json   parse      (uint8 part labels)
+    data/manifests/<ds>.shards/<shard>.tsv       a shard's rows (large data sets: marlinflow.shards)
+    <stage folder>/shards/<shard>.txt            the records of a shard's videos, one a line
     results/datasets/<ds>/                       stage summaries, contact sheets, task tables
 
 An experiment (config ``experiment``) keys what it trains and measures by its own name::
@@ -53,6 +55,15 @@ class DatasetLayout:
     def record(self, stage: str, video_id: str) -> str:
         """The stage record of one video, written last by its per-video step."""
         return f"{self.stage_dir(stage)}/{video_id}.status.json"
+
+    def shard_rows(self, shard: str) -> str:
+        """The manifest rows of one shard (:mod:`marlinflow.shards`)."""
+        return f"data/manifests/{self.name}.shards/{shard}.tsv"
+
+    def shard_list(self, stage: str, shard: str) -> str:
+        """The records of a shard's videos after ``stage``, one path a line, written last by its
+        shard job."""
+        return f"{self.stage_dir(stage)}/shards/{shard}.txt"
 
     @property
     def results(self) -> str:

@@ -18,7 +18,7 @@ import json
 import logging
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,6 +40,7 @@ class StageRecord:
     stats: dict[str, Any] = field(default_factory=dict)
     seconds: float = 0.0
     category: str = ""  # a Category value when not ok ("" in records written before it existed)
+    key: str = ""  # what a shard job made it from (marlinflow.shards.video_key); "" otherwise
 
     @property
     def failure_class(self) -> str:
@@ -117,8 +118,9 @@ def run_stage(
 
 
 def usable_outputs(status_paths: list[str | Path], key: str) -> list[str]:
-    """The ``key`` output of every usable video, in the order of the records."""
-    return [r.outputs[key] for r in collect(status_paths) if r.ok]
+    """The ``key`` output of every usable video, in the order of the records (records, folders
+    or lists of them: :func:`record_paths`)."""
+    return [r.outputs[key] for r in collect(record_paths(status_paths)) if r.ok]
 
 
 def write_usable_list(status_paths: list[str | Path], out: str | Path, key: str = "video") -> Path:
@@ -127,6 +129,21 @@ def write_usable_list(status_paths: list[str | Path], out: str | Path, key: str 
     with atomic_path(out) as tmp:
         tmp.write_text("".join(f"{path}\n" for path in usable_outputs(status_paths, key)))
     return Path(out)
+
+
+def record_paths(entries: Iterable[str | Path]) -> list[Path]:
+    """Every record the entries name: each a record, a folder of them, or a ``.txt`` list of
+    record paths, one a line (a shard job's list, :mod:`marlinflow.shards`)."""
+    return [path for entry in entries for path in _record_paths(Path(entry))]
+
+
+def _record_paths(entry: Path) -> list[Path]:
+    if entry.is_dir():
+        return sorted(entry.glob(f"*{STATUS_SUFFIX}"))
+    if entry.suffix == ".txt":
+        lines = entry.read_text().splitlines()
+        return [Path(line.strip()) for line in lines if line.strip()]
+    return [entry]
 
 
 def collect(status_paths: list[str | Path]) -> list[StageRecord]:

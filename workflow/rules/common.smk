@@ -29,7 +29,13 @@ from marlinflow.experiment.plan import (
     used_datasets,
 )
 from marlinflow.code_version import code_version
-from marlinflow.compute.slurm import controller_problem, pretrain_resources
+from marlinflow.compute.slurm import (
+    controller_problem,
+    pretrain_resources,
+    shard_mem_mb,
+    shard_runtime,
+)
+from marlinflow.shards import shard_names, shard_of, shard_rows, shard_size
 from marlinflow.tracking import job_tracking, start_pipeline
 from marlinflow.weights import SCRATCH
 
@@ -65,6 +71,17 @@ for note in EXPERIMENT.notes:
 
 EXP = ExperimentLayout(EXPERIMENT.name)
 DS = DatasetLayout("{ds}")
+# Large data sets run each per-video step a shard of videos per job (dataset.shard_size,
+# marlinflow.shards): the videos per shard, and the shards, of each data set that does.
+SHARD_SIZE = {
+    name: shard_size(dataset.config["shard_size"], len(MANIFESTS[name]))
+    for name, dataset in DATASETS.items()
+}
+SHARDS = {
+    name: shard_names(len(MANIFESTS[name]), size)
+    for name, size in SHARD_SIZE.items()
+    if size
+}
 CORPUS = corpus_ids(EXPERIMENT, MANIFESTS)
 # The group of each corpus video (identity, source video): pretraining holds out whole groups.
 CORPUS_GROUPS = corpus_groups(CORPUS, MANIFESTS)
@@ -85,6 +102,7 @@ def one_of(names):
 wildcard_constraints:
     ds=one_of(DATASETS),
     id=r"[A-Za-z0-9_-][A-Za-z0-9_.-]*",
+    shard=r"s[0-9]+",
     encoder=one_of(EXPERIMENT.encoders),
     task=one_of({t for d in DATASETS.values() for t in d.tasks}),
     budget=r"frac[0-9.e-]+|k[0-9]+",
@@ -99,14 +117,26 @@ def records(stage, ds, ids=None):
     return [layout.record(stage, i) for i in (ids_of(ds) if ids is None else ids)]
 
 
+def stage_inputs(stage, ds, ids=None):
+    """A data set's records after ``stage`` as its jobs write them: each video's record, or the
+    lists of its shards (those holding ``ids``, when given)."""
+    if ds not in SHARDS:
+        return records(stage, ds, ids)
+    names = SHARDS[ds]
+    if ids is not None:
+        positions = MANIFESTS[ds].index.get_indexer(ids)
+        names = sorted({shard_of(position, SHARD_SIZE[ds]) for position in positions})
+    return [DatasetLayout(ds).shard_list(stage, name) for name in names]
+
+
 def local_source(wildcards):
     """A local source is an input, so Snakemake waits for it (the sample) and sees it change.
 
     A missing one is left to the download step, which records it as unusable: one bad row must
-    not stop the run. The sample's videos are made with their manifest, which stands for them.
+    not stop the run. (A shard job keeps its local sources' sizes and times in its records.)
     """
     if datasets.get(DATASETS[wildcards.ds].config["builder"]).generated:
-        return f"{DatasetLayout(wildcards.ds).sample_sources}/manifest.tsv"
+        return generated_sources(wildcards)
     row = MANIFESTS[wildcards.ds].loc[wildcards.id]
     source = resolve(row["source"], ROOTS[wildcards.ds])
     if source.kind not in (Kind.LOCAL, Kind.FRAMES):
@@ -115,15 +145,57 @@ def local_source(wildcards):
 
 
 def download_args(wildcards):
-    dataset = DATASETS[wildcards.ds].config
+    """One video's download flags: its manifest row's, then the data set's (shard_args)."""
     row = MANIFESTS[wildcards.ds].loc[wildcards.id]
-    args = ["--source", row["source"], "--base", ROOTS[wildcards.ds]]
-    args += ["--fps", str(dataset["fps"])]
+    args = ["--source", row["source"]]
     for key in ("sha256", "start", "end"):
         value = row.get(key)
         if value is not None and value == value and value != "":  # skips NaN and blanks
             args += [f"--{key}", str(value)]
+    return shlex.join(args) + " " + download_settings(wildcards)
+
+
+def download_settings(wildcards):
+    """The download flags of every video of a data set: where relative sources are, the rate
+    of frame folders, and the download section."""
+    fps = DATASETS[wildcards.ds].config["fps"]
+    args = ["--base", ROOTS[wildcards.ds], "--fps", str(fps)]
     return shlex.join(args + cli_options(config["download"]))
+
+
+def generated_sources(wildcards):
+    """A generated data set's videos (the sample's) are made with their manifest, which stands
+    for them as an input of the download step."""
+    if datasets.get(DATASETS[wildcards.ds].config["builder"]).generated:
+        return [f"{DatasetLayout(wildcards.ds).sample_sources}/manifest.tsv"]
+    return []
+
+
+def shard_table(wildcards):
+    """The manifest rows of one shard."""
+    return MANIFESTS[wildcards.ds].iloc[
+        shard_rows(wildcards.shard, SHARD_SIZE[wildcards.ds])
+    ]
+
+
+def shard_rows_digest(wildcards):
+    """A digest of a shard's rows: its rows file is rewritten only when they change."""
+    return digest(shard_table(wildcards).to_dict("split"))
+
+
+def shard_videos(wildcards):
+    return len(shard_table(wildcards))
+
+
+def shard_request(stage):
+    """resources: of a shard job of ``stage``: a runtime that follows from its videos and
+    threads, and memory for each of its worker processes."""
+    return {
+        "runtime": lambda wildcards, threads: shard_runtime(
+            stage, shard_videos(wildcards), threads
+        ),
+        "mem_mb": lambda wildcards, threads: shard_mem_mb(threads),
+    }
 
 
 def track_options(wildcards):
@@ -133,16 +205,33 @@ def track_options(wildcards):
 
 
 def stage_records(wildcards):
-    return records(wildcards.stage, wildcards.ds)
+    return stage_inputs(wildcards.stage, wildcards.ds)
 
 
 def parse_records(wildcards):
-    return records("parse", wildcards.ds)
+    return stage_inputs("parse", wildcards.ds)
 
 
 def corpus_records(wildcards=None):
+    """The parse records of the videos pretraining takes, as their jobs write them (a shard's
+    list holds its other videos too: pretraining is given corpus_index)."""
+    return [
+        path for ds, ids in CORPUS.items() for path in stage_inputs("parse", ds, ids)
+    ]
+
+
+def corpus_index():
     """The parse records of the videos pretraining takes: the corpus splits, nothing else."""
     return [path for ds, ids in CORPUS.items() for path in records("parse", ds, ids)]
+
+
+def parse_record_input(wildcards):
+    """A video's parse record as its job writes it: itself, or its shard's list."""
+    layout = DatasetLayout(wildcards.ds)
+    if wildcards.ds not in SHARDS:
+        return layout.record("parse", wildcards.id)
+    position = MANIFESTS[wildcards.ds].index.get_loc(wildcards.id)
+    return layout.shard_list("parse", shard_of(position, SHARD_SIZE[wildcards.ds]))
 
 
 def task_spec(wildcards):

@@ -1,4 +1,5 @@
-# Getting videos in: each data set's manifest, the embedded sample, and one download job per video.
+# Getting videos in: each data set's manifest, the embedded sample, and one download job per video
+# (or per shard of videos: dataset.shard_size).
 
 
 rule write_manifest:
@@ -55,6 +56,49 @@ rule download_video:
         args=download_args,
     shell:
         "marlinflow download {params.args} {output} > {log} 2>&1"
+
+
+# A large data set's shards (dataset.shard_size): each shard's rows in a file of their own,
+# rewritten only when they change (the params trigger), so that rows appended to a manifest
+# rerun only the shards they fall in.
+rule write_shard_rows:
+    output:
+        DS.shard_rows("{shard}"),
+    log:
+        f"{DS.logs}/write_shard_rows/{{shard}}.log",
+    conda:
+        CONDA_ENV
+    params:
+        code=code_version("write_manifest"),
+        rows=shard_rows_digest,
+    run:
+        from marlinflow.manifest import write_manifest
+
+        write_manifest(shard_table(wildcards), output[0])
+
+
+# A shard job fetches its videos compute.preprocess_threads at a time, each with its record as
+# download_video writes it; a killed one, run again, resumes after the videos it finished.
+rule download_shard:
+    input:
+        rows=DS.shard_rows("{shard}"),
+        sources=generated_sources,
+    output:
+        DS.shard_list("download", "{shard}"),
+    log:
+        f"{DS.logs}/download_shard/{{shard}}.log",
+    conda:
+        CONDA_ENV
+    threads: config["compute"]["preprocess_threads"]
+    resources:
+        **shard_request("download"),
+    params:
+        code=code_version("download_video"),
+        into=lambda wildcards: DatasetLayout(wildcards.ds).stage_dir("download"),
+        args=download_settings,
+    shell:
+        "marlinflow download --rows {input.rows} --into {params.into} --workers {threads}"
+        " {params.args} {output} > {log} 2>&1"
 
 
 # The stage's preprocessing run (W&B job type summarize_<stage>): every video's statistics. Its

@@ -26,9 +26,33 @@ rule parse_video:
         "marlinflow parse {input} {output} {params.options} > {log} 2>&1"
 
 
+# A shard of videos per job (dataset.shard_size); each keeps its own record, as above.
+rule parse_shard:
+    input:
+        DS.shard_list("track", "{shard}"),
+    output:
+        DS.shard_list("parse", "{shard}"),
+    log:
+        f"{DS.logs}/parse_shard/{{shard}}.log",
+    conda:
+        CONDA_ENV
+    threads: config["compute"]["preprocess_threads"]
+    resources:
+        **shard_request("parse"),
+        gpu=config["compute"]["preprocess_gpus"],
+    params:
+        code=code_version("parse_video"),
+        options=lambda wildcards: shlex.join(cli_options(parse_options(config))),
+        into=lambda wildcards: DatasetLayout(wildcards.ds).stage_dir("parse"),
+    shell:
+        "marlinflow parse {input} {output} --into {params.into} --workers {threads}"
+        " {params.options} > {log} 2>&1"
+
+
+# Given the video's record; its input is that record, or the list of the shard holding it.
 rule contact_sheet:
     input:
-        DS.record("parse", "{id}"),
+        parse_record_input,
     output:
         report(
             DS.contact_sheet("{id}"),
@@ -44,8 +68,11 @@ rule contact_sheet:
         mem_mb=2000,
     params:
         code=code_version("contact_sheet"),
+        record=lambda wildcards: DatasetLayout(wildcards.ds).record(
+            "parse", wildcards.id
+        ),
     shell:
-        "marlinflow contact-sheet {input} {output} > {log} 2>&1"
+        "marlinflow contact-sheet {params.record} {output} > {log} 2>&1"
 
 
 # The face clips of a data set's usable videos: what feature extraction and fine-tuning read.

@@ -40,7 +40,7 @@ rule write_pretrain_settings:
 
         settings = {
             **params.settings,
-            "index": list(input),
+            "index": corpus_index(),
             "groups": CORPUS_GROUPS,
         }
         write_json(output[0], settings)

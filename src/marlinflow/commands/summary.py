@@ -10,10 +10,16 @@ import argparse
 from pathlib import Path
 
 from marlinflow.report.stage_summary import summarize_stage
+from marlinflow.stages import record_paths
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("records", nargs="+", type=Path, help="stage records (*.status.json)")
+    parser.add_argument(
+        "records",
+        nargs="+",
+        type=Path,
+        help="stage records (*.status.json), folders of them, or shard lists (.txt)",
+    )
     parser.add_argument("--out", type=Path, required=True, help="summary TSV to write")
     parser.add_argument(
         "--run-dir",
@@ -23,7 +29,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    table = summarize_stage(args.records, args.out, args.run_dir)
+    table = summarize_stage(record_paths(args.records), args.out, args.run_dir)
     bad = table[~table["ok"]]
     print(f"{args.out}: {len(table) - len(bad)} usable, {len(bad)} not")
     for row in bad.itertuples():

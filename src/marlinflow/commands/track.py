@@ -3,6 +3,8 @@
 ``marlinflow track IN OUT_STATUS``: IN is a video (file or frame folder) or the previous stage's
 record; see :mod:`marlinflow.face.track_step`. The settings are the config's ``track`` section,
 and ``--fps`` (``dataset.fps``) the rate a variable-frame-rate video's clip is resampled to.
+``marlinflow track IN.txt OUT.txt --into DIR --workers N`` tracks a shard: every video of the
+download records IN lists (:mod:`marlinflow.shards`).
 """
 
 from __future__ import annotations
@@ -10,27 +12,30 @@ from __future__ import annotations
 import argparse
 import logging
 
-from marlinflow.commands import _flags
-from marlinflow.errors import InputError
-from marlinflow.face.detect import MissingWeightsError
+from marlinflow.commands import _flags, _shard
 from marlinflow.face.pipeline import TrackConfig
-from marlinflow.face.track_step import track_step
+from marlinflow.face.track_step import track_one, track_shard
 
 log = logging.getLogger(__name__)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("source", metavar="IN", help="video file, frame folder or stage record")
-    parser.add_argument("out_status", metavar="OUT_STATUS", help="<dir>/<id>.status.json to write")
+    parser.add_argument(
+        "source", metavar="IN", help="video file, frame folder, stage record or shard list"
+    )
+    parser.add_argument(
+        "out_status", metavar="OUT_STATUS", help="<dir>/<id>.status.json, or a shard list"
+    )
     _flags.add_arguments(parser, TrackConfig)
     _flags.add_setting(parser, "dataset.fps")
+    _shard.add_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
     config = TrackConfig.from_args(args)
-    try:
-        record = track_step(args.source, args.out_status, config, args.fps)
-    except MissingWeightsError as err:  # the setup's fault, not the video's: no record
-        raise InputError(f"--backend {config.backend}", str(err)) from None
+    if _shard.check(args, args.source, args.out_status):
+        track_shard(args.source, args.out_status, args.into, config, args.fps, args.workers)
+        return 0
+    record = track_one(args.source, args.out_status, config, args.fps)
     log.info("track %s: ok=%s %s", record.id, record.ok, record.reason)
     return 0

@@ -25,6 +25,7 @@ what this module derives (:func:`describe`).
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import shlex
@@ -167,6 +168,26 @@ def preemption_sbatch_args(
     # No "B:": the warning goes to the job steps (the srun'd training processes), not to the
     # batch shell that runs the job's Snakemake.
     return f"--requeue --signal={REQUEUE_SIGNAL.name.removeprefix('SIG')}@{warning_s}"
+
+
+# A shard job's request (dataset.shard_size): minutes of one worker per video and step, generous
+# beside the measured rates (BENCHMARKS.md: a few seconds for a clip of a few hundred frames),
+# and memory per worker process (a 720p video tracks in under 1 GB; FaRL parsing takes more).
+SHARD_MINUTES_PER_VIDEO = {"download": 1.0, "track": 2.0, "parse": 1.0}
+SHARD_MIN_RUNTIME = 30
+SHARD_MEM_MB_PER_WORKER = 3000
+SHARD_MEM_MB_BASE = 2000
+
+
+def shard_runtime(stage: str, videos: int, workers: int) -> int:
+    """Minutes a shard job of ``stage`` asks for: its videos shared among its workers."""
+    per_worker = math.ceil(videos / max(workers, 1))
+    return max(SHARD_MIN_RUNTIME, math.ceil(per_worker * SHARD_MINUTES_PER_VIDEO[stage]))
+
+
+def shard_mem_mb(workers: int) -> int:
+    """Memory (MB) a shard job asks for: the Snakemake job and each worker process."""
+    return SHARD_MEM_MB_BASE + SHARD_MEM_MB_PER_WORKER * max(workers, 1)
 
 
 def pretrain_resources(gpus_per_node: int, nodes: int = 1) -> dict:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import dataclasses
+import sys
 from typing import Any
 
 import jsonschema
@@ -88,9 +89,22 @@ def _coerce(value: Any, schema: dict[str, Any]) -> Any:
     elif isinstance(value, str) and types and "string" not in types:
         with contextlib.suppress(yaml.YAMLError):  # validation reports it
             return yaml.safe_load(value)
+    elif isinstance(value, str) and "string" in types and len(types) > 1:
+        # text or a number (shard_size: auto or 500): a number given as text is the number
+        with contextlib.suppress(yaml.YAMLError):
+            read = yaml.safe_load(value)
+            kind = _json_type(read)
+            wanted = set(types) - {"string", "null"}
+            if kind in wanted or (kind == "integer" and "number" in wanted):
+                return read
     elif isinstance(value, int | float) and not isinstance(value, bool) and types == ["string"]:
         return str(value)
     return value
+
+
+def _json_type(value: Any) -> str:
+    kinds = ((bool, "boolean"), (int, "integer"), (float, "number"), (list, "array"))
+    return next((name for kind, name in kinds if isinstance(value, kind)), "object")
 
 
 class Settings:
@@ -161,6 +175,9 @@ def settings_class(
         "EXTRA": dict(extra or {}),
         "__doc__": doc or f"Settings of ``{section}``: {' '.join(description.split())}",
     }
-    return dataclasses.make_dataclass(
+    cls = dataclasses.make_dataclass(
         name, fields, bases=(Settings,), frozen=True, namespace=namespace
     )
+    # the module that binds it, as namedtuple does: instances pickle (to worker processes)
+    cls.__module__ = sys._getframe(1).f_globals.get("__name__", __name__)
+    return cls

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from marlinflow import masking
+from marlinflow import masking, shards
 from marlinflow.config.settings import properties, section_schema, settings_class
 from marlinflow.errors import InputError
 from marlinflow.face.parsing import coverage_of_counts, rasterize_parts
@@ -83,6 +83,21 @@ def parse_video(
 
     upstream = source if is_status_path(source) else None
     return run_stage("parse", upstream, out_status, work)
+
+
+def parse_shard(
+    in_list: str | Path,
+    out_list: str | Path,
+    into: str | Path,
+    settings: ParseSettings | None = None,
+    workers: int = 1,
+) -> shards.ShardResult:
+    """Parse every video of a shard (``in_list``: its track records, one path a line), each
+    record written to ``into``, ``workers`` videos at a time; then the shard list ``out_list``
+    (:func:`marlinflow.shards.run_shard`)."""
+    settings = settings or ParseSettings()
+    items = shards.chained_items("parse", in_list, into, settings.to_dict(), settings)
+    return shards.run_shard("parse", parse_video, items, out_list, workers)
 
 
 def _track_and_clip(source: str | Path, inputs: dict[str, str]) -> tuple[Path, Path]:

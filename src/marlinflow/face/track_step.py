@@ -14,8 +14,9 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from marlinflow import shards
 from marlinflow.errors import InputError
-from marlinflow.face.detect import make_detector
+from marlinflow.face.detect import MissingWeightsError, make_detector
 from marlinflow.face.pipeline import TrackConfig, track_video
 from marlinflow.stages import StageRecord, is_status_path, run_stage, sibling
 
@@ -44,6 +45,34 @@ def track_step(
 
     upstream = source if is_status_path(source) else None
     return run_stage("track", upstream, out_status, work)
+
+
+def track_one(
+    source: str | Path, out_status: str | Path, config: TrackConfig, fps: float | None
+) -> StageRecord:
+    """:func:`track_step`, with a face model missing said as an :class:`InputError` naming the
+    backend: the setup's fault, not the video's (no record is written)."""
+    try:
+        return track_step(source, out_status, config, fps)
+    except MissingWeightsError as err:
+        raise InputError(f"--backend {config.backend}", str(err)) from None
+
+
+def track_shard(
+    in_list: str | Path,
+    out_list: str | Path,
+    into: str | Path,
+    config: TrackConfig | None = None,
+    fps: float | None = None,
+    workers: int = 1,
+) -> shards.ShardResult:
+    """Track every video of a shard (``in_list``: its download records, one path a line), each
+    record written to ``into``, ``workers`` videos at a time; then the shard list ``out_list``
+    (:func:`marlinflow.shards.run_shard`)."""
+    config = config or TrackConfig()
+    settings = {**config.to_dict(), "fps": fps}
+    items = shards.chained_items("track", in_list, into, settings, config, fps)
+    return shards.run_shard("track", track_one, items, out_list, workers)
 
 
 def _video_of(source: str | Path, inputs: dict[str, str]) -> str | Path:

@@ -36,7 +36,7 @@ from marlinflow.face.store import ParsingReader
 from marlinflow.masking import LABEL_STRATEGIES, make_mask, unpack_presence
 from marlinflow.models import ModelSize, resolve_size
 from marlinflow.pretrain.config import PretrainConfig
-from marlinflow.stages import STATUS_SUFFIX, StageRecord
+from marlinflow.stages import StageRecord, record_paths
 from marlinflow.video.io import read_clip
 
 log = logging.getLogger(__name__)
@@ -66,22 +66,6 @@ class MaskSpec:
     strategy: str
     ratio: float
     balanced: bool
-
-
-def _record_paths(entry: str | Path) -> list[Path]:
-    entry = Path(entry)
-    if entry.is_dir():
-        return sorted(entry.glob(f"*{STATUS_SUFFIX}"))
-    if entry.suffix == ".txt":
-        lines = entry.read_text().splitlines()
-        return [Path(line.strip()) for line in lines if line.strip()]
-    return [entry]
-
-
-def record_paths(entries: Sequence[str | Path]) -> list[Path]:
-    """Every parse record the index names: each entry a record, a folder of them, or a .txt
-    list of record paths."""
-    return [path for entry in entries for path in _record_paths(entry)]
 
 
 def read_index(entries: Sequence[str | Path]) -> list[ClipSource]:

@@ -28,7 +28,7 @@ from pathlib import Path
 from marlinflow.atomic import atomic_path, write_json
 from marlinflow.errors import InputError
 from marlinflow.pretrain.config import PretrainConfig
-from marlinflow.pretrain.data import record_paths
+from marlinflow.stages import record_paths
 
 log = logging.getLogger(__name__)
 FINGERPRINT = "fingerprint.json"

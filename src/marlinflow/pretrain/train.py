@@ -26,7 +26,7 @@ from marlinflow.pretrain.checkpointing import (
     start_from,
 )
 from marlinflow.pretrain.config import PretrainConfig
-from marlinflow.pretrain.data import ClipSource, PretrainData, record_paths
+from marlinflow.pretrain.data import ClipSource, PretrainData
 from marlinflow.pretrain.launch import (
     RequeueAtBatchEnd,
     build_strategy,
@@ -37,6 +37,7 @@ from marlinflow.pretrain.metrics import MetricsFiles
 from marlinflow.pretrain.module import MarlinPretrain
 from marlinflow.pretrain.progress import EpochProgress
 from marlinflow.pretrain.rundir import FINAL, prepare, publish
+from marlinflow.stages import record_paths
 from marlinflow.tracking import TrackedRun, lightning_logger, track_run
 from marlinflow.tracking.settings import is_rank_zero
 from marlinflow.weights.checkpoints import save_encoder
