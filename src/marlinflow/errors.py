@@ -44,6 +44,10 @@ class InputError(Exception):
         self.category = category
         super().__init__(f"{self.path}: {reason}")
 
+    def __reduce__(self):
+        """Rebuilt whole from its parts (a shard's worker process raises it to the job)."""
+        return (type(self), (self.path, self.reason, self.category))
+
 
 class VideoError(InputError):
     """A video that cannot be decoded: missing, empty, corrupt, truncated, or without frames."""

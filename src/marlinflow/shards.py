@@ -38,7 +38,13 @@ from typing import Any
 from marlinflow.atomic import atomic_path
 from marlinflow.code_version import code_version
 from marlinflow.errors import Category, InputError
-from marlinflow.stages import STATUS_SUFFIX, StageRecord, record_paths, video_id_of
+from marlinflow.stages import (
+    RECORD_KEY,
+    STATUS_SUFFIX,
+    StageRecord,
+    record_paths,
+    video_id_of,
+)
 
 log = logging.getLogger(__name__)
 
@@ -214,12 +220,13 @@ def _results(pool: ProcessPoolExecutor, stage, step, items: list[Item], size: in
 
 
 def _attempt(stage: str, step: Callable[..., StageRecord], item: Item) -> StageRecord:
-    """Run one video's step in a worker and stamp its record with the item's key."""
+    """Run one video's step in a worker; the record it writes carries the item's key."""
+    token = RECORD_KEY.set(item.key)
     try:
-        record = step(*item.args)
+        return step(*item.args)
     except InputError:
         raise
-    except Exception as err:  # a bug met on this video: recorded, tried again next run
+    except Exception as err:  # a bug met on this video: recorded without a key, tried again
         log.exception("%s %s: unexpected error", stage, item.video_id)
         record = StageRecord(
             item.video_id,
@@ -230,9 +237,8 @@ def _attempt(stage: str, step: Callable[..., StageRecord], item: Item) -> StageR
         )
         record.save(item.out_status)
         return record
-    record.key = item.key
-    record.save(item.out_status)
-    return record
+    finally:
+        RECORD_KEY.reset(token)
 
 
 def _crash_record(stage: str, item: Item) -> None:

@@ -14,6 +14,7 @@ the error gave when the code that failed knows it, else the class its reason's t
 
 from __future__ import annotations
 
+import contextvars
 import json
 import logging
 import re
@@ -28,6 +29,9 @@ from marlinflow.errors import Category, InputError
 
 log = logging.getLogger(__name__)
 STATUS_SUFFIX = ".status.json"
+# The key a shard job's step stamps on the record it writes (marlinflow.shards.video_key): set by
+# the shard's worker around each video, so that the record is written once, key and all.
+RECORD_KEY: contextvars.ContextVar[str] = contextvars.ContextVar("record_key", default="")
 
 
 @dataclass
@@ -100,6 +104,7 @@ def run_stage(
                 else f"skipped: {prior.stage}: {prior.reason}"
             )
             record = StageRecord(video_id, stage, False, reason, category=Category.SKIPPED.value)
+            record.key = RECORD_KEY.get()
             record.save(out_status)
             return record
         inputs = prior.outputs
@@ -113,6 +118,7 @@ def run_stage(
         category = err.category.value if err.category else reason_category(str(err))
         record = StageRecord(video_id, stage, False, str(err), category=category)
     record.seconds = round(time.perf_counter() - started, 3)
+    record.key = RECORD_KEY.get()
     record.save(out_status)
     return record
 

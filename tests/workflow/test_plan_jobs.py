@@ -25,18 +25,22 @@ def job_stats(out: str) -> dict[str, int]:
 
 
 def test_the_plans_jobs_are_those_of_a_dry_run(workflow_copy, monkeypatch):
-    # the sample experiment with 20 videos of one's own in its corpus: 22 connected parts of
-    # per-video steps (each sample data set is one, its maker making all its videos), 8 a job
+    # the sample experiment with 20 videos of one's own in its corpus, and 20 more in shards
+    # of 8: 28 connected parts of per-video steps (each sample data set is one, its maker making
+    # all its videos; each video of one's own; each contact sheet of the sharded data set, its
+    # other steps being shard jobs), 8 a job
     rows = [
         {"id": f"v{i:02d}", "source": f"videos/v{i:02d}.mp4", "split": "train"} for i in range(20)
     ]
     pd.DataFrame(rows).to_csv(workflow_copy / "mine.tsv", sep="\t", index=False)
     mine = {"builder": "manifest", "manifest": str(workflow_copy / "mine.tsv")}
+    sharded = {**mine, "shard_size": 8}
     corpus = [
         {"dataset": "sample_corpus", "splits": ["train", "val", "test"]},
         {"dataset": "mine", "splits": ["train"]},
+        {"dataset": "sharded", "splits": ["train"]},
     ]
-    extra = {"experiment": {"datasets": {"mine": mine}, "corpus": corpus}}
+    extra = {"experiment": {"datasets": {"mine": mine, "sharded": sharded}, "corpus": corpus}}
     (workflow_copy / "config/mine.yaml").write_text(yaml.safe_dump(extra))
     files = [SAMPLE, "config/mine.yaml"]
     result = snakemake(workflow_copy, "-n", "--profile", PROFILE, "--configfile", *files)
@@ -47,7 +51,8 @@ def test_the_plans_jobs_are_those_of_a_dry_run(workflow_copy, monkeypatch):
     jobs = estimate(experiment_from_config(config), config, Path("Snakefile"), Path(PROFILE)).jobs
     assert jobs.rules == job_stats(result.stdout)
     group_jobs = result.stdout.count("Group job preprocess")
-    assert jobs.groups == {"preprocess": group_jobs} and group_jobs == 3
+    assert jobs.groups == {"preprocess": group_jobs} and group_jobs == 4
+    assert jobs.rules["track_shard"] == jobs.rules["write_shard_rows"] == 3
     alone = re.findall(r"^rule (\w+):$", result.stdout, re.MULTILINE)  # not in a group
     assert jobs.submitted == group_jobs + sum(rule not in jobs.local for rule in alone)
     assert jobs.on_login_node == sum(rule in jobs.local for rule in alone)

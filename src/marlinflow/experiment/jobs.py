@@ -23,10 +23,13 @@ from marlinflow.errors import InputError
 from marlinflow.experiment.plan import downstream_runs, used_datasets
 from marlinflow.experiment.spec import Experiment
 from marlinflow.layout import STAGES
+from marlinflow.shards import shard_size
 
 # What one video of a data set passes through, in order; make_sample comes first for a
 # generated data set (it makes all of its videos) and a contact sheet only for the first few.
 CHAIN = ("make_sample", "download_video", "track_video", "parse_video", "contact_sheet")
+# What one shard of a large data set's videos passes through (dataset.shard_size).
+SHARD_CHAIN = ("write_shard_rows", "download_shard", "track_shard", "parse_shard")
 PROTOCOL_RULES = {"probe": "probe", "finetune": "finetune"}
 
 
@@ -63,7 +66,8 @@ def rule_jobs(experiment: Experiment, config: dict[str, Any], videos: dict[str, 
         "all": 1,
         "write_manifest": len(names),
         "make_sample": sum(generated(experiment, n) for n in names),
-        **{rule: sum(videos[n] for n in names) for rule in CHAIN[1:4]},
+        **{rule: sum(per_video(experiment, n, videos[n]) for n in names) for rule in CHAIN[1:4]},
+        **{rule: sum(shards(experiment, n, videos[n]) for n in names) for rule in SHARD_CHAIN},
         "contact_sheet": sum(min(sheets, videos[n]) for n in names),
         "summarize_stage": len(STAGES) * len(names),
         "list_usable_faces": len(evaluated),
@@ -83,6 +87,17 @@ def rule_jobs(experiment: Experiment, config: dict[str, Any], videos: dict[str, 
         rule = PROTOCOL_RULES[protocol] + ("_low_label" if budget else "")
         counts[rule] = counts.get(rule, 0) + 1
     return {rule: n for rule, n in counts.items() if n}
+
+
+def shards(experiment: Experiment, name: str, videos: int) -> int:
+    """The shard jobs of each step of a data set (0: it runs one job per video)."""
+    size = shard_size(experiment.datasets[name].config["shard_size"], videos)
+    return math.ceil(videos / size) if size else 0
+
+
+def per_video(experiment: Experiment, name: str, videos: int) -> int:
+    """The jobs of each per-video step of a data set (0: it runs shards)."""
+    return 0 if shards(experiment, name, videos) else videos
 
 
 def generated(experiment: Experiment, name: str) -> bool:
@@ -111,15 +126,16 @@ def count_jobs(
 def chain_components(experiment, name: str, videos: int, config, grouped: dict[str, str]):
     """(group, connected parts) of one data set's per-video jobs. Consecutive steps of CHAIN in
     one group join: one part per video, or one for the whole data set when they start with
-    make_sample (every video hangs on it)."""
+    make_sample (every video hangs on it). A step without jobs (a data set's shards run them)
+    parts the steps around it."""
     present = {
         "make_sample": int(generated(experiment, name)),
-        **dict.fromkeys(CHAIN[1:4], videos),
+        **dict.fromkeys(CHAIN[1:4], per_video(experiment, name, videos)),
         "contact_sheet": min(config["report"]["contact_sheets"], videos),
     }
     run: list[str] = []
-    for rule in [*(r for r in CHAIN if present[r]), None]:
-        group = grouped.get(rule) if rule else None
+    for rule in [*CHAIN, None]:
+        group = grouped.get(rule) if rule and present[rule] else None
         if run and group != grouped[run[0]]:
             yield grouped[run[0]], 1 if run[0] == "make_sample" else max(present[r] for r in run)
             run = []
