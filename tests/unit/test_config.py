@@ -118,3 +118,15 @@ def test_the_schema_names_every_model_size_field():
 
     declared = load_schema("config")["$defs"]["model_fields"]["properties"]
     assert set(declared) == {field.name for field in dataclasses.fields(ModelSize)}
+
+
+def test_text_from_the_command_line_is_a_number_where_the_setting_takes_one():
+    # --config values arrive as text: shard_size takes "auto" or a number
+    assert validate_config({"dataset": {"shard_size": "500"}})["dataset"]["shard_size"] == 500
+    assert validate_config({"dataset": {"shard_size": "auto"}})["dataset"]["shard_size"] == "auto"
+    with pytest.raises(InputError, match="shard_size"):
+        validate_config({"dataset": {"shard_size": "big"}})
+    with pytest.raises(InputError, match="shard_size"):
+        validate_config({"dataset": {"shard_size": -1}})
+    # a name that reads as a number stays a name
+    assert validate_config({"experiment": {"name": "2024"}})["experiment"]["name"] == "2024"
