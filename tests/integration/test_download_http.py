@@ -230,3 +230,27 @@ def test_window_past_the_end_is_an_input_error(carphone, tmp_path):
     with pytest.raises(VideoError, match="no frames between 10 s and 12.0 s"):
         fetch(str(carphone), tmp_path / "v.mp4", start=10, end=12.0)
     assert leftovers(tmp_path) == []
+
+
+def test_a_cut_window_keeps_its_sound_in_step_with_its_frames(samples_dir, tmp_path):
+    from marlinflow.audio.clock import read_audio
+
+    source = samples_dir / "video01.mp4"  # a speaker, with sound at 44.1 kHz
+    result = fetch(str(source), tmp_path / "v.mp4", start=3.0, end=6.0)
+    assert result.info.n_frames > 0
+    with av.open(str(tmp_path / "v.mp4")) as cut:
+        assert cut.streams.audio and cut.streams.audio[0].rate == 44100
+    rate = 16000
+    whole, window = read_audio(source, rate), read_audio(tmp_path / "v.mp4", rate)
+    assert abs(window.seconds - 3.0) < 0.1
+    # the cut's sound is the source's from its first frame on: the best lag is within a frame
+    at = int(round((3.0 + whole.video_start - whole.start) * rate))
+    probe_len, frame = 2 * rate, rate // 25
+    lags = range(-3 * frame, 3 * frame + 1, 20)
+    scores = [
+        np.corrcoef(window.samples[frame : frame + probe_len],
+                    whole.samples[at + frame + lag : at + frame + lag + probe_len])[0, 1]
+        for lag in lags
+    ]  # fmt: skip
+    best = list(lags)[int(np.argmax(scores))]
+    assert max(scores) > 0.9 and abs(best) <= frame
