@@ -198,10 +198,12 @@ def test_warning_mid_iteration_checkpoints_after_it(slurm_env, tmp_path, monkeyp
     )
     asked: list[str] = []
     refuse = lambda job_id: asked.append(job_id) or False  # noqa: E731 (a requeue SLURM refused)
-    pretrain(config, [WarnMidIteration(2), RequeueAtBatchEnd(config.run_dir, refuse)])
-    saved = torch.load(tmp_path / "run/hpc_ckpt_1.ckpt", weights_only=False)
-    assert saved["global_step"] == 2 * 3  # after iteration 2, not inside it
-    assert asked == ["812"] and "could not requeue SLURM job 812" in caplog.text
+    warnings = [WarnMidIteration(2), WarnMidIteration(4)]
+    pretrain(config, [*warnings, RequeueAtBatchEnd(config.run_dir, refuse)])
+    saved = torch.load(tmp_path / "run/hpc_ckpt_2.ckpt", weights_only=False)
+    assert saved["global_step"] == 2 * 5  # after iteration 4, not inside it
+    assert not (tmp_path / "run/hpc_ckpt_1.ckpt").exists()  # older: deleted with the second
+    assert asked == ["812", "812"] and "could not requeue SLURM job 812" in caplog.text
     assert torch.load(tmp_path / "run/last.ckpt", weights_only=False)["global_step"] == 2 * 6
 
 

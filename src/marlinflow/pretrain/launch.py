@@ -31,7 +31,7 @@ from marlinflow.compute.slurm import (
     slurm_allocation,
 )
 from marlinflow.errors import InputError
-from marlinflow.pretrain.checkpointing import next_requeue_checkpoint
+from marlinflow.pretrain.checkpointing import next_requeue_checkpoint, requeue_checkpoints
 from marlinflow.pretrain.config import PretrainConfig
 
 log = logging.getLogger(__name__)
@@ -168,5 +168,9 @@ class RequeueAtBatchEnd(pl.Callback):
         trainer.save_checkpoint(partial, weights_only=False)  # every rank takes part; rank 0 writes
         if trainer.is_global_zero:
             os.replace(partial, path)
+            # earlier ones are older than this: a resume never reads them (a model each)
+            for stale in requeue_checkpoints(self.run_dir):
+                if stale != path:
+                    stale.unlink(missing_ok=True)
         trainer.strategy.barrier("requeue_checkpoint")
         return path
