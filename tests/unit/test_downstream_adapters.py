@@ -467,3 +467,31 @@ def test_mosei_segment_manifest_is_a_valid_manifest(mosei_files):
     row = manifest.set_index("id").loc["vidA__1"]
     assert row["source"] == "Raw/Videos/Full/Combined/vidA.mp4"
     assert (row["start"], row["end"], row["split"]) == (10.0, 14.0, "train")
+
+
+def test_mosei_data_set_lists_the_segments_its_tasks_label(mosei_files, tmp_path):
+    from marlinflow.datasets import build_manifest
+
+    labels_file, folds_file = mosei_files
+    root = tmp_path / "mosei"
+    videos = root / mosei.VIDEOS
+    videos.mkdir(parents=True)
+    for video in ("vidA", "vidB", "vidC", "12345"):
+        (videos / f"{video}.mp4").write_bytes(b"")  # planning reads no video
+    cfg = {"name": "mosei", "builder": "cmu_mosei", "root": str(root), "seed": 0, "limit": None}
+    full = build_manifest(cfg)  # no labels under the root yet: the full videos
+    assert sorted(full["id"]) == ["12345", "vidA", "vidB", "vidC"]
+
+    name = "CMU_MOSEI_Labels" + labels_file.suffix
+    (root / name).write_bytes(labels_file.read_bytes())
+    (root / mosei.FOLDS_FILE).write_bytes(folds_file.read_bytes())
+    segments = build_manifest(cfg).set_index("id")
+    task = mosei.mosei_task(mosei.read_labels(labels_file), mosei.read_folds(folds_file), "emotion")
+    assert sorted(segments.index) == sorted(task.table["id"])  # features under the labels' ids
+    assert segments.loc["vidA__1", ["start", "end", "split", "group"]].tolist() == [
+        10.0,
+        14.0,
+        "train",
+        "vidA",
+    ]
+    assert segments.loc["vidB__0", "source"] == f"{mosei.VIDEOS}/vidB.mp4"

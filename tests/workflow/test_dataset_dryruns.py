@@ -9,6 +9,7 @@ import yaml
 
 from marlinflow import datasets
 from marlinflow.layout import ExperimentLayout
+from tests.unit.test_downstream_adapters import write_mosei_csd
 from tests.workflow.conftest import snakemake
 
 CONFIGS = sorted(name for name, dataset in datasets.registered().items() if dataset.gate)
@@ -56,10 +57,10 @@ def lay_out(root, name):
             touch(f"splits/{split}.json", json.dumps([pair]))
         touch("original_sequences/youtube/c23/videos/000.mp4")
         touch("manipulated_sequences/Deepfakes/c23/videos/000_001.mp4")
-    elif name == "cmu_mosei":
+    elif name == "cmu_mosei":  # the labels are read when planning: the manifest is segments
         touch("Raw/Videos/Full/Combined/abc.mp4")
-        touch("CMU_MOSEI_Labels.csd")
-        touch("cmu_mosei_std_folds.py")
+        write_mosei_csd(root / "CMU_MOSEI_Labels.csd", ["abc,1,3,0.5,1,0,0,0,0,0"])
+        touch("cmu_mosei_std_folds.py", "standard_train_fold = ['abc']\n")
     elif name == "lrs2":
         for split in ("train", "val", "test"):
             touch(f"mvlrs_v1/{split}.txt", f"555{split}/00001\n")

@@ -11,7 +11,9 @@ segment). Splits are the SDK's standard folds (``standard_train_fold`` / ``stand
 
 Rows are segments: id ``<video>__<k>`` (k counts the video's segments in time order) with the
 ``video``, ``start`` and ``end`` columns a manifest needs to cut the segment's clip. An emotion
-is present when its intensity is above 0 (the SDK's binarisation).
+is present when its intensity is above 0 (the SDK's binarisation). The data set's manifest lists
+the same segments (:func:`manifest`), so that each is a video of the pipeline: cut from its full
+video with its sound, tracked, and given features under the id its labels have.
 """
 
 from __future__ import annotations
@@ -44,9 +46,21 @@ TARGETS = {
 VIDEOS = "Raw/Videos/Full/Combined"
 
 
+LABEL_FILES = ("CMU_MOSEI_Labels.csd", "CMU_MOSEI_Labels.csv")  # under the root
+FOLDS_FILE = "cmu_mosei_std_folds.py"
+
+
 def manifest(cfg: dict[str, Any]) -> pd.DataFrame:
-    """Full videos; labels and the SDK's standard folds are joined by the tasks."""
-    folder = require_root(DATASET, cfg["root"]) / VIDEOS
+    """The labelled segments, each cut from its full video (its group), in the SDK's standard
+    folds, when the label file (``CMU_MOSEI_Labels.csd`` or its CSV export
+    ``CMU_MOSEI_Labels.csv``) and ``cmu_mosei_std_folds.py`` are under the root: the rows the
+    tasks label. Without them, the full videos (for pretraining), split by a hash of the id."""
+    root = require_root(DATASET, cfg["root"])
+    labels = next((root / name for name in LABEL_FILES if (root / name).is_file()), None)
+    if labels is not None and (root / FOLDS_FILE).is_file():
+        task = mosei_task(read_labels(labels), read_folds(root / FOLDS_FILE), "sentiment")
+        return segment_manifest(task).assign(group=task.table["video"].to_numpy())
+    folder = root / VIDEOS
     return pd.DataFrame(
         {
             "id": safe_id(video.stem),
@@ -199,25 +213,21 @@ def _build(labels: Path, seed: int, folds: Path | None, target: str) -> Task:
 
 
 # 23,453 annotated segments of 3,228 videos, 65 h 53 min 36 s of segments (Zadeh et al., ACL
-# 2018). The manifest lists the full videos in the SDK's folder (which can hold more files: the
-# data set's config counts 3,837); the tasks' rows are the segments.
+# 2018). The manifest lists the segments (cut from the full videos in the SDK's folder).
 VIDEOS_PUBLISHED, SEGMENTS = 3_228, 23_453
 SEGMENT_SECONDS = 65 * 3600 + 53 * 60 + 36
 PUBLISHED = Published(
     "Zadeh et al., ACL 2018",
-    videos=VIDEOS_PUBLISHED,
-    seconds=SEGMENT_SECONDS / VIDEOS_PUBLISHED,
+    videos=SEGMENTS,
+    seconds=SEGMENT_SECONDS / SEGMENTS,
     fps=30,
     width=1280,
     height=720,
     splits=split_shares(),
     assumed={
-        "seconds": "the full videos' length is not published: assumed the segments' 65.9 h "
-        "spread over them (the videos are longer)",
         "fps": "not published: assumed 30",
         "size": "not published: assumed 1280x720",
-        "splits": "the tasks' SDK folds are not in the references here: assumed the "
-        "manifest's 80/10/10",
+        "splits": "the tasks' SDK folds are not in the references here: assumed 80/10/10",
     },
     task_rows=lambda options: SEGMENTS,
 )
