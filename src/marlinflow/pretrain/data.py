@@ -347,7 +347,12 @@ class PretrainData(pl.LightningDataModule):
             num_workers=self.workers,
             persistent_workers=False,
             collate_fn=collate_repeats if repeats > 1 else None,
+            pin_memory=self._on_cuda(),  # page-locked batches copy to the GPU asynchronously
         )
+
+    def _on_cuda(self) -> bool:
+        trainer = self.trainer
+        return trainer is not None and trainer.strategy.root_device.type == "cuda"
 
     def batches_done(self) -> int:
         """Training batches already done by the run being fitted (a resumed run's position)."""
