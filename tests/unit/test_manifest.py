@@ -98,8 +98,20 @@ def test_the_column_screen_misses_no_row_the_schema_refuses(monkeypatch):
         {
             "id": ["ok", "a b", ".x", 7, "ok2", "ok3", "ok4", "ok5", "ok6", "ok7", None, "ok8"],
             "source": ["x", "", "y", "y", float("nan"), "y", "y", "y", "y", "y", "y", "y"],
-            "split": ["train", "val", "TEST", "test", "train", None, "val", "val", "val", "val",
-                      "val", "test"],  # fmt: skip
+            "split": [
+                "train",
+                "val",
+                "TEST",
+                "test",
+                "train",
+                None,
+                "val",
+                "val",
+                "val",
+                "val",
+                "val",
+                "test",
+            ],  # fmt: skip
             "start": ["", "1", "-1", "x", "", 2.0, "3", "", "0", None, "", ""],
             "end": ["", "2", "", "", "0", 1.0, "3", "", "0.5", "1e9", "", "inf"],
             "sha256": ["", "", "A" * 64, "a" * 63, "", "", None, "a" * 64, 5, "", "", ""],
