@@ -159,7 +159,7 @@ def _critic_step(critic, optimiser, generated: torch.Tensor, real: torch.Tensor)
     optimiser.zero_grad()
     loss.backward()
     optimiser.step()
-    return float(loss)
+    return float(loss.detach())
 
 
 @torch.no_grad()
