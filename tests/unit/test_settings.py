@@ -22,6 +22,9 @@ from marlinflow.face import align
 from marlinflow.face.detect import BACKENDS
 from marlinflow.face.parsing_step import ParseSettings
 from marlinflow.face.pipeline import TrackConfig
+from marlinflow.lipsync.evaluate import EvalSettings
+from marlinflow.lipsync.generate import GeneratorSettings
+from marlinflow.lipsync.train import ExpertTraining
 from marlinflow.models import LAYER_INITS
 from marlinflow.pretrain.config import PretrainConfig
 from marlinflow.pretrain.schedule import SCHEDULES
@@ -37,6 +40,9 @@ CLASSES = {
     "downstream.finetune": FinetuneSettings,
     "downstream.features": FeatureSettings,
     "tracking": TrackingSettings,
+    "lipsync.expert": ExpertTraining,
+    "lipsync.generator": GeneratorSettings,
+    "lipsync.eval": EvalSettings,
 }
 # Sections the workflow reads as validated mappings (defaults filled by the schema), not as
 # settings of one verb.
@@ -56,6 +62,9 @@ VERBS = [
     ("probe", ProbeSettings),
     ("finetune", FinetuneSettings),
     ("extract", FeatureSettings),
+    ("lipsync-expert", ExpertTraining),
+    ("lipsync-generator", GeneratorSettings),
+    ("lipsync-eval", EvalSettings),
 ]
 NOT_FLAGS = {"chunk_size"}  # RetryPolicy's extra: how the code reads, not a user setting
 
@@ -121,6 +130,8 @@ def test_config_to_flags_to_settings_round_trip(verb, cls):
             value = not value
         elif isinstance(value, (int, float)):  # half, or one: inside every range here
             value = (value // 2 if isinstance(value, int) else value / 2) if value else 1
+            if value < spec.get("minimum", value):  # a default at its minimum: one more
+                value = spec["default"] + 1
         changed[name] = value
     positional = {
         "track": ["in.mp4", "o.status.json"],
@@ -129,6 +140,12 @@ def test_config_to_flags_to_settings_round_trip(verb, cls):
         "probe": ["f", "t.tsv", "--out", "o"],
         "finetune": ["t.tsv", "--usable", "u", "--encoder", "e.pt", "--out", "o"],
         "extract": ["v.mp4", "--model", "m", "--out", "o"],
+        "lipsync-expert": ["--encoder", "e", "--clips", "c", "--mels", "m", "--out", "o"],
+        "lipsync-generator": ["--expert", "e", "--clips", "c", "--mels", "m", "--out", "o"],
+        "lipsync-eval": [
+            *["--generator", "g", "--clips", "c", "--mels", "m", "--sources", "s"],
+            *["--tracks", "t", "--syncnet", "n", "--out", "o"],
+        ],
     }[verb]
     args = cli.build_parser(verb).parse_args([verb, *positional, *cli_options(changed)])
     expected = cls.from_dict({**cls().to_dict(), **changed})

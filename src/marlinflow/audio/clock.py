@@ -93,6 +93,15 @@ def clip_frame_times(
     return video_start + np.arange(n_frames) / float(track_meta["fps"])
 
 
+def clip_samples(audio: Audio, frame_times: np.ndarray) -> np.ndarray:
+    """The mono samples from clip frame 0's time on (silence where the sound starts later):
+    the sound of a clip written with its frames, or scored with them."""
+    first = int(round((float(frame_times[0]) - audio.start) * audio.sample_rate))
+    if first < 0:
+        return np.concatenate([np.zeros(-first, np.float32), audio.samples])
+    return audio.samples[first:]
+
+
 @dataclass
 class AlignedMel:
     """A clip's mel spectrogram (n_mels, T) and the mel step each clip frame starts at (N,)."""

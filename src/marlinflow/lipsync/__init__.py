@@ -13,5 +13,12 @@ encoder's clip: ``n_frames`` consecutive frames of the aligned full face (sample
 - :mod:`~marlinflow.lipsync.expert`: the networks (plain ``nn.Module``\\ s) and the loss;
 - :mod:`~marlinflow.lipsync.pairs`: videos with their aligned mel, and batches of pairs;
 - :mod:`~marlinflow.lipsync.offset`: the offset search over ±15 frames and the metrics;
-- :mod:`~marlinflow.lipsync.train`: training the expert and scoring it on held-out videos.
+- :mod:`~marlinflow.lipsync.train`: training the expert, scoring it on held-out videos, its file;
+- :mod:`~marlinflow.lipsync.generator`: the Wav2Lip-style generator (and its discriminator) and
+  its losses; :mod:`~marlinflow.lipsync.generate`: training it against the frozen expert, and
+  generating whole videos;
+- :mod:`~marlinflow.lipsync.syncnet`: SyncNet, and LSE-D / LSE-C as Wav2Lip's evaluation
+  computes them; :mod:`~marlinflow.lipsync.fid`: FID; :mod:`~marlinflow.lipsync.evaluate`: a
+  generator scored on held-out videos;
+- :mod:`~marlinflow.lipsync.files`: the expert's and the generator's self-describing files.
 """

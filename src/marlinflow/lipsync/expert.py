@@ -54,6 +54,7 @@ class SyncExpert(nn.Module):
         super().__init__()
         self.encoder = encoder
         self.freeze_encoder = freeze_encoder
+        self.dim, self.audio_width = dim, audio_width
         encoder.requires_grad_(not freeze_encoder)
         # the pooled features of a frozen encoder vary little from clip to clip (they are the
         # LayerNorm of a mean over all tokens, the mouth a few of them): standardise them first
@@ -63,7 +64,9 @@ class SyncExpert(nn.Module):
         self.audio = AudioEncoder(dim, audio_width)
 
     def embed_face(self, clips: torch.Tensor) -> torch.Tensor:
-        with torch.set_grad_enabled(torch.is_grad_enabled() and not self.freeze_encoder):
+        # a frozen encoder still passes gradients to clips that want them (generated faces)
+        wanted = not self.freeze_encoder or clips.requires_grad
+        with torch.set_grad_enabled(torch.is_grad_enabled() and wanted):
             features = self.encoder.extract_features(clips, keep_seq=False)  # (B, D)
         return F.normalize(F.relu(self.face_head(features)), dim=1, eps=EPS)
 

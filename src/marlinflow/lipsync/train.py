@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
-from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 
+from marlinflow.config.settings import settings_class
 from marlinflow.downstream.encoders import load_encoder
 from marlinflow.lipsync.expert import SyncExpert, sync_loss
+from marlinflow.lipsync.files import load_state, read_network, save_network
 from marlinflow.lipsync.offset import (
     MAX_OFFSET,
     ScoreFn,
@@ -19,15 +23,10 @@ from marlinflow.lipsync.offset import (
     sync_accuracy,
 )
 from marlinflow.lipsync.pairs import SyncVideo, sample_pairs, to_clips
+from marlinflow.models import MarlinEncoder, resolve_size
 
-
-@dataclass
-class ExpertTraining:
-    steps: int = 100
-    batch_size: int = 16
-    lr: float = 1e-3  # Wav2Lip's expert: 1e-4 with Adam, over far longer runs
-    min_shift: int = 1
-    seed: int = 0
+ExpertTraining = settings_class("lipsync.expert", "ExpertTraining")
+EXPERT_FORMAT = "marlinflow-lipsync-expert/1"
 
 
 def build_expert(
@@ -126,3 +125,29 @@ def evaluate_expert(
         "offset_accuracy_1": offset_accuracy(found, true, tolerance=1),
         "videos": len(videos),
     }
+
+
+def save_expert(
+    expert: SyncExpert, path: str | Path, provenance: dict[str, Any] | None = None
+) -> Path:
+    """Write ``expert`` (encoder and heads) as a self-describing file: the encoder's geometry
+    and the heads' widths rebuild it (:func:`load_expert`)."""
+    config = {
+        "encoder": dataclasses.asdict(expert.encoder.size),
+        "dim": expert.dim,
+        "audio_width": expert.audio_width,
+        "freeze_encoder": expert.freeze_encoder,
+    }
+    return save_network(path, EXPERT_FORMAT, expert, config, provenance)
+
+
+def load_expert(path: str | Path) -> tuple[SyncExpert, dict[str, Any]]:
+    """(the expert of ``path``, in evaluation mode, its provenance)."""
+    data = read_network(path, EXPERT_FORMAT)
+    config = data["config"]
+    encoder = MarlinEncoder(resolve_size(config["encoder"]))
+    expert = SyncExpert(
+        encoder, config["dim"], bool(config["freeze_encoder"]), config["audio_width"]
+    )
+    load_state(expert, data, path)
+    return expert.eval(), data["provenance"]

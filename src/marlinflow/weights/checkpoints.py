@@ -296,7 +296,7 @@ def save_encoder(
         "format": ENCODER_FORMAT,
         "state_dict": _weights(model, full),
         "geometry": dataclasses.asdict(model.size),
-        "provenance": {**plain(dict(provenance or {})), **_stamp()},
+        "provenance": {**plain(dict(provenance or {})), **stamp()},
     }
     with atomic_path(path) as tmp:
         torch.save(data, tmp)
@@ -321,7 +321,7 @@ def plain(value: Any) -> Any:
     raise TypeError(f"provenance values must be JSON values, not {type(value).__name__}")
 
 
-def _stamp() -> dict[str, Any]:
+def stamp() -> dict[str, Any]:
     from marlinflow import __version__
 
     return {
