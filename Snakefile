@@ -12,8 +12,10 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/download.smk"
 include: "workflow/rules/track.smk"
 include: "workflow/rules/parse.smk"
+include: "workflow/rules/audio.smk"
 include: "workflow/rules/pretrain.smk"
 include: "workflow/rules/downstream.smk"
+include: "workflow/rules/lipsync.smk"
 include: "workflow/rules/report.smk"
 
 
@@ -25,6 +27,7 @@ localrules:
     write_pretrain_settings,
     build_task,
     list_usable_faces,
+    list_sync_videos,
     summarize_stage,
     record_overlap_check,
     write_plan,

@@ -18,12 +18,13 @@ PACKAGE = Path(__file__).resolve().parent
 
 # rule -> paths in the package (folders or modules) that its results depend on.
 RULE_CODE: dict[str, tuple[str, ...]] = {
-    "make_sample": ("sample.py", "video"),
+    "make_sample": ("sample.py", "video", "face"),
     "write_manifest": ("datasets", "manifest.py"),
     "download_video": ("download", "video"),
     "track_video": ("face", "video"),
     "parse_video": ("face", "video", "masking.py", "models/registry.py"),
     "contact_sheet": ("face", "video"),
+    "audio_video": ("audio", "face/store.py"),
     "build_task": ("datasets", "downstream"),
     "pretrain": (
         "pretrain",
@@ -39,6 +40,25 @@ RULE_CODE: dict[str, tuple[str, ...]] = {
     "extract_features": ("extract.py", "features.py", "models", "weights", "video", "compute"),
     "probe": ("downstream",),
     "finetune": ("downstream", "models", "weights", "video", "compute"),
+    "lipsync_expert": (
+        "lipsync",
+        "audio",
+        "models",
+        "weights",
+        "video",
+        "features.py",
+        "downstream/encoders.py",
+    ),
+    "lipsync_generator": ("lipsync", "audio", "models", "weights", "video", "features.py"),
+    "lipsync_eval": (
+        "lipsync",
+        "audio",
+        "models",
+        "weights",
+        "video",
+        "features.py",
+        "face/store.py",
+    ),
     "report_html": ("report",),
 }
 

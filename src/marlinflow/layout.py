@@ -6,6 +6,8 @@ A data set is prepared once and shared by every experiment that uses it::
     data/raw/<ds>/<id>.status.json               download   (the video beside its record)
     data/interim/<ds>/faces/<id>.status.json     track      (face clip, boxes, landmarks)
     data/interim/<ds>/parsing/<id>.status.json   parse      (uint8 part labels)
+    data/interim/<ds>/audio/<id>.status.json     audio      (mel on the face clip's clock;
+                                                             lip-sync data sets only)
     data/manifests/<ds>.shards/<shard>.tsv       a shard's rows (large data sets: marlinflow.shards)
     <stage folder>/shards/<shard>.txt            the records of a shard's videos, one a line
     results/datasets/<ds>/                       stage summaries, contact sheets, task tables
@@ -15,6 +17,8 @@ An experiment (config ``experiment``) keys what it trains and measures by its ow
     results/experiments/<exp>/encoders/<encoder>/          encoder.pt (+ the pretraining run)
     results/experiments/<exp>/features/<ds>/<encoder>/     <id>.npy
     results/experiments/<exp>/downstream/<ds>/<task>/<protocol>/<encoder>/metrics.json
+    results/experiments/<exp>/lipsync/<ds>/<encoder>/    expert.pt, expert.json, generator.pt,
+                                                         generator.json, metrics.json, frames.png
     results/experiments/<exp>/{plan,overlap,metrics}.json, report/, wandb_report.json
 
 The Snakefile builds its patterns from these classes (a name may be a wildcard such as
@@ -26,6 +30,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 STAGES = ("download", "track", "parse")
+# the stage of the data sets of a lip-sync evaluation alone (the sound of every video)
+AUDIO = "audio"
 SAMPLE_ROOT = "data/sample"  # where the embedded sample's videos are generated, per data set
 
 
@@ -49,6 +55,7 @@ class DatasetLayout:
             "download": f"data/raw/{self.name}",
             "track": f"data/interim/{self.name}/faces",
             "parse": f"data/interim/{self.name}/parsing",
+            AUDIO: f"data/interim/{self.name}/audio",
         }
         return folders[stage]
 
@@ -85,6 +92,16 @@ class DatasetLayout:
     def task_spec(self, task: str) -> str:
         return f"{self.results}/tasks/{task}.json"
 
+    def stages(self, lipsync: bool) -> tuple[str, ...]:
+        """The stages every video of the data set passes through (the audio stage for a data
+        set a lip-sync evaluation reads)."""
+        return (*STAGES, AUDIO) if lipsync else STAGES
+
+    @property
+    def sync_videos(self) -> str:
+        """The videos a lip-sync evaluation reads (usable face clip and sound), one a row."""
+        return f"{self.results}/sync_videos.tsv"
+
     @property
     def usable_faces(self) -> str:
         """The face clips of the usable videos, one path a line (after parsing)."""
@@ -120,6 +137,29 @@ class ExperimentLayout:
 
     def metrics(self, dataset: str, task: str, protocol: str, encoder: str) -> str:
         return f"{self.downstream(dataset, task, protocol, encoder)}/metrics.json"
+
+    def lipsync(self, dataset: str, encoder: str) -> str:
+        """The lip-sync runs of one encoder on one data set: its expert, and the generator
+        trained against that expert, with their metrics."""
+        return f"{self.root}/lipsync/{dataset}/{encoder}"
+
+    def expert(self, dataset: str, encoder: str) -> str:
+        return f"{self.lipsync(dataset, encoder)}/expert.pt"
+
+    def expert_metrics(self, dataset: str, encoder: str) -> str:
+        """Sync and offset accuracy on held-out videos, the offset curves, the losses."""
+        return f"{self.lipsync(dataset, encoder)}/expert.json"
+
+    def generator(self, dataset: str, encoder: str) -> str:
+        return f"{self.lipsync(dataset, encoder)}/generator.pt"
+
+    def generator_metrics(self, dataset: str, encoder: str) -> str:
+        """LSE-D, LSE-C and FID of the generator on held-out videos (``lipsync-eval``)."""
+        return f"{self.lipsync(dataset, encoder)}/metrics.json"
+
+    def generator_frames(self, dataset: str, encoder: str) -> str:
+        """Generated mouths beside the real ones (a held-out video's frames)."""
+        return f"{self.lipsync(dataset, encoder)}/frames.png"
 
     @property
     def plan(self) -> str:

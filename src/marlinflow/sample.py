@@ -154,14 +154,19 @@ def render(video: SampleVideo) -> list[np.ndarray]:
     ]
 
 
-def build_sample(out_dir: str | Path, n_videos: int = 32, seed: int = 0) -> pd.DataFrame:
-    """Write the sample videos and ``manifest.tsv`` into ``out_dir``; return the manifest."""
+def build_sample(
+    out_dir: str | Path, n_videos: int = 32, seed: int = 0, sound: bool = False
+) -> pd.DataFrame:
+    """Write the sample videos and ``manifest.tsv`` into ``out_dir``; return the manifest.
+    With ``sound``, the talking heads get a voice (:func:`give_sound`)."""
     from marlinflow.video.writer import write_video
 
     out_dir = Path(out_dir)
     plan = sample_plan(n_videos, seed)
     for video in plan:
         write_video(out_dir / f"{video.id}.mp4", render(video), FPS)
+    if sound:
+        give_sound(out_dir, plan)
     manifest = sample_manifest(plan)
     write_manifest(manifest, out_dir / "manifest.tsv")
     return manifest
@@ -213,3 +218,26 @@ def add_sample_audio(
     sound = voice(loudness_of(opening), float(face.meta["fps"]), sample_rate, seed)
     add_audio(source, sound, sample_rate, out)
     return {"opening_min": float(opening.min()), "opening_max": float(opening.max())}
+
+
+def give_sound(out_dir: str | Path, plan: list[SampleVideo]) -> list[str]:
+    """Give the talking heads of ``plan`` (the carphone speaker's videos in ``out_dir``) their
+    voice (:func:`add_sample_audio`), tracking each to measure its mouth; the still astronaut
+    photo says nothing and stays silent (the audio stage records it ``no_audio``). Returns the
+    ids given sound."""
+    import tempfile
+
+    from marlinflow.face.track_step import track_step
+
+    voiced = []
+    with tempfile.TemporaryDirectory(dir=out_dir) as scratch:
+        for video in (v for v in plan if v.face == "carphone"):
+            source = Path(out_dir) / f"{video.id}.mp4"
+            record = track_step(source, Path(scratch) / f"{video.id}.status.json")
+            if not record.ok:
+                continue  # no face tracked, no mouth to follow: the video stays silent
+            with_sound = Path(scratch) / f"{video.id}.sound.mp4"
+            add_sample_audio(source, record.outputs["track"], with_sound)
+            with_sound.replace(source)
+            voiced.append(video.id)
+    return voiced

@@ -52,7 +52,12 @@ AUTO = "auto"
 AUTO_LIMIT = 2000  # auto: one job per video up to this many videos
 AUTO_SIZE = 500  # auto: shards of this many videos above it
 # the rule whose code makes each stage's records (marlinflow.code_version.RULE_CODE)
-STAGE_RULES = {"download": "download_video", "track": "track_video", "parse": "parse_video"}
+STAGE_RULES = {
+    "download": "download_video",
+    "track": "track_video",
+    "parse": "parse_video",
+    "audio": "audio_video",
+}
 SHARD_LIST_SUFFIX = ".txt"
 
 

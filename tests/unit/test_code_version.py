@@ -17,6 +17,7 @@ STAGE_OF = {
     "track_video": "faces",
     "parse_video": "parsing",
     "contact_sheet": "parsing",
+    "audio_video": "audio",
     "build_task": "tasks",
     "pretrain": "encoders",
     "random_encoder": "encoders",
@@ -24,6 +25,9 @@ STAGE_OF = {
     "extract_features": "evaluation",
     "probe": "evaluation",
     "finetune": "evaluation",
+    "lipsync_expert": "lipsync",
+    "lipsync_generator": "lipsync",
+    "lipsync_eval": "lipsync",
     "report_html": "report",
 }
 

@@ -257,3 +257,60 @@ def test_manifest_tasks_need_their_label_columns(tmp_path):
         expression="x", attr_gray=0, attr_bright=1, attr_blur=0, fake=1
     )
     check_tasks(experiment, {"mine": labelled})  # every column there: no complaint
+
+
+LIPSYNC_SUITE = """
+experiment:
+  name: ls
+  datasets:
+    sample: {config: config/config.yaml}
+    talk: {builder: sample, seed: 2}
+  corpus: [{dataset: sample, splits: [train]}]
+  encoders: {tiny: {}, videomae-tiny: {pretrain: {mask_strategy: tube}}, random-tiny: {kind: random}}
+  suite:
+    - {dataset: sample, tasks: [fake], protocols: [probe, lipsync]}
+    - {dataset: talk, protocols: [lipsync]}
+"""
+
+
+def test_lip_sync_is_a_protocol_run_once_per_data_set(tmp_path):
+    config = config_with(tmp_path, LIPSYNC_SUITE)
+    experiment = experiment_from_config(config)
+    assert [e.tasks for e in experiment.suite] == [("fake",), ()]  # lipsync alone: no task
+    assert experiment.lipsync_datasets() == ["sample", "talk"]
+    assert experiment.task_datasets() == ["sample"]  # no features of talk
+    # a generator against the reference's expert and the first baseline's
+    assert experiment.generator_encoders() == ["tiny", "videomae-tiny"]
+    runs = downstream_runs(experiment, config["downstream"])
+    assert {r.protocol for r in runs} == {"probe", "probe-k2"}  # no per-task lipsync run
+    assert any("random" in note and "SyncNet" in note for note in experiment.notes)
+
+    manifests = {
+        "sample": manifest({"train": ["a"], "test": ["b"]}),
+        "talk": manifest({"train": ["c"], "test": ["d"]}),
+    }
+    plan = plan_document(
+        experiment, manifests, {"sample": ["a"]}, config["downstream"], config["report"]
+    )
+    assert set(plan["datasets"]["talk"]["summaries"]) == {"download", "track", "parse", "audio"}
+    talk = plan["lipsync"]["talk"]
+    assert talk["videos"] == "results/datasets/talk/sync_videos.tsv"
+    assert set(talk["experts"]) == {"tiny", "videomae-tiny", "random-tiny"}
+    assert (
+        talk["generators"]["tiny"]["frames"]
+        == "results/experiments/ls/lipsync/talk/tiny/frames.png"
+    )
+    assert [f["dataset"] for f in plan["features"]] == ["sample"] * 3
+
+
+def test_lip_sync_settings_are_checked_before_the_first_job(tmp_path):
+    config = config_with(tmp_path, LIPSYNC_SUITE)
+    config["lipsync"]["syncnet"] = str(tmp_path / "syncnet_v2.model")
+    with pytest.raises(InputError, match="syncnet_v2.model: config: lipsync.syncnet: no such"):
+        experiment_from_config(config)
+    (tmp_path / "syncnet_v2.model").write_bytes(b"weights")
+    assert not any("SyncNet" in note for note in experiment_from_config(config).notes)
+    # tasks evaluated by lip sync alone: no protocol would evaluate them
+    only_lipsync = LIPSYNC_SUITE.replace("protocols: [probe, lipsync]", "protocols: [lipsync]")
+    with pytest.raises(InputError, match=r"tasks \['fake'\] need a protocol besides lipsync"):
+        experiment_from_config(config_with(tmp_path, only_lipsync))

@@ -47,7 +47,14 @@ SMALL_SAMPLE = {
         "encoders": {"official-tiny": {"kind": "external", "weights": "external/official-tiny.pt"}},
         # two of the sample's three tasks: a multi-class and a binary one (each job costs a
         # process start and a W&B run, and the test suite pays for every one)
-        "suite": [{"dataset": "sample", "tasks": ["expression", "fake"]}],
+        # and lip sync (config/experiments/sample.yaml's settings)
+        "suite": [
+            {
+                "dataset": "sample",
+                "tasks": ["expression", "fake"],
+                "protocols": ["probe", "finetune", "lipsync"],
+            }
+        ],
     },
     "pretrain": {"epochs": 4},
     "downstream": {

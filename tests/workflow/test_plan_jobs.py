@@ -40,7 +40,18 @@ def test_the_plans_jobs_are_those_of_a_dry_run(workflow_copy, monkeypatch):
         {"dataset": "mine", "splits": ["train"]},
         {"dataset": "sharded", "splits": ["train"]},
     ]
-    extra = {"experiment": {"datasets": {"mine": mine, "sharded": sharded}, "corpus": corpus}}
+    # lip sync on the sample (its audio per video) and on the sharded data set (in shards)
+    suite = [
+        {"dataset": "sample", "protocols": ["probe", "finetune", "lipsync"]},
+        {"dataset": "sharded", "protocols": ["lipsync"]},
+    ]
+    extra = {
+        "experiment": {
+            "datasets": {"mine": mine, "sharded": sharded},
+            "corpus": corpus,
+            "suite": suite,
+        }
+    }
     (workflow_copy / "config/mine.yaml").write_text(yaml.safe_dump(extra))
     files = [SAMPLE, "config/mine.yaml"]
     result = snakemake(workflow_copy, "-n", "--profile", PROFILE, "--configfile", *files)
@@ -53,6 +64,8 @@ def test_the_plans_jobs_are_those_of_a_dry_run(workflow_copy, monkeypatch):
     group_jobs = result.stdout.count("Group job preprocess")
     assert jobs.groups == {"preprocess": group_jobs} and group_jobs == 4
     assert jobs.rules["track_shard"] == jobs.rules["write_shard_rows"] == 3
+    assert jobs.rules["audio_shard"] == 3 and jobs.rules["audio_video"] == 32
+    assert jobs.rules["list_sync_videos"] == 2 and jobs.rules["lipsync_eval"] == 4
     alone = re.findall(r"^rule (\w+):$", result.stdout, re.MULTILINE)  # not in a group
     assert jobs.submitted == group_jobs + sum(rule not in jobs.local for rule in alone)
     assert jobs.on_login_node == sum(rule in jobs.local for rule in alone)

@@ -115,6 +115,35 @@ def test_the_report_has_its_tables_and_figures(sample_project):
     assert "figures/label_efficiency.png" in page.images  # few-shot against full labels
 
 
+def test_lip_sync_for_every_encoder(sample_project):
+    # the talking heads have their voice, the still photo's videos are silent
+    audio = pd.read_csv(sample_project / EVALUATED.summary("audio"), sep="\t")
+    assert len(audio) == 8 and audio["ok"].sum() == 4  # sample01, 03, 05, 07: carphone
+    assert set(audio.loc[~audio["ok"], "category"]) == {"no_audio"}
+    videos = pd.read_csv(sample_project / EVALUATED.sync_videos, sep="\t")
+    assert sorted(videos["split"]) == ["test", "train", "train", "val"]
+    for encoder in ENCODERS:
+        expert = json.loads((sample_project / EXP.expert_metrics("sample", encoder)).read_text())
+        assert expert["train_videos"] == 2 and expert["videos"] == 1  # test split
+        assert 0.0 <= expert["sync_accuracy"] <= 1.0
+        assert len(expert["offsets"]) == len(expert["curves"]["sample01"]) == 31  # ±15 frames
+    for encoder in ("tiny", "videomae-tiny"):  # the reference's expert and a baseline's
+        metrics = json.loads(
+            (sample_project / EXP.generator_metrics("sample", encoder)).read_text()
+        )
+        assert metrics["syncnet"]["real"] is False and metrics["syncnet"]["weights"] == "random"
+        assert metrics["videos"] == 1 and metrics["fid"] is None
+        assert (sample_project / EXP.generator_frames("sample", encoder)).stat().st_size > 0
+    assert not (sample_project / EXP.lipsync("sample", "random-tiny") / "generator.pt").exists()
+
+    text = (sample_project / EXP.report / "index.html").read_text()
+    section = text[text.index('id="lipsync"') :]
+    assert "RANDOM weights" in section and "figures/lipsync-offsets-sample.png" in section
+    assert "figures/lipsync-sample-tiny.png" in section
+    headline = json.loads((sample_project / EXP.headline).read_text())["lipsync"]["sample"]
+    assert set(headline) == set(ENCODERS) and headline["tiny"]["syncnet_real"] is False
+
+
 def test_a_second_run_has_nothing_to_do(sample_project):
     result = snakemake(sample_project, "-n", "--cores", "2", *SAMPLE_ARGS)
     assert result.returncode == 0

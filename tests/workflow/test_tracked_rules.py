@@ -20,6 +20,9 @@ TRACKED_RULES = {
     "extract_features",
     "probe",
     "finetune",
+    "lipsync_expert",
+    "lipsync_generator",
+    "lipsync_eval",
     "report_html",
 }
 

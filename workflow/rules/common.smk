@@ -21,7 +21,7 @@ from marlinflow.experiment.spec import (
     corpus_ids,
     experiment_from_config,
 )
-from marlinflow.layout import STAGES, DatasetLayout, ExperimentLayout
+from marlinflow.layout import AUDIO, STAGES, DatasetLayout, ExperimentLayout
 from marlinflow.experiment.plan import (
     downstream_options,
     downstream_runs,
@@ -87,6 +87,8 @@ CORPUS = corpus_ids(EXPERIMENT, MANIFESTS)
 CORPUS_GROUPS = corpus_groups(CORPUS, MANIFESTS)
 PRETRAINED = EXPERIMENT.encoders_of("pretrain")
 RUNS = downstream_runs(EXPERIMENT, config["downstream"])
+# The data sets of a lip-sync evaluation: the audio stage, an expert per encoder, generators.
+LIPSYNC_DATASETS = EXPERIMENT.lipsync_datasets()
 # One W&B group for every job of this invocation, passed to them in the environment with the
 # experiment's tag; each job adds its own name and tags (job_tracking).
 TRACKING = start_pipeline(config["tracking"], EXPERIMENT.name)
@@ -202,6 +204,45 @@ def track_options(wildcards):
     """The track section's flags, and the data set's rate for variable-frame-rate videos."""
     fps = DATASETS[wildcards.ds].config["fps"]
     return shlex.join(cli_options(config["track"]) + ["--fps", str(fps)])
+
+
+def dataset_stages(ds):
+    """The stages of a data set's videos (the audio stage for a lip-sync data set)."""
+    return DatasetLayout(ds).stages(ds in LIPSYNC_DATASETS)
+
+
+def lipsync_weights(wildcards=None):
+    """The SyncNet and Inception weights files lipsync.syncnet and .inception name: inputs."""
+    return [
+        path
+        for path in (config["lipsync"][k] for k in ("syncnet", "inception"))
+        if path
+    ]
+
+
+def lipsync_weight_args():
+    """lipsync-eval's weights: SyncNet's file (random weights without one) and Inception's."""
+    args = ["--syncnet", config["lipsync"]["syncnet"] or "random"]
+    if config["lipsync"]["inception"]:
+        args += ["--inception", config["lipsync"]["inception"]]
+    return args
+
+
+def lipsync_outputs():
+    """Every lip-sync result of the experiment: each encoder's expert metrics, and the
+    generators' metrics and frames."""
+    experts = [
+        EXP.expert_metrics(ds, e)
+        for ds in LIPSYNC_DATASETS
+        for e in EXPERIMENT.encoders
+    ]
+    generators = [
+        path
+        for ds in LIPSYNC_DATASETS
+        for e in EXPERIMENT.generator_encoders()
+        for path in (EXP.generator_metrics(ds, e), EXP.generator_frames(ds, e))
+    ]
+    return experts + generators
 
 
 def stage_records(wildcards):

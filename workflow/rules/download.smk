@@ -35,8 +35,11 @@ rule make_sample:
         folder=lambda wildcards, output: os.path.dirname(output[0]),
         n=lambda wildcards: DATASETS[wildcards.ds].config["sample_videos"],
         seed=lambda wildcards: DATASETS[wildcards.ds].config["seed"],
+        # a data set of a lip-sync evaluation: its talking heads get a voice
+        sound=lambda wildcards: "--sound" if wildcards.ds in LIPSYNC_DATASETS else "",
     shell:
-        "marlinflow sample {params.folder} --videos {params.n} --seed {params.seed} > {log} 2>&1"
+        "marlinflow sample {params.folder} --videos {params.n} --seed {params.seed}"
+        " {params.sound} > {log} 2>&1"
 
 
 rule download_video:
@@ -116,7 +119,7 @@ rule summarize_stage:
     log:
         f"{DS.logs}/summarize_{{stage}}.log",
     wildcard_constraints:
-        stage="|".join(STAGES),
+        stage="|".join((*STAGES, AUDIO)),
     conda:
         CONDA_ENV
     params:

@@ -26,7 +26,9 @@ rule report_html:
         plan=EXP.plan,
         overlap=EXP.overlap,
         summaries=[
-            DatasetLayout(ds).summary(stage) for ds in DATASETS for stage in STAGES
+            DatasetLayout(ds).summary(stage)
+            for ds in DATASETS
+            for stage in dataset_stages(ds)
         ],
         sheets=[sheet for ds in DATASETS for sheet in contact_sheets(ds)],
         encoders=[EXP.encoder(name) for name in EXPERIMENT.encoders],
@@ -37,11 +39,12 @@ rule report_html:
             for task in e.tasks
         ],
         features=[
-            EXP.features(e.dataset, name)
-            for e in EXPERIMENT.suite
+            EXP.features(ds, name)
+            for ds in EXPERIMENT.task_datasets()
             for name in EXPERIMENT.encoders
         ],
         metrics=[run.metrics(EXP) for run in RUNS],
+        lipsync=lipsync_outputs(),
     output:
         page=report(
             directory(EXP.report),

@@ -7,6 +7,9 @@ names it (its ``video`` output). Writes ``<id>.npz`` beside OUT_STATUS
 outputs ``mel``; stats the seconds of audio, its start against the video's and the mel steps.
 A video with no audio stream, or with less sound than frames, gets a record with the reason and
 the category ``no_audio``; a video the track stage dropped gets ``skipped``.
+
+:func:`audio_shard` runs the stage for a shard of videos (:mod:`marlinflow.shards`): it reads two
+upstream lists, the shard's download records (the sound) and its track records (the clock).
 """
 
 from __future__ import annotations
@@ -14,10 +17,19 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from marlinflow import shards
 from marlinflow.audio.clock import align_mel, clip_frame_times, read_audio
 from marlinflow.errors import InputError
 from marlinflow.face.store import FaceTrack
-from marlinflow.stages import StageRecord, is_status_path, run_stage, sibling
+from marlinflow.stages import (
+    STATUS_SUFFIX,
+    StageRecord,
+    is_status_path,
+    record_paths,
+    run_stage,
+    sibling,
+    video_id_of,
+)
 
 
 def audio_step(source: str | Path, track_status: str | Path, out_status: str | Path) -> StageRecord:
@@ -53,3 +65,36 @@ def _video_of(source: str | Path) -> str | Path:
     if "video" not in record.outputs:
         raise InputError(source, "download record names no 'video' output")
     return record.outputs["video"]
+
+
+def audio_items(
+    download_list: str | Path, track_list: str | Path, into: str | Path
+) -> list[shards.Item]:
+    """The items of an audio shard: each video's download record (its sound) and track record
+    (its clock), matched by id; the key covers both upstream records."""
+    sources = {video_id_of(path): path for path in record_paths([download_list])}
+    items = []
+    for track in record_paths([track_list]):
+        video_id = video_id_of(track)
+        if video_id not in sources:
+            raise InputError(download_list, f"no download record of {video_id} (in {track_list})")
+        out_status = Path(into) / f"{video_id}{STATUS_SUFFIX}"
+        source_key = shards.video_key("audio", {}, sources[video_id])
+        key = shards.video_key("audio", {"download": source_key}, track)
+        items.append(
+            shards.Item(str(out_status), key, (str(sources[video_id]), str(track), str(out_status)))
+        )
+    return items
+
+
+def audio_shard(
+    download_list: str | Path,
+    track_list: str | Path,
+    out_list: str | Path,
+    into: str | Path,
+    workers: int = 1,
+) -> shards.ShardResult:
+    """Run the audio stage for every video of a shard (its download and track lists), each
+    record written to ``into``; then the shard list ``out_list``."""
+    items = audio_items(download_list, track_list, into)
+    return shards.run_shard("audio", audio_step, items, out_list, workers)

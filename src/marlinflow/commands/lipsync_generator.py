@@ -14,7 +14,12 @@ import argparse
 from pathlib import Path
 
 from marlinflow.commands import _flags
-from marlinflow.commands.lipsync_expert import add_video_arguments, read_videos
+from marlinflow.commands.lipsync_expert import (
+    add_video_arguments,
+    read_videos,
+    run_dir,
+    video_files,
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -37,20 +42,27 @@ def run(args: argparse.Namespace) -> int:
         train_generator,
     )
     from marlinflow.lipsync.train import load_expert
+    from marlinflow.tracking import track_run
 
     cfg = GeneratorSettings.from_args(args)
     expert, expert_provenance = load_expert(args.expert)
-    generator = build_generator(cfg, expert.encoder.size.n_frames)
-    history = train_generator(generator, expert, read_videos(args), cfg)
-    provenance = {
-        "expert": str(args.expert),
-        "expert_encoder": expert_provenance.get("encoder"),
-        "clips": [str(c) for c in args.clips],
-        "settings": cfg.to_dict(),
-    }
-    save_generator(generator, args.out, provenance)
-    if args.metrics:
-        write_json(args.metrics, {"history": history, "settings": cfg.to_dict()})
+    videos = read_videos(args)
+    config = {**cfg.to_dict(), "expert": str(args.expert), "videos": len(videos)}
+    job = "lipsync_generator"
+    with track_run(job, config, out_dir=run_dir(args.out, job)) as run:
+        generator = build_generator(cfg, expert.encoder.size.n_frames)
+        history = train_generator(generator, expert, videos, cfg)
+        for step, losses in enumerate(history):
+            run.log({f"train/{key}": value for key, value in losses.items()}, step=step)
+        provenance = {
+            "expert": str(args.expert),
+            "expert_encoder": expert_provenance.get("encoder"),
+            "clips": [str(c) for c in video_files(args)["clip"]],
+            "settings": cfg.to_dict(),
+        }
+        save_generator(generator, args.out, provenance)
+        if args.metrics:
+            write_json(args.metrics, {"history": history, "settings": cfg.to_dict()})
     last = history[-1]
     print(f"{args.out}: {cfg.steps} steps, last l1 {last['l1']:.4f} sync {last['sync']:.4f}")
     return 0

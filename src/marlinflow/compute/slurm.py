@@ -173,7 +173,7 @@ def preemption_sbatch_args(
 # A shard job's request (dataset.shard_size): minutes of one worker per video and step, generous
 # beside the measured rates (BENCHMARKS.md: a few seconds for a clip of a few hundred frames),
 # and memory per worker process (a 720p video tracks in under 1 GB; FaRL parsing takes more).
-SHARD_MINUTES_PER_VIDEO = {"download": 1.0, "track": 2.0, "parse": 1.0}
+SHARD_MINUTES_PER_VIDEO = {"download": 1.0, "track": 2.0, "parse": 1.0, "audio": 0.5}
 SHARD_MIN_RUNTIME = 30
 SHARD_MEM_MB_PER_WORKER = 3000
 SHARD_MEM_MB_BASE = 2000

@@ -60,7 +60,8 @@ class Jobs:
 def rule_jobs(experiment: Experiment, config: dict[str, Any], videos: dict[str, int]) -> dict:
     """rule -> the jobs it runs for ``experiment`` (``videos``: each used data set's videos)."""
     names = used_datasets(experiment)
-    evaluated = list(dict.fromkeys(e.dataset for e in experiment.suite))
+    evaluated = experiment.task_datasets()
+    lipsync = experiment.lipsync_datasets()
     sheets = config["report"]["contact_sheets"]
     counts = {
         "all": 1,
@@ -69,7 +70,13 @@ def rule_jobs(experiment: Experiment, config: dict[str, Any], videos: dict[str, 
         **{rule: sum(per_video(experiment, n, videos[n]) for n in names) for rule in CHAIN[1:4]},
         **{rule: sum(shards(experiment, n, videos[n]) for n in names) for rule in SHARD_CHAIN},
         "contact_sheet": sum(min(sheets, videos[n]) for n in names),
-        "summarize_stage": len(STAGES) * len(names),
+        "summarize_stage": len(STAGES) * len(names) + len(lipsync),
+        "audio_video": sum(per_video(experiment, n, videos[n]) for n in lipsync),
+        "audio_shard": sum(shards(experiment, n, videos[n]) for n in lipsync),
+        "list_sync_videos": len(lipsync),
+        "lipsync_expert": len(lipsync) * len(experiment.encoders),
+        "lipsync_generator": len(lipsync) * len(experiment.generator_encoders()),
+        "lipsync_eval": len(lipsync) * len(experiment.generator_encoders()),
         "list_usable_faces": len(evaluated),
         "build_task": len({(e.dataset, task) for e in experiment.suite for task in e.tasks}),
         "record_overlap_check": 1,

@@ -14,7 +14,7 @@ from marlinflow import datasets
 from marlinflow.config import cli_options
 from marlinflow.downstream.kinds import kind_named
 from marlinflow.experiment.spec import Experiment
-from marlinflow.layout import STAGES, DatasetLayout, ExperimentLayout
+from marlinflow.layout import DatasetLayout, ExperimentLayout
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -67,7 +67,7 @@ def downstream_runs(experiment: Experiment, downstream: dict[str, Any]) -> list[
     for evaluation in experiment.suite:
         for task in evaluation.tasks:
             spec = experiment.datasets[evaluation.dataset].tasks[task]
-            protocols = list(evaluation.protocols)
+            protocols = list(evaluation.task_protocols)
             protocols += [
                 f"{protocol}-{budget}"
                 for protocol in low["protocols"]
@@ -100,11 +100,12 @@ def dataset_entry(
         if ok
     ]
     evaluated = {task for e in experiment.suite if e.dataset == name for task in e.tasks}
+    stages = layout.stages(name in experiment.lipsync_datasets())
     return {
         "builder": experiment.datasets[name].config["builder"],
         "roles": roles,
-        "summaries": {stage: layout.summary(stage) for stage in STAGES},
-        "summary_runs": {stage: layout.summary_run(stage) for stage in STAGES},
+        "summaries": {stage: layout.summary(stage) for stage in stages},
+        "summary_runs": {stage: layout.summary_run(stage) for stage in stages},
         "parse_records": [layout.record("parse", i) for i in ids[:MASK_CANDIDATES]],
         "contact_sheets": [layout.contact_sheet(i) for i in ids[:contact_sheets]],
         "tasks": {
@@ -130,6 +131,22 @@ def encoder_entry(experiment: Experiment, name: str, layout: ExperimentLayout) -
     return entry
 
 
+def lipsync_entry(experiment: Experiment, name: str, layout: ExperimentLayout) -> dict[str, Any]:
+    """A lip-sync data set's results: each encoder's expert metrics (held-out sync and offset
+    accuracy, offset curves), and the generators' metrics and frames."""
+    return {
+        "videos": DatasetLayout(name).sync_videos,
+        "experts": {e: layout.expert_metrics(name, e) for e in experiment.encoders},
+        "generators": {
+            e: {
+                "metrics": layout.generator_metrics(name, e),
+                "frames": layout.generator_frames(name, e),
+            }
+            for e in experiment.generator_encoders()
+        },
+    }
+
+
 def plan_document(
     experiment: Experiment,
     manifests: dict[str, pd.DataFrame],
@@ -141,7 +158,7 @@ def plan_document(
     layout = ExperimentLayout(experiment.name)
     names = used_datasets(experiment)
     runs = downstream_runs(experiment, downstream)
-    evaluated = list(dict.fromkeys(e.dataset for e in experiment.suite))
+    evaluated = experiment.task_datasets()
     return {
         "experiment": experiment.name,
         "sample": any(experiment.datasets[n].config["builder"] == "sample" for n in names),
@@ -174,6 +191,9 @@ def plan_document(
             }
             for r in runs
         ],
+        "lipsync": {
+            name: lipsync_entry(experiment, name, layout) for name in experiment.lipsync_datasets()
+        },
         "report": {
             "contact_sheets": report["contact_sheets"],
             "mask_videos": report["mask_videos"],

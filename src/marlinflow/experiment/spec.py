@@ -26,6 +26,9 @@ if TYPE_CHECKING:
     import pandas as pd
 
 EVALUATION_SPLITS = ("val", "test")
+# The lip-sync protocol (the paper's LS family): a suite item's protocol, run once for its data
+# set (it needs no labels: the videos' own sound), not once per task.
+LIPSYNC = "lipsync"
 ALL_SPLITS = ("train", "val", "test")
 # The VideoMAE-style baseline: tube masking and no adversarial loss, as the official code's
 # authors reproduce VideoMAE (marlin.md §8, issue #10).
@@ -54,6 +57,15 @@ class Evaluation:
     tasks: tuple[str, ...]
     protocols: tuple[str, ...]
 
+    @property
+    def lipsync(self) -> bool:
+        return LIPSYNC in self.protocols
+
+    @property
+    def task_protocols(self) -> tuple[str, ...]:
+        """The protocols each task runs (probe, finetune): all but lipsync."""
+        return tuple(p for p in self.protocols if p != LIPSYNC)
+
 
 @dataclass(frozen=True)
 class Experiment:
@@ -70,6 +82,20 @@ class Experiment:
 
     def evaluated(self, dataset: str) -> bool:
         return any(evaluation.dataset == dataset for evaluation in self.suite)
+
+    def task_datasets(self) -> list[str]:
+        """The data sets whose tasks are evaluated (features, probes, fine-tuning)."""
+        return list(dict.fromkeys(e.dataset for e in self.suite if e.tasks))
+
+    def lipsync_datasets(self) -> list[str]:
+        """The data sets of a lip-sync evaluation (their videos' sound: the audio stage)."""
+        return list(dict.fromkeys(e.dataset for e in self.suite if e.lipsync))
+
+    def generator_encoders(self) -> list[str]:
+        """The encoders whose lip-sync expert a generator is trained against: the reference
+        (MARLIN) and the first other encoder declared, a baseline."""
+        others = [name for name in self.encoders if name != self.reference]
+        return [name for name in (self.reference, *others[:1]) if name is not None]
 
 
 def experiment_from_config(config: dict[str, Any]) -> Experiment:
@@ -88,6 +114,8 @@ def experiment_from_config(config: dict[str, Any]) -> Experiment:
         corpus[item["dataset"]] = tuple(item["splits"])
     suite = [evaluation(item, datasets, config, f"{where}.suite") for item in section["suite"]]
     notes: list[str] = []
+    if any(e.lipsync for e in suite):
+        check_lipsync_weights(config["lipsync"], notes)
     encoders = read_encoders(section["encoders"], config, notes) or default_encoders(config)
     check_init(encoders, config, notes)
     name = section["name"]
@@ -149,8 +177,27 @@ def evaluation(item: dict[str, Any], datasets, config, where: str) -> Evaluation
         raise InputError(
             where, f"{dataset.name} has no task(s) {unknown}; its tasks: {list(dataset.tasks)}"
         )
-    protocols = item["protocols"] or config["downstream"]["protocols"]
-    return Evaluation(dataset.name, tasks, tuple(protocols))
+    protocols = tuple(item["protocols"] or config["downstream"]["protocols"])
+    if protocols == (LIPSYNC,):  # a lip-sync evaluation alone: no task
+        if item["tasks"]:
+            raise InputError(where, f"tasks {list(tasks)} need a protocol besides lipsync")
+        tasks = ()
+    return Evaluation(dataset.name, tasks, protocols)
+
+
+def check_lipsync_weights(lipsync: dict[str, Any], notes: list[str]) -> None:
+    """The SyncNet and Inception files a lip-sync evaluation names, checked before the first
+    job; without SyncNet's, its scores are a random SyncNet's, which the notes say."""
+    for key in ("syncnet", "inception"):
+        path = lipsync[key]
+        if path is not None and not Path(path).is_file():
+            raise InputError(path, f"config: lipsync.{key}: no such weights file")
+    if lipsync["syncnet"] is None:
+        notes.append(
+            "lipsync.syncnet is not set: the generators are scored with a randomly initialised "
+            "SyncNet, whose scores are not LSE-D / LSE-C (give syncnet_python's "
+            "syncnet_v2.model for real ones)"
+        )
 
 
 def check_model(model: str | dict[str, Any] | None, where: str) -> None:

@@ -173,7 +173,7 @@ def extraction(experiment, config, sizes: dict[str, DatasetSize], book: Book, no
     """(model size, Cost) of the features of every evaluated data set by every encoder."""
     features = config["downstream"]["features"]
     device = "cpu" if features["device"] == "cpu" else "gpu"
-    for name in dict.fromkeys(e.dataset for e in experiment.suite):
+    for name in experiment.task_datasets():
         size = sizes[name]
         for encoder in experiment.encoders.values():
             model = encoder_size(encoder, notes)

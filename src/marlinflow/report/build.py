@@ -94,6 +94,31 @@ def collect_metrics(plan: Plan) -> dict:
         cell = document["downstream"].setdefault(row.dataset, {}).setdefault(row.task, {})
         metrics = cell.setdefault(row.protocol, {}).setdefault(row.encoder, {})
         metrics[row.metric] = {"mean": finite(row.mean), "std": finite(row.std)}
+    if plan.lipsync:
+        document["lipsync"] = lipsync_metrics(plan)
+    return document
+
+
+def lipsync_metrics(plan: Plan) -> dict:
+    """Lip sync by data set and encoder: the expert's held-out accuracies and, where a
+    generator was scored, LSE-D / LSE-C (with whether SyncNet had real weights) and FID."""
+    from marlinflow.report.parts_lipsync import lipsync_table
+
+    inputs = Inputs(plan, Path("."))
+    names = {
+        "sync acc": "sync_accuracy",
+        "offset acc": "offset_accuracy",
+        "LSE-D": "lse_d",
+        "LSE-C": "lse_c",
+        "FID": "fid",
+    }
+    document: dict = {}
+    for dataset in plan.lipsync:
+        for row in lipsync_table(inputs, dataset).to_dict("records"):
+            values = {key: finite(row[column]) for column, key in names.items()}
+            if row["SyncNet"]:
+                values["syncnet_real"] = not row["SyncNet"].startswith("RANDOM")
+            document.setdefault(dataset, {})[row["encoder"]] = values
     return document
 
 

@@ -117,3 +117,16 @@ def plot_masks(examples: Sequence[MaskExample], ratio: float) -> Figure:
     figure.suptitle(title, fontsize=10)
     figure.tight_layout()
     return figure
+
+
+def plot_offset_curves(curves: dict[str, tuple[Sequence[int], Sequence[float]]]) -> Figure:
+    """One line per encoder: its lip-sync expert's mean score at each audio offset (frames) over
+    the held-out videos; in sync, the peak is at 0."""
+    figure = Figure(figsize=(6.4, 3.6))
+    ax = figure.subplots()
+    for name, (offsets, scores) in curves.items():
+        ax.plot(offsets, scores, "o-", markersize=3, label=name)
+    ax.axvline(0, color="grey", linewidth=0.8, linestyle="--")
+    ax.set(xlabel="audio offset (frames)", ylabel="expert score (cosine)", title="Sync offset")
+    ax.legend()
+    return figure

@@ -68,6 +68,11 @@ class Plan:
     def results(self) -> list[dict[str, Any]]:
         return list(self.document.get("results") or [])
 
+    @property
+    def lipsync(self) -> dict[str, dict[str, Any]]:
+        """Lip-sync data set -> its expert and generator result files (plan ``lipsync``)."""
+        return dict(self.document.get("lipsync") or {})
+
     def setting(self, key: str, default: int) -> int:
         """A report setting (``report.contact_sheets``, ``report.mask_videos``)."""
         return int((self.document.get("report") or {}).get(key, default))

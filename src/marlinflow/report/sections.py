@@ -14,6 +14,7 @@ from marlinflow.report.html import Section
 from marlinflow.report.inputs import Inputs, Missing
 from marlinflow.report.parts_data import contact_sheets_parts, embedding_parts, stages_parts
 from marlinflow.report.parts_experiment import experiment_parts
+from marlinflow.report.parts_lipsync import lipsync_parts
 from marlinflow.report.parts_pretrain import curves_parts, masks_parts, reconstructions_parts
 from marlinflow.report.parts_results import results_parts
 
@@ -23,6 +24,7 @@ log = logging.getLogger(__name__)
 SECTIONS = (
     ("experiment", "Experiment", experiment_parts),
     ("results", "Downstream results", results_parts),
+    ("lipsync", "Lip synchronisation", lipsync_parts),
     ("pretraining", "Pretraining", curves_parts),
     ("reconstructions", "Reconstructions", reconstructions_parts),
     ("masks", "Fasking masks", masks_parts),

@@ -23,7 +23,8 @@ stored: values containing it are redacted from the config before anything is wri
 
 What is a run. A step that produces numbers worth comparing across pipeline runs is one
 tracked run, ``job_type`` its rule's name: ``pretrain``, ``probe``, ``finetune``,
-``extract_features`` (per encoder), ``report_html`` (the results table), and the stage
+``extract_features`` (per encoder), ``lipsync_expert``, ``lipsync_generator`` and
+``lipsync_eval`` (per encoder), ``report_html`` (the results table), and the stage
 summaries, which are the preprocessing runs: ``summarize_download``, ``summarize_track`` and
 ``summarize_parse`` (rule ``summarize_stage`` with its stage), each logging every video's
 statistics as one table. The per-video steps (download, track, parse, contact sheets) are not
