@@ -11,9 +11,10 @@ import numpy as np
 import pytest
 
 from marlinflow.report.build import collect_metrics
-from marlinflow.report.inputs import Inputs, Missing
+from marlinflow.report.inputs import Absent, Inputs
 from marlinflow.report.parts_lipsync import lipsync_parts, lipsync_table
 from marlinflow.report.plan import Plan
+from marlinflow.report.sections import all_sections
 
 EXP = "results/experiments/ls/lipsync/talk"
 
@@ -89,7 +90,9 @@ def test_the_table_has_a_row_per_expert_and_labels_random_syncnet(plan, tmp_path
     assert headline["random-tiny"]["lse_d"] is None
 
 
-def test_an_experiment_without_lip_sync_says_so(tmp_path):
+def test_an_experiment_without_lip_sync_has_no_such_section(tmp_path):
     plan = Plan({"experiment": "x", "datasets": {}, "encoders": {}}, tmp_path, tmp_path / "p")
-    with pytest.raises(Missing, match="No lip-sync evaluation"):
-        lipsync_parts(Inputs(plan, tmp_path / "report"))
+    inputs = Inputs(plan, tmp_path / "report")
+    with pytest.raises(Absent, match="no lip-sync evaluation"):
+        lipsync_parts(inputs)
+    assert "lipsync" not in [section.anchor for section in all_sections(inputs)]

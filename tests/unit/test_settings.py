@@ -53,6 +53,7 @@ WORKFLOW_SECTIONS = {
     "downstream.low_label",
     "report",
     "compute",
+    "lipsync",  # its weights files: the workflow gives them to lipsync-eval (--syncnet, --inception)
 }
 # The verb that takes each section as its flags.
 VERBS = [

@@ -13,6 +13,10 @@ class Missing(Exception):
     """A section's inputs are not there; the message says which."""
 
 
+class Absent(Exception):
+    """The experiment declares nothing a section shows (no lip-sync evaluation): no section."""
+
+
 @dataclass
 class Inputs:
     plan: Plan

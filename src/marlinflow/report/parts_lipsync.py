@@ -17,7 +17,7 @@ import pandas as pd
 
 from marlinflow.report import figures
 from marlinflow.report.html import heading, image, paragraph, table
-from marlinflow.report.inputs import Inputs, Missing, copy_figure
+from marlinflow.report.inputs import Absent, Inputs, Missing, copy_figure
 
 COLUMNS = [
     "encoder",
@@ -106,7 +106,7 @@ def offset_curves(inputs: Inputs, dataset: str) -> dict[str, tuple[list[int], li
 
 def lipsync_parts(inputs: Inputs) -> list[str]:
     if not inputs.plan.lipsync:
-        raise Missing("No lip-sync evaluation in this experiment (suite protocol lipsync).")
+        raise Absent("no lip-sync evaluation in this experiment (suite protocol lipsync)")
     parts = []
     for dataset in inputs.plan.lipsync:
         frame = lipsync_table(inputs, dataset)

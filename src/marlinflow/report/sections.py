@@ -2,7 +2,8 @@
 
 Each section's builder (in the ``parts_*`` modules) returns its HTML parts, or raises
 :class:`Missing` when its inputs are not there yet; :func:`all_sections` turns that, or an
-unreadable input, into a note on the page, so a partial or damaged run still gets a report.
+unreadable input, into a note on the page, so a partial or damaged run still gets a report. A
+section of something the experiment does not declare (:class:`Absent`) is left out.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import logging
 
 from marlinflow.errors import InputError
 from marlinflow.report.html import Section
-from marlinflow.report.inputs import Inputs, Missing
+from marlinflow.report.inputs import Absent, Inputs, Missing
 from marlinflow.report.parts_data import contact_sheets_parts, embedding_parts, stages_parts
 from marlinflow.report.parts_experiment import experiment_parts
 from marlinflow.report.parts_lipsync import lipsync_parts
@@ -41,6 +42,8 @@ def all_sections(inputs: Inputs) -> list[Section]:
         section = Section(anchor, title)
         try:
             section.parts = builder(inputs)
+        except Absent:
+            continue
         except Missing as missing:
             section.note = str(missing)
         except (InputError, OSError, ValueError, KeyError, TypeError) as err:
