@@ -57,6 +57,9 @@ EXPECTED_OUTS = (
     | {"results/datasets/sample/tasks", "results/datasets/sample/usable_faces.txt"}
     | EXPERIMENT_OUTS
     | {f"{EXP}/features", f"{EXP}/downstream"}
+    # lip sync on the sample: its audio stage, the videos it reads, the experts and generators
+    | {"data/interim/sample/audio", "results/datasets/sample/audio_summary.tsv"}
+    | {"results/datasets/sample/sync_videos.tsv", f"{EXP}/lipsync/sample"}
 )
 # W&B run records of the stage summaries: kept like logs, not versioned.
 SIDE_RECORDS = tuple(f"results/datasets/{ds}/runs" for ds in DATASETS)
@@ -92,12 +95,16 @@ def tool_env(home: Path) -> dict[str, str]:
     return env
 
 
-def dvc_vars(config: str, overrides: str, datasets, tasks, experiments, suites) -> list[dict]:
-    """dvc.yaml's vars: the named entries of each list, run with `config` and `overrides`."""
+def dvc_vars(
+    config: str, overrides: str, datasets, tasks, experiments, suites, lipsync=()
+) -> list[dict]:
+    """dvc.yaml's vars: the named entries of each list, run with `config` and `overrides`
+    (``lipsync``: (data set, experiment) pairs)."""
     entry = {"config": config, "overrides": overrides}
     return [
         {"datasets": {ds: {**entry, "sources": f"data/sample/{ds}"} for ds in datasets}},
         {"tasks": {ds: dict(entry) for ds in tasks}},
+        {"lipsync": {ds: {"experiment": exp, **entry} for ds, exp in lipsync}},
         {"experiments": {name: dict(entry) for name in experiments}},
         {"suites": {name: dict(entry) for name in suites}},
     ]
@@ -203,7 +210,7 @@ def test_clean_clone_pulls_the_whole_experiment_and_has_nothing_to_redo(
 ):
     env = tool_env(tmp_path)
     project = make_project(repo_root, sample_project, tmp_path / "project")
-    sample = (SAMPLE_CONFIG, DATASETS, ["sample"], ["sample"], ["sample"])
+    sample = (SAMPLE_CONFIG, DATASETS, ["sample"], ["sample"], ["sample"], [("sample", "sample")])
     # the committed vars are the sample experiment's; the test's run is the small sample
     assert yaml.safe_load((project / "dvc.yaml").read_text())["vars"] == dvc_vars(
         sample[0], "", *sample[1:]
