@@ -213,18 +213,19 @@ def write_clip(
     ``picks``: the source frame of each clip frame, at ``fps`` (a resampled variable rate);
     None is every source frame once, at the source's rate.
     """
-    frames = _progress(prefetch(iter_frames(source)), info, "crop")
     repeats = (
         np.ones(len(windows), int) if picks is None else np.bincount(picks, minlength=len(windows))
     )
     crops = (
         crop
-        for frame, window, count in zip(frames, windows, repeats, strict=False)
+        for frame, window, count in zip(iter_frames(source), windows, repeats, strict=False)
         if count  # a frame the resampling drops is not cropped at all
         for crop in itertools.repeat(
             align.crop_frame(frame, window, config.crop_mode, config.size), count
         )
     )
+    # decoding and cropping in a background thread, encoding here: two cores at work
+    crops = _progress(prefetch(crops), info, "crop")
     written = write_video(out_video, crops, fps or info.fps)
     if written != repeats.sum():  # the decoder gave another count the second time
         Path(out_video).unlink(missing_ok=True)
