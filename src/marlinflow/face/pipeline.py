@@ -31,12 +31,16 @@ from marlinflow.face.identity import IdentityCheck
 from marlinflow.face.store import FaceTrack
 from marlinflow.face.track import follow_faces
 from marlinflow.progress import progress
-from marlinflow.video.io import VideoInfo, iter_frames, iter_timed_frames, prefetch, probe
+from marlinflow.video.io import VideoInfo, iter_decoded, iter_frames, prefetch, probe, to_rgb
+from marlinflow.video.kept import KeptFrames
 from marlinflow.video.timing import is_variable_rate, resample_indices
 from marlinflow.video.writer import write_video
 
 PROGRESS_MIN_FRAMES = 1000  # show a progress bar for videos longer than this
 RIGID_POINTS = slice(27, 48)  # nose bridge and eyes: they move with the head, not the expression
+# x264 on one thread: a 224x224 clip is too small for its frame threads to pay (their CPU
+# time is 15% more per frame, and the wall time no less), and the other core crops meanwhile
+CLIP_ENCODER_THREADS = 1
 
 
 TrackConfig = settings_class("track", "TrackConfig")
@@ -47,12 +51,17 @@ def _frames(seconds: float, fps: float) -> int:
 
 
 def locate_face(
-    source: str | Path, config: TrackConfig, detector: FaceDetector, info: VideoInfo
+    source: str | Path,
+    config: TrackConfig,
+    detector: FaceDetector,
+    info: VideoInfo,
+    kept: KeptFrames | None = None,
 ) -> tuple[timeline.Timeline, dict[str, Any], list[float]]:
     """First pass: the main face's per-frame geometry in source pixels, smoothed; the counts of
-    tracks and cuts; the frames' presentation times (seconds)."""
+    tracks and cuts; the frames' presentation times (seconds). ``kept`` is offered every
+    decoded frame, for the second pass."""
     times: list[float] = []
-    frames = _progress(_noting_times(source, times), info, "find faces")
+    frames = _progress(_noting_times(source, times, kept), info, "find faces")
     tracks, cuts, n_frames = follow_faces(
         frames, detector, config.detect_interval, config.cut_threshold
     )
@@ -78,10 +87,18 @@ def _progress(frames: Iterator[np.ndarray], info: VideoInfo, what: str) -> Itera
     )
 
 
-def _noting_times(source: str | Path, times: list[float]) -> Iterator[np.ndarray]:
-    for frame_time, frame in prefetch(iter_timed_frames(source)):
+def _noting_times(
+    source: str | Path, times: list[float], kept: KeptFrames | None
+) -> Iterator[np.ndarray]:
+    def decoded():  # in the prefetch thread: decoding and conversion to RGB
+        for frame_time, frame in iter_decoded(source):
+            yield frame_time, frame, to_rgb(frame)
+
+    for frame_time, frame, rgb in prefetch(decoded()):
         times.append(frame_time)
-        yield frame
+        if kept is not None:
+            kept.offer(frame)
+        yield rgb
 
 
 def timing_meta(times: list[float], fps: float, picks: np.ndarray | None) -> dict[str, Any]:
@@ -163,14 +180,15 @@ def track_video(
         reason = f"too short: {info.n_frames} frames < {config.min_frames} (min_frames)"
         raise InputError(source, reason, Category.TOO_SHORT)
     detector = detector or make_detector(config.backend, config.detect_size)
-    line, counts, times = locate_face(source, config, detector, info)
+    kept = KeptFrames(info.n_frames)  # a short video is decoded once
+    line, counts, times = locate_face(source, config, detector, info, kept)
     _check_face_fraction(source, line, config)
     size = face_size(line)
     _check_face_size(source, size, config)
     windows = crop_windows(line, config, info.fps)
     picks = resample_indices(times, fps or info.fps) if is_variable_rate(times, info.fps) else None
     rate = info.fps if picks is None else fps or info.fps  # the clip's frame rate
-    written = write_clip(source, out_video, windows, config, info, picks, rate)
+    written = write_clip(source, out_video, windows, config, info, picks, rate, kept)
     landmarks = crop_landmarks(line, windows, config)
     shake = jitter(windows, landmarks, line, config.size)  # over the source's frames
     meta = {"backend": detector.name, **timing_meta(times, info.fps, picks)}
@@ -207,18 +225,21 @@ def write_clip(
     info: VideoInfo,
     picks: np.ndarray | None = None,
     fps: float | None = None,
+    kept: KeptFrames | None = None,
 ) -> int:
     """Second pass: crop every frame with its window and encode the clip; returns its length.
 
     ``picks``: the source frame of each clip frame, at ``fps`` (a resampled variable rate);
-    None is every source frame once, at the source's rate.
+    None is every source frame once, at the source's rate. ``kept``: the first pass's decoded
+    frames, when it kept them all; else the video is decoded again.
     """
     repeats = (
         np.ones(len(windows), int) if picks is None else np.bincount(picks, minlength=len(windows))
     )
+    frames = kept.rgb() if kept is not None and kept.complete else iter_frames(source)
     crops = (
         crop
-        for frame, window, count in zip(iter_frames(source), windows, repeats, strict=False)
+        for frame, window, count in zip(frames, windows, repeats, strict=False)
         if count  # a frame the resampling drops is not cropped at all
         for crop in itertools.repeat(
             align.crop_frame(frame, window, config.crop_mode, config.size), count
@@ -226,7 +247,7 @@ def write_clip(
     )
     # decoding and cropping in a background thread, encoding here: two cores at work
     crops = _progress(prefetch(crops), info, "crop")
-    written = write_video(out_video, crops, fps or info.fps)
+    written = write_video(out_video, crops, fps or info.fps, threads=CLIP_ENCODER_THREADS)
     if written != repeats.sum():  # the decoder gave another count the second time
         Path(out_video).unlink(missing_ok=True)
         reason = f"decoded {len(windows)} frames, then too few for {repeats.sum()} clip frames"
