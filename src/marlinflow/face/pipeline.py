@@ -31,7 +31,8 @@ from marlinflow.face.identity import IdentityCheck
 from marlinflow.face.store import FaceTrack
 from marlinflow.face.track import follow_faces
 from marlinflow.progress import progress
-from marlinflow.video.io import VideoInfo, iter_decoded, iter_frames, prefetch, probe, to_rgb
+from marlinflow.video import yuv
+from marlinflow.video.io import Decoded, VideoInfo, iter_decoded, prefetch, probe, to_rgb
 from marlinflow.video.kept import KeptFrames
 from marlinflow.video.timing import is_variable_rate, resample_indices
 from marlinflow.video.writer import write_video
@@ -231,28 +232,52 @@ def write_clip(
 
     ``picks``: the source frame of each clip frame, at ``fps`` (a resampled variable rate);
     None is every source frame once, at the source's rate. ``kept``: the first pass's decoded
-    frames, when it kept them all; else the video is decoded again.
+    frames, when it kept them all; else the video is decoded again. Frames are cropped from
+    their YUV planes where these can be (:mod:`marlinflow.video.yuv`), else in RGB.
     """
     repeats = (
         np.ones(len(windows), int) if picks is None else np.bincount(picks, minlength=len(windows))
     )
-    frames = kept.rgb() if kept is not None and kept.complete else iter_frames(source)
+    if kept is not None and kept.complete:
+        frames = kept.take()
+    else:
+        frames = (frame for _, frame in iter_decoded(source))
+    frames, pix_fmt = _clip_format(frames, config)
     crops = (
         crop
         for frame, window, count in zip(frames, windows, repeats, strict=False)
         if count  # a frame the resampling drops is not cropped at all
-        for crop in itertools.repeat(
-            align.crop_frame(frame, window, config.crop_mode, config.size), count
-        )
+        for crop in itertools.repeat(_crop(frame, window, config, pix_fmt), count)
     )
     # decoding and cropping in a background thread, encoding here: two cores at work
     crops = _progress(prefetch(crops), info, "crop")
-    written = write_video(out_video, crops, fps or info.fps, threads=CLIP_ENCODER_THREADS)
+    written = write_video(
+        out_video, crops, fps or info.fps, threads=CLIP_ENCODER_THREADS, pix_fmt=pix_fmt
+    )
     if written != repeats.sum():  # the decoder gave another count the second time
         Path(out_video).unlink(missing_ok=True)
         reason = f"decoded {len(windows)} frames, then too few for {repeats.sum()} clip frames"
         raise VideoError(source, reason, Category.CORRUPT)
     return written
+
+
+def _clip_format(frames: Iterator[Decoded], config: TrackConfig) -> tuple[Iterator[Decoded], str]:
+    """The frames, and the format their crops are made in: YUV 4:2:0 planes when the first
+    frame's can be cropped as they are (:mod:`marlinflow.video.yuv`), else RGB."""
+    first = next(frames, None)
+    if first is None:
+        return iter(()), "rgb24"
+    direct = config.crop_mode == "similarity" and yuv.planes_420(first) is not None
+    return itertools.chain([first], frames), "yuv420p" if direct else "rgb24"
+
+
+def _crop(frame: Decoded, window: np.ndarray, config: TrackConfig, pix_fmt: str) -> np.ndarray:
+    """One clip frame in ``pix_fmt``; a frame whose planes cannot be cropped directly (a stream
+    that changes format) is cropped in RGB and converted."""
+    if pix_fmt == "yuv420p" and (planes := yuv.planes_420(frame)) is not None:
+        return align.crop_planes(planes, window, config.size)
+    crop = align.crop_frame(to_rgb(frame), window, config.crop_mode, config.size)
+    return yuv.rgb_to_i420(crop) if pix_fmt == "yuv420p" else crop
 
 
 def _save_track(

@@ -3,7 +3,7 @@
 The track step reads a video twice (find the face, then crop it). Short videos, which most face
 data sets hold (clips of a few seconds), are decoded once: the first pass keeps its decoded
 frames, in the decoder's own pixel format (YUV 4:2:0 is half the bytes of RGB), and the second
-pass converts them again instead of decoding. Whether a video's frames are kept is decided at
+pass crops them instead of decoding again. Whether a video's frames are kept is decided at
 its first frame, from the frame count and that frame's size, so a long video never holds more
 than one frame for this; a video that turns out longer than its header says stops keeping and
 is decoded again.
@@ -13,9 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-import numpy as np
-
-from marlinflow.video.io import Decoded, decoded_bytes, to_rgb
+from marlinflow.video.io import Decoded, decoded_bytes
 
 # Frames kept per video at most: 13 s of 720p, 50 s of 480x360, 4 min of 224x224 (4:2:0). A
 # track job with them stays well under 1 GB.
@@ -49,9 +47,9 @@ class KeptFrames:
         """Whether every frame offered was kept (and there were some)."""
         return bool(self.frames)
 
-    def rgb(self) -> Iterator[np.ndarray]:
-        """The kept frames as RGB, each frame's memory let go once converted."""
+    def take(self) -> Iterator[Decoded]:
+        """The kept frames, in order, each let go once the consumer moves on."""
         frames, self.frames = self.frames or [], None
         frames.reverse()
         while frames:
-            yield to_rgb(frames.pop())
+            yield frames.pop()
