@@ -4,6 +4,13 @@ Two streaming passes over the video keep memory independent of its length: the f
 faces and keeps only their geometry (about 600 bytes per face per frame); the second decodes
 again, crops every frame and encodes it. Between them the main face is chosen over the whole
 video, gaps are bridged and the track is smoothed, which a single causal pass could not do.
+A short video is decoded once: the first pass keeps its decoded frames for the second
+(:mod:`marlinflow.video.kept`, within a memory budget).
+
+Both passes use two cores: in the first, decoding and the detection of the next key frame run
+in threads beside the following of faces (:mod:`marlinflow.face.track`); in the second, a
+thread decodes and crops while this one encodes. Crops are cut straight from the decoder's
+YUV planes where these mean the clip's colours (:mod:`marlinflow.video.yuv`), else in RGB.
 
 Output: one crop per source frame, so frame i of the clip is frame i of the source. Frames with
 no face hold the last crop window and are marked absent in the track. A variable-frame-rate
