@@ -42,14 +42,17 @@ from tests.synthetic import face_label_map
 
 
 class IterationTimer(pl.Callback):
+    """Wall and CPU seconds (all the process's threads) of each training iteration."""
+
     def __init__(self):
-        self.seconds: list[float] = []
+        self.seconds: list[tuple[float, float]] = []
 
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
-        self.started = time.perf_counter()
+        self.started = time.perf_counter(), time.process_time()
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
-        self.seconds.append(time.perf_counter() - self.started)
+        wall, cpu = self.started
+        self.seconds.append((time.perf_counter() - wall, time.process_time() - cpu))
 
 
 def make_batches(
@@ -68,7 +71,7 @@ def make_batches(
 
 def time_fit(
     module: pl.LightningModule, batches: list, warmup: int, precision: str = "32"
-) -> list[float]:
+) -> list[tuple[float, float]]:
     timer = IterationTimer()
     trainer = pl.Trainer(
         max_epochs=1,
@@ -87,7 +90,7 @@ def time_fit(
 
 def ours(
     size: ModelSize, batches: list, warmup: int, precision: str, compile_model: bool
-) -> list[float]:
+) -> list[tuple[float, float]]:
     as_dicts = [{"video": video, "visible": visible} for video, visible in batches]
     module = MarlinPretrain(PretrainConfig(model=size.name, precision=precision))
     if compile_model:
@@ -95,7 +98,7 @@ def ours(
     return time_fit(module, as_dicts, warmup, precision)
 
 
-def official(size: ModelSize, batches: list, warmup: int, src: Path) -> list[float]:
+def official(size: ModelSize, batches: list, warmup: int, src: Path) -> list[tuple[float, float]]:
     """The official LightningModule at the YAML's settings (d_steps 1, adv 0.01, gp 0)."""
     add_to_path(src)
     from model.marlin import Marlin
@@ -124,16 +127,22 @@ def official(size: ModelSize, batches: list, warmup: int, src: Path) -> list[flo
     return time_fit(module, batches, warmup)
 
 
-def row(what: str, size: ModelSize, batch: int, seconds: list[float], official: float | None):
-    """clips/s at the fastest iteration (the least disturbed by other load) and the median, and
-    the official median iteration's time over this one's."""
-    best, median = min(seconds), statistics.median(seconds)
-    ratio = f"; **{official / median:.2f}×** the official at the median" if official else ""
+def row(what: str, size: ModelSize, batch: int, seconds: list, official: tuple | None) -> str:
+    """clips/s at the fastest iteration (the least disturbed by other load) and the median, the
+    median CPU seconds per iteration, and the official medians over this one's (wall, CPU)."""
+    walls, cpus = [wall for wall, _ in seconds], [cpu for _, cpu in seconds]
+    best, median, cpu = min(walls), statistics.median(walls), statistics.median(cpus)
+    ratio = (
+        f"; **{official[0] / median:.2f}×** the official at the median, "
+        f"{official[1] / cpu:.2f}× in CPU time"
+        if official
+        else ""
+    )
     return (
         f"| pretrain step, {what}: {size.name} {size.n_frames}×{size.img_size}², batch {batch} "
         f"| {describe()} | {batch / best:.3f} clips/s at the fastest iteration ({best:.2f} s), "
-        f"{batch / median:.3f} at the median ({median:.2f} s); {len(seconds)} iterations "
-        f"after warm-up{ratio} |"
+        f"{batch / median:.3f} at the median ({median:.2f} s); {cpu:.2f} CPU s per iteration; "
+        f"{len(seconds)} iterations after warm-up{ratio} |"
     )
 
 
@@ -151,7 +160,7 @@ def main() -> None:
     size = get_size(args.size)
     batches = make_batches(size, args.batch, args.warmup + args.iters)
     variants = [(p, c) for p in args.precision for c in (False, True)[: 1 + args.compile]]
-    timings: dict[str, list[float]] = {}
+    timings: dict[str, list[tuple[float, float]]] = {}
     started = load_average()
     for round_ in range(args.rounds):  # alternate, so that changing machine load hits all alike
         for precision, compile_model in variants:
@@ -165,7 +174,9 @@ def main() -> None:
             timings.setdefault(OFFICIAL, []).extend(seconds)
         print(f"round {round_ + 1}/{args.rounds}, {load_average()}", flush=True)
     print(f"{date.today()}; {started} at the start, {load_average()} at the end; {cpu_features()}")
-    reference = statistics.median(timings[OFFICIAL]) if args.official_src else None
+    reference = None
+    if args.official_src:
+        reference = tuple(statistics.median(part) for part in zip(*timings[OFFICIAL], strict=True))
     for name, seconds in timings.items():
         print(row(name, size, args.batch, seconds, None if name == OFFICIAL else reference))
 
