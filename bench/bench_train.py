@@ -5,7 +5,7 @@ Fasking masks from a synthetic face map), with the same optimiser settings; the 
 iteration is taken between the batch-start and batch-end hooks, after warm-up iterations, in
 rounds that alternate the implementations so that other load on the machine hits all alike.
 Ours runs at each ``--precision`` (``pretrain.precision``, Lightning's precision plugin) and,
-with ``--compile``, also with its autoencoder ``torch.compile``d; the official procedure runs at
+with ``--compile``, also with ``pretrain.compile`` (its autoencoder ``torch.compile``d); the official procedure runs at
 float32, as its training script does.
 
     python bench/bench_train.py --size small --batch 2 [--precision 32 bf16-mixed] [--compile] \
@@ -92,9 +92,8 @@ def ours(
     size: ModelSize, batches: list, warmup: int, precision: str, compile_model: bool
 ) -> list[tuple[float, float]]:
     as_dicts = [{"video": video, "visible": visible} for video, visible in batches]
-    module = MarlinPretrain(PretrainConfig(model=size.name, precision=precision))
-    if compile_model:
-        module.model.compile()
+    config = PretrainConfig(model=size.name, precision=precision, compile=compile_model)
+    module = MarlinPretrain(config)
     return time_fit(module, as_dicts, warmup, precision)
 
 
