@@ -50,7 +50,8 @@ def current_umask() -> int:
 
 
 def write_json(path: str | Path, data: Any, indent: int | None = 2) -> None:
-    """Write ``data`` as JSON, atomically (``indent=None``: compact, for large records)."""
+    """Write ``data`` as JSON, atomically (``indent=None``: compact, for large records: then
+    ``json.dumps`` takes its C encoder, several times faster than ``json.dump``'s Python one)."""
     with atomic_path(path) as tmp, open(tmp, "w") as f:
-        json.dump(data, f, indent=indent)
+        f.write(json.dumps(data, indent=indent))
         f.write("\n")

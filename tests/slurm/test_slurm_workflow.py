@@ -60,7 +60,8 @@ def sample_run(run_snakemake, copy_workflow, tmp_path_factory):
     workdir = copy_workflow(tmp_path_factory.mktemp("workflow"))
     # --cores as in `snakemake --cores all --profile slurm`: rules with `threads: workflow.cores`
     # need it. For remote jobs it also caps the CPUs of all running jobs together.
-    result = run_snakemake(workdir, "--cores", "4", "--config", *CONFIG, timeout=420)
+    # a guard against a hang, not a speed check: a busy machine takes several minutes
+    result = run_snakemake(workdir, "--cores", "4", "--config", *CONFIG, timeout=1200)
     return workdir, result
 
 

@@ -11,6 +11,7 @@ import torch
 
 import marlinflow
 from marlinflow.cli import main
+from marlinflow.compute.precision import autocast
 from marlinflow.errors import InputError, VideoError
 from marlinflow.features import Marlin, plan_windows, read_clips, resize_frames
 from marlinflow.models import MarlinModel, PatchCritic, get_size, resolve_size
@@ -309,6 +310,25 @@ def test_extract_command_in_bf16(tiny16, carphone, tmp_path):
         json.loads((tmp_path / "out" / "run.json").read_text())["summary"]["precision"]
         == "bf16-mixed"
     )
+
+
+def test_bf16_extraction_runs_bf16_matmuls_and_agrees_with_fp32(tiny16, carphone):
+    """Under bf16-mixed on the CPU the encoder's linear layers compute in bfloat16 (autocast
+    on the CPU, not a no-op), and the pooled features of a real clip's windows keep their
+    direction: cosine similarity with fp32 at least 0.999 for every window."""
+    dtypes = []
+    linear = tiny16.encoder.blocks[0].mlp.layers[0].linear
+    hook = linear.register_forward_hook(lambda module, args, out: dtypes.append(out.dtype))
+    try:
+        full = tiny16.extract_video(carphone, batch_size=4)  # 3 windows: one batch
+        with autocast("bf16-mixed", "cpu"):
+            half = tiny16.extract_video(carphone, batch_size=4)
+    finally:
+        hook.remove()
+    assert dtypes == [torch.float32, torch.bfloat16]
+    assert half.shape == full.shape == (3, 96) and not torch.equal(half.float(), full)
+    cosine = torch.nn.functional.cosine_similarity(half.float(), full, dim=-1)
+    assert cosine.min() >= 0.999
 
 
 @pytest.fixture

@@ -142,6 +142,21 @@ def test_rates_without_a_measurement_say_so():
     assert base_cpu.value < RATES["pretrain.cpu.32.small"].value / 3  # base: ~4x small's work
 
 
+def test_cpu_mixed_precision_is_costed_at_its_measured_rate():
+    """bf16 extraction was measured on a CPU: small's rate is that row, other sizes scale it,
+    and 16-mixed (which runs as bf16 there) takes it too; a kind never measured at bf16 on a
+    CPU is costed as fp32, saying so."""
+    name, small = clip_rate("extract", get_size("small"), "cpu", "bf16-mixed")
+    assert (name, small) == ("extract.cpu.bf16.small", RATES["extract.cpu.bf16.small"])
+    assert small.value > RATES["extract.cpu.32.small"].value
+    _, base = clip_rate("extract", get_size("base"), "cpu", "bf16-mixed")
+    assert not base.measured and base.value < small.value / 3
+    _, fp16 = clip_rate("extract", get_size("base"), "cpu", "16-mixed")
+    assert fp16.value == base.value and "runs as bf16-mixed" in fp16.source
+    _, step = clip_rate("finetune", get_size("small"), "cpu", "bf16-mixed")
+    assert step.value == RATES["finetune.cpu.32.small"].value and "costed as fp32" in step.source
+
+
 def test_a_run_pinned_to_the_cpu_is_costed_in_cpu_hours_with_its_assumptions(tmp_path):
     pinned = plan_of(PAPER, write_yaml(tmp_path / "cpu.yaml", {"pretrain": {"accelerator": "cpu"}}))
     assert pinned.stages["pretrain"].gpu_hours == 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 
 import numpy as np
 import pytest
@@ -213,3 +214,35 @@ def test_uint8_clips_are_scaled_on_the_device():
     assert torch.equal(scaled["video"], clips.float() / 255)
     floats = {"video": clips.float() / 255, "visible": batch["visible"]}
     assert module.on_after_batch_transfer(floats, 0)["video"] is floats["video"]
+
+
+def test_compile_setting_compiles_the_autoencoder_in_place():
+    """pretrain.compile wraps the autoencoder's call in torch.compile (compiled when first
+    called) and leaves the module's state dict, and so its checkpoints, as they were."""
+    plain = MarlinPretrain(PretrainConfig(model="tiny"))
+    compiled = MarlinPretrain(PretrainConfig(model="tiny", compile=True))
+    assert plain.model._compiled_call_impl is None
+    assert compiled.model._compiled_call_impl is not None
+    assert compiled.critic._compiled_call_impl is None  # the critic runs eagerly
+    assert list(compiled.state_dict()) == list(plain.state_dict())
+
+
+@pytest.mark.skipif(
+    not os.environ.get("MARLINFLOW_TEST_COMPILE"),
+    reason="torch.compile takes a minute or more on a CPU; set MARLINFLOW_TEST_COMPILE=1",
+)
+def test_compiled_autoencoder_gives_the_same_predictions_and_gradients():
+    plain = MarlinPretrain(PretrainConfig(model="tiny"))
+    compiled = MarlinPretrain(PretrainConfig(model="tiny", compile=True))
+    compiled.load_state_dict(plain.state_dict())
+    batch = {key: torch.stack([b[key] for b in random_batches(2)]) for key in ("video", "visible")}
+    results = []
+    for module in (plain, compiled):
+        pred, target = module.forward_pass(batch)
+        torch.nn.functional.mse_loss(pred, target).backward()
+        grad = module.model.encoder.blocks[0].attn.qkv.weight.grad
+        results.append((pred.detach(), grad))
+    (pred, grad), (pred_compiled, grad_compiled) = results
+    assert not torch.equal(grad, torch.zeros_like(grad))
+    torch.testing.assert_close(pred_compiled, pred, rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(grad_compiled, grad, rtol=1e-3, atol=1e-6)

@@ -48,6 +48,10 @@ def test_failed_write_leaves_no_file_and_bad_files_are_named(tmp_path):
     with pytest.raises(ValueError), ParsingWriter(tmp_path / "c.npz") as writer:
         writer.add(np.full((2, 8, 8), 99, np.uint8), np.ones(2, bool))
     assert not (tmp_path / "c.npz").exists()
+    with pytest.raises(ValueError), ParsingWriter(tmp_path / "e.npz") as writer:
+        writer.add(frames_with_ids(CHUNK_FRAMES + 1), np.ones(CHUNK_FRAMES + 1, bool))
+        writer.add(np.zeros((1, 8, 8, 1)), np.ones(1, bool))  # while the chunk is written
+    assert not list(tmp_path.glob("*e.npz*")), "a failed write left a file"
     (tmp_path / "d.npz").write_bytes(b"not a zip")
     with pytest.raises(InputError, match="d.npz"):
         load_parsing(tmp_path / "d.npz")

@@ -48,3 +48,16 @@ def test_failed_write_leaves_nothing_behind(tmp_path):
     with pytest.raises(RuntimeError, match="decoder died"):
         write_video(tmp_path / "clip.mp4", broken(), fps=25)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_i420_frames_are_encoded_as_they_are(tmp_path):
+    rgb = list(smooth_frames(20, 64))
+    i420 = [av.VideoFrame.from_ndarray(f, format="rgb24").reformat(format="yuv420p") for f in rgb]
+    path = tmp_path / "clip.mp4"
+    assert write_video(path, (f.to_ndarray() for f in i420), 25, pix_fmt="yuv420p") == 20
+    assert (probe(path).width, probe(path).height) == (64, 64)
+    decoded = read_frames(path, range(20)).astype(float)
+    expected = np.stack([f.to_ndarray(format="rgb24") for f in i420]).astype(float)
+    assert 10 * np.log10(255**2 / np.mean((decoded - expected) ** 2)) > 40
+    with pytest.raises(ValueError, match="I420"):
+        write_video(tmp_path / "bad.mp4", [np.zeros((64, 64), np.uint8)], 25, pix_fmt="yuv420p")

@@ -36,6 +36,29 @@ def start(project: Path) -> subprocess.Popen:
     )
 
 
+def wait_for_the_lock(project: Path, timeout: float = 120) -> None:
+    """Until the session started has locked the project (a slow start on a busy machine)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if any((project / ".snakemake/locks").glob("*.lock")):
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"no Snakemake lock in {project} within {timeout} s")
+
+
+def wait_until_still(path: Path, quiet: float = 5.0, timeout: float = 120) -> None:
+    """Until ``path`` has not changed for ``quiet`` seconds: a stopped session's pretraining
+    process may still be saving its checkpoint after Snakemake itself has exited."""
+    deadline, last, since = time.monotonic() + timeout, None, time.monotonic()
+    while time.monotonic() < deadline:
+        stamp = path.stat().st_mtime_ns if path.exists() else None
+        if stamp != last:
+            last, since = stamp, time.monotonic()
+        elif time.monotonic() - since >= quiet:
+            return
+        time.sleep(0.2)
+
+
 def wait_for_a_new_checkpoint(run_dir: Path, after_ns: int, timeout: float = 300) -> None:
     """Until the pretraining job in progress has saved a checkpoint after ``after_ns``."""
     deadline = time.monotonic() + timeout
@@ -62,8 +85,11 @@ def test_a_stopped_or_killed_workflow_resumes_with_the_readme_commands(sample_pr
     assert job.wait(timeout=120) != 0
     assert not (run_dir / "encoder.pt").exists()  # nothing that looks finished
 
-    # SIGKILL of the whole session, as the OOM killer or a lost node does.
+    # SIGKILL of the whole session, as the OOM killer or a lost node does: once it holds the lock
+    # and its own pretraining job has saved a checkpoint (not the stopped session's last one)
+    wait_until_still(run_dir / "last.ckpt")
     job = start(project)
+    wait_for_the_lock(project)
     wait_for_a_new_checkpoint(run_dir, time.time_ns())
     os.killpg(job.pid, signal.SIGKILL)
     job.wait(timeout=60)

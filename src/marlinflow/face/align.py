@@ -24,6 +24,7 @@ import numpy as np
 MODES = ("similarity", "official")
 EYE_SCALE, MOUTH_SCALE = 1.5, 1.4
 CENTRE_BELOW_EYES = 0.4  # fraction of the eye-to-mouth vector: between the eyes and the nose tip
+BLACK_YUV = (16, 128, 128)  # Y, U, V of black at limited range: outside the source image
 
 
 def eyes_and_mouth(landmarks: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -87,6 +88,36 @@ def crop_frame(frame: np.ndarray, window: np.ndarray, mode: str, size: int) -> n
         borderMode=cv2.BORDER_CONSTANT,
         borderValue=0,
     )
+
+
+def crop_planes(
+    planes: tuple[np.ndarray, np.ndarray, np.ndarray], window: np.ndarray, size: int
+) -> np.ndarray:
+    """The similarity crop of a YUV 4:2:0 frame's planes, as a (size * 3 / 2, size) I420 array
+    (:mod:`marlinflow.video.yuv`): each plane warped once, outside the image black.
+
+    Chroma sample (i, j) sits at luma position (2i + 0.5, 2j + 0.5), the centre of its 2x2
+    block, in source and crop alike: where ffmpeg's swscale, which every reader here converts
+    with (PyAV, decord), puts it. So the chroma map is the luma map's linear part A with the
+    translation ``(A o + t - o) / 2``, o = (0.5, 0.5).
+    """
+    matrix = crop_matrix(window, "similarity", size)
+    linear, offset = matrix[:, :2], np.array([0.5, 0.5])
+    chroma = np.column_stack([linear, (linear @ offset + matrix[:, 2] - offset) / 2])
+    maps = (matrix, chroma, chroma)
+    sides = (size, size // 2, size // 2)
+    warped = [
+        cv2.warpAffine(
+            plane,
+            plane_matrix,
+            (side, side),
+            flags=cv2.INTER_LINEAR,
+            borderMode=cv2.BORDER_CONSTANT,
+            borderValue=black,
+        )
+        for plane, plane_matrix, side, black in zip(planes, maps, sides, BLACK_YUV, strict=True)
+    ]
+    return np.concatenate([plane.ravel() for plane in warped]).reshape(size * 3 // 2, size)
 
 
 def _official_crop(frame: np.ndarray, window: np.ndarray, size: int) -> np.ndarray:

@@ -26,13 +26,7 @@ from marlinflow import masking, shards
 from marlinflow.config.settings import properties, section_schema, settings_class
 from marlinflow.errors import InputError
 from marlinflow.face.parsing import coverage_of_counts, rasterize_parts
-from marlinflow.face.store import (
-    CHUNK_FRAMES,
-    PART_LABELS,
-    FaceTrack,
-    ParsingWriter,
-    load_parsing,
-)
+from marlinflow.face.store import CHUNK_FRAMES, PART_LABELS, FaceTrack, ParsingWriter
 from marlinflow.models.registry import ModelSize, resolve_size
 from marlinflow.stages import StageRecord, is_status_path, run_stage, sibling
 from marlinflow.video.io import VideoInfo, iter_frames, probe
@@ -123,11 +117,18 @@ def _parse(
     # a frame counts as a face only with usable landmarks: the rest is drawn as background
     track.present = track.present & np.isfinite(track.landmarks).all(axis=(1, 2))
     counts = np.zeros(len(PART_LABELS), np.int64)
+    sampled = Sampled(len(track), size, settings)
     with ParsingWriter(out_npz) as writer:
+        start = 0
         for labels, present in _label_chunks(track, info, video_path, farl):
-            patches = masking.pack_presence(masking.presence_of_maps(labels, size.grid[1:]))
-            writer.add(labels, present, patches)  # patches: what the loader's Fasking reads
-            counts += np.bincount(labels[present].ravel(), minlength=len(PART_LABELS))
+            per_patch = patch_label_counts(labels, size.grid[1:])  # (n, h, w, labels)
+            presence = np.moveaxis(per_patch > 0, -1, 1)  # (n, labels, h, w)
+            writer.add(labels, present, masking.pack_presence(presence))  # what Fasking reads
+            counts += per_patch[present].sum(axis=(0, 1, 2))
+            sampled.keep(start, labels)
+            start += len(labels)
+        # measured while the writer still compresses the last labels in its thread
+        shares = sampled.composition(track.present)
     stats = {
         "backend": "landmarks" if farl is None else "farl",
         "frames": len(track),
@@ -136,10 +137,18 @@ def _parse(
         "bytes_per_frame": round(out_npz.stat().st_size / max(len(track), 1), 1),
         "label_coverage": coverage_of_counts(counts),
         "crop_mode": track.meta.get("crop_mode", "unknown"),
-        "visible_composition": composition(out_npz, len(track), size, settings),
+        "visible_composition": shares,
         "composition_mask": measured_at(size, settings),
     }
     return {"labels": str(out_npz), "video": str(video_path)}, stats
+
+
+def patch_label_counts(labels: np.ndarray, grid_hw: tuple[int, int]) -> np.ndarray:
+    """Pixels of each label in each patch of each map: (n, S, S) -> (n, h, w, N_LABELS). Their
+    sum over patches is the maps' label counts; where they are > 0, what the patch touches
+    (:func:`marlinflow.masking.label_presence`)."""
+    counts = [masking.patch_counts(frame, masking.N_LABELS, grid_hw) for frame in labels]
+    return np.stack(counts) if counts else np.zeros((0, *grid_hw, masking.N_LABELS), np.int64)
 
 
 def measured_at(size: ModelSize, settings: ParseSettings) -> str:
@@ -149,28 +158,40 @@ def measured_at(size: ModelSize, settings: ParseSettings) -> str:
     return f"{settings.mask_strategy} {settings.mask_ratio:g}{balanced}, {grid} tokens"
 
 
-def composition(
-    labels_path: Path, n_frames: int, size: ModelSize, settings: ParseSettings
-) -> dict[str, float]:
-    """:func:`marlinflow.masking.visible_composition` of a parsing file at ``size``'s token grid,
-    reading only the frames that begin a tubelet of the clips it measures ({} without frames)."""
-    if n_frames == 0:
-        return {}
-    firsts = masking.composition_frames(
-        n_frames, size.grid, size.tubelet, settings.frame_stride
-    )  # (clips, t)
-    frames, where = np.unique(firsts, return_inverse=True)
-    labels, present = load_parsing(labels_path, frames=frames)
-    where = where.reshape(firsts.shape)
-    shares = masking.visible_composition(
-        labels[where],
-        present[frames][where],
-        size.grid,
-        settings.mask_ratio,
-        settings.mask_strategy,
-        settings.mask_balanced,
-    )
-    return {name: round(share, 4) for name, share in shares.items()}
+class Sampled:
+    """The maps of the frames that :func:`marlinflow.masking.visible_composition` measures
+    (the first frame of each tubelet of its clips), kept as the chunks pass: a few MB, and
+    no reading back of the file just written."""
+
+    def __init__(self, n_frames: int, size: ModelSize, settings: ParseSettings):
+        self.size, self.settings = size, settings
+        firsts = masking.composition_frames(
+            max(n_frames, 1), size.grid, size.tubelet, settings.frame_stride
+        )  # (clips, t)
+        self.frames, where = np.unique(firsts, return_inverse=True)
+        self.where = where.reshape(firsts.shape)
+        self.n_frames = n_frames
+        self.labels: list[np.ndarray] = []
+
+    def keep(self, start: int, labels: np.ndarray) -> None:
+        """Keep the sampled frames among ``labels``, frames ``start ..`` of the video."""
+        chosen = self.frames[(self.frames >= start) & (self.frames < start + len(labels))]
+        self.labels.append(labels[chosen - start])
+
+    def composition(self, present: np.ndarray) -> dict[str, float]:
+        """The visible composition at the settings' mask and the size's grid ({} without frames)."""
+        if self.n_frames == 0:
+            return {}
+        labels = np.concatenate(self.labels)
+        shares = masking.visible_composition(
+            labels[self.where],
+            present[self.frames][self.where],
+            self.size.grid,
+            self.settings.mask_ratio,
+            self.settings.mask_strategy,
+            self.settings.mask_balanced,
+        )
+        return {name: round(share, 4) for name, share in shares.items()}
 
 
 def _check_pair(track: FaceTrack, track_path: Path, info: VideoInfo) -> None:

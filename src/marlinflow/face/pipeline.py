@@ -4,6 +4,13 @@ Two streaming passes over the video keep memory independent of its length: the f
 faces and keeps only their geometry (about 600 bytes per face per frame); the second decodes
 again, crops every frame and encodes it. Between them the main face is chosen over the whole
 video, gaps are bridged and the track is smoothed, which a single causal pass could not do.
+A short video is decoded once: the first pass keeps its decoded frames for the second
+(:mod:`marlinflow.video.kept`, within a memory budget).
+
+Both passes use two cores: in the first, decoding and the detection of the next key frame run
+in threads beside the following of faces (:mod:`marlinflow.face.track`); in the second, a
+thread decodes and crops while this one encodes. Crops are cut straight from the decoder's
+YUV planes where these mean the clip's colours (:mod:`marlinflow.video.yuv`), else in RGB.
 
 Output: one crop per source frame, so frame i of the clip is frame i of the source. Frames with
 no face hold the last crop window and are marked absent in the track. A variable-frame-rate
@@ -31,12 +38,17 @@ from marlinflow.face.identity import IdentityCheck
 from marlinflow.face.store import FaceTrack
 from marlinflow.face.track import follow_faces
 from marlinflow.progress import progress
-from marlinflow.video.io import VideoInfo, iter_frames, iter_timed_frames, prefetch, probe
+from marlinflow.video import yuv
+from marlinflow.video.io import Decoded, VideoInfo, iter_decoded, prefetch, probe, to_rgb
+from marlinflow.video.kept import KeptFrames
 from marlinflow.video.timing import is_variable_rate, resample_indices
 from marlinflow.video.writer import write_video
 
 PROGRESS_MIN_FRAMES = 1000  # show a progress bar for videos longer than this
 RIGID_POINTS = slice(27, 48)  # nose bridge and eyes: they move with the head, not the expression
+# x264 on one thread: a 224x224 clip is too small for its frame threads to pay (their CPU
+# time is 15% more per frame, and the wall time no less), and the other core crops meanwhile
+CLIP_ENCODER_THREADS = 1
 
 
 TrackConfig = settings_class("track", "TrackConfig")
@@ -47,12 +59,17 @@ def _frames(seconds: float, fps: float) -> int:
 
 
 def locate_face(
-    source: str | Path, config: TrackConfig, detector: FaceDetector, info: VideoInfo
+    source: str | Path,
+    config: TrackConfig,
+    detector: FaceDetector,
+    info: VideoInfo,
+    kept: KeptFrames | None = None,
 ) -> tuple[timeline.Timeline, dict[str, Any], list[float]]:
     """First pass: the main face's per-frame geometry in source pixels, smoothed; the counts of
-    tracks and cuts; the frames' presentation times (seconds)."""
+    tracks and cuts; the frames' presentation times (seconds). ``kept`` is offered every
+    decoded frame, for the second pass."""
     times: list[float] = []
-    frames = _progress(_noting_times(source, times), info, "find faces")
+    frames = _progress(_noting_times(source, times, kept), info, "find faces")
     tracks, cuts, n_frames = follow_faces(
         frames, detector, config.detect_interval, config.cut_threshold
     )
@@ -78,10 +95,18 @@ def _progress(frames: Iterator[np.ndarray], info: VideoInfo, what: str) -> Itera
     )
 
 
-def _noting_times(source: str | Path, times: list[float]) -> Iterator[np.ndarray]:
-    for frame_time, frame in prefetch(iter_timed_frames(source)):
+def _noting_times(
+    source: str | Path, times: list[float], kept: KeptFrames | None
+) -> Iterator[np.ndarray]:
+    def decoded():  # in the prefetch thread: decoding and conversion to RGB
+        for frame_time, frame in iter_decoded(source):
+            yield frame_time, frame, to_rgb(frame)
+
+    for frame_time, frame, rgb in prefetch(decoded()):
         times.append(frame_time)
-        yield frame
+        if kept is not None:
+            kept.offer(frame)
+        yield rgb
 
 
 def timing_meta(times: list[float], fps: float, picks: np.ndarray | None) -> dict[str, Any]:
@@ -163,14 +188,15 @@ def track_video(
         reason = f"too short: {info.n_frames} frames < {config.min_frames} (min_frames)"
         raise InputError(source, reason, Category.TOO_SHORT)
     detector = detector or make_detector(config.backend, config.detect_size)
-    line, counts, times = locate_face(source, config, detector, info)
+    kept = KeptFrames(info.n_frames)  # a short video is decoded once
+    line, counts, times = locate_face(source, config, detector, info, kept)
     _check_face_fraction(source, line, config)
     size = face_size(line)
     _check_face_size(source, size, config)
     windows = crop_windows(line, config, info.fps)
     picks = resample_indices(times, fps or info.fps) if is_variable_rate(times, info.fps) else None
     rate = info.fps if picks is None else fps or info.fps  # the clip's frame rate
-    written = write_clip(source, out_video, windows, config, info, picks, rate)
+    written = write_clip(source, out_video, windows, config, info, picks, rate, kept)
     landmarks = crop_landmarks(line, windows, config)
     shake = jitter(windows, landmarks, line, config.size)  # over the source's frames
     meta = {"backend": detector.name, **timing_meta(times, info.fps, picks)}
@@ -207,30 +233,58 @@ def write_clip(
     info: VideoInfo,
     picks: np.ndarray | None = None,
     fps: float | None = None,
+    kept: KeptFrames | None = None,
 ) -> int:
     """Second pass: crop every frame with its window and encode the clip; returns its length.
 
     ``picks``: the source frame of each clip frame, at ``fps`` (a resampled variable rate);
-    None is every source frame once, at the source's rate.
+    None is every source frame once, at the source's rate. ``kept``: the first pass's decoded
+    frames, when it kept them all; else the video is decoded again. Frames are cropped from
+    their YUV planes where these can be (:mod:`marlinflow.video.yuv`), else in RGB.
     """
-    frames = _progress(prefetch(iter_frames(source)), info, "crop")
     repeats = (
         np.ones(len(windows), int) if picks is None else np.bincount(picks, minlength=len(windows))
     )
+    if kept is not None and kept.complete:
+        frames = kept.take()
+    else:
+        frames = (frame for _, frame in iter_decoded(source))
+    frames, pix_fmt = _clip_format(frames, config)
     crops = (
         crop
         for frame, window, count in zip(frames, windows, repeats, strict=False)
         if count  # a frame the resampling drops is not cropped at all
-        for crop in itertools.repeat(
-            align.crop_frame(frame, window, config.crop_mode, config.size), count
-        )
+        for crop in itertools.repeat(_crop(frame, window, config, pix_fmt), count)
     )
-    written = write_video(out_video, crops, fps or info.fps)
+    # decoding and cropping in a background thread, encoding here: two cores at work
+    crops = _progress(prefetch(crops), info, "crop")
+    written = write_video(
+        out_video, crops, fps or info.fps, threads=CLIP_ENCODER_THREADS, pix_fmt=pix_fmt
+    )
     if written != repeats.sum():  # the decoder gave another count the second time
         Path(out_video).unlink(missing_ok=True)
         reason = f"decoded {len(windows)} frames, then too few for {repeats.sum()} clip frames"
         raise VideoError(source, reason, Category.CORRUPT)
     return written
+
+
+def _clip_format(frames: Iterator[Decoded], config: TrackConfig) -> tuple[Iterator[Decoded], str]:
+    """The frames, and the format their crops are made in: YUV 4:2:0 planes when the first
+    frame's can be cropped as they are (:mod:`marlinflow.video.yuv`), else RGB."""
+    first = next(frames, None)
+    if first is None:
+        return iter(()), "rgb24"
+    direct = config.crop_mode == "similarity" and yuv.planes_420(first) is not None
+    return itertools.chain([first], frames), "yuv420p" if direct else "rgb24"
+
+
+def _crop(frame: Decoded, window: np.ndarray, config: TrackConfig, pix_fmt: str) -> np.ndarray:
+    """One clip frame in ``pix_fmt``; a frame whose planes cannot be cropped directly (a stream
+    that changes format) is cropped in RGB and converted."""
+    if pix_fmt == "yuv420p" and (planes := yuv.planes_420(frame)) is not None:
+        return align.crop_planes(planes, window, config.size)
+    crop = align.crop_frame(to_rgb(frame), window, config.crop_mode, config.size)
+    return yuv.rgb_to_i420(crop) if pix_fmt == "yuv420p" else crop
 
 
 def _save_track(

@@ -14,6 +14,7 @@ import contextlib
 import json
 import zipfile
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -113,6 +114,9 @@ class ParsingWriter:
     def __enter__(self) -> ParsingWriter:
         self._atomic = atomic_path(self.path)
         self._zip = zipfile.ZipFile(self._atomic.__enter__(), "w", zipfile.ZIP_DEFLATED)
+        # chunks are compressed in a thread (zlib releases the GIL), beside the next chunk's work
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="parsing-writer")
+        self._writing: Future | None = None
         return self
 
     def add(self, labels: np.ndarray, present: np.ndarray, patches: np.ndarray | None = None):
@@ -133,26 +137,47 @@ class ParsingWriter:
             self._write_chunk(CHUNK_FRAMES)
 
     def _write_chunk(self, count: int) -> None:
-        """Write the first ``count`` pending frames of each member as its next chunk."""
+        """Hand the first ``count`` pending frames of each member to the writing thread as its
+        next chunk, once the previous chunk is written (memory: two chunks at most)."""
+        members = {}
         for name, pending in self._pending.items():
             frames = np.concatenate(pending) if pending else np.zeros((0, 0, 0), np.uint8)
-            self._member(f"{name}_{self._chunks:05d}", frames[:count])
+            members[f"{name}_{self._chunks:05d}"] = frames[:count]
             self._pending[name] = [frames[count:]]
         self._chunks += 1
+        self._wait()
+        self._writing = self._pool.submit(self._members, members)
+
+    def _wait(self) -> None:
+        """Wait for the chunk being written; its error, if any, is raised here."""
+        writing, self._writing = self._writing, None
+        if writing is not None:
+            writing.result()
+
+    def _members(self, members: dict[str, np.ndarray]) -> None:
+        for name, array in members.items():
+            self._member(name, array)
 
     def _member(self, name: str, array: np.ndarray) -> None:
         with self._zip.open(f"{name}.npy", "w", force_zip64=True) as member:
             np.lib.format.write_array(member, np.ascontiguousarray(array))
 
     def __exit__(self, *exc_info) -> None:
-        if exc_info[0] is None:
-            rest = sum(map(len, self._pending.get(LABELS, [])))
-            if rest or not self._chunks:
-                self._pending.setdefault(LABELS, [])
-                self._write_chunk(rest)
-            self._member("present", np.concatenate(self._present or [np.zeros(0, bool)]))
-        self._zip.close()
-        self._atomic.__exit__(*exc_info)
+        try:
+            if exc_info[0] is None:
+                rest = sum(map(len, self._pending.get(LABELS, [])))
+                if rest or not self._chunks:
+                    self._pending.setdefault(LABELS, [])
+                    self._write_chunk(rest)
+                self._wait()
+                self._member("present", np.concatenate(self._present or [np.zeros(0, bool)]))
+        except BaseException as err:
+            exc_info = (type(err), err, err.__traceback__)
+            raise
+        finally:
+            self._pool.shutdown(wait=True)  # the file closes after its last chunk is written
+            self._zip.close()
+            self._atomic.__exit__(*exc_info)
 
 
 def save_parsing(

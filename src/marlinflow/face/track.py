@@ -8,17 +8,26 @@ histograms of consecutive frames (a cut changes most of the histogram at once; m
 
 Boxes are kept in the detector's own convention: each track learns how its detector boxes sit
 around its landmarks and derives the box of followed frames from the landmarks the same way.
+
+Detection is the costliest part, and its input for the next scheduled key frame is known early:
+that frame, and the smallest face size sought (:meth:`FaceFollower._min_face`), which changes
+only at a detection, a lost track or a cut. So after each key frame the detector starts on the
+next scheduled one in a worker thread (dlib and torch release the GIL), read ahead of the
+frames being followed; the result is used only where the size sought is still the same when
+that frame comes, otherwise the frame is detected again. The tracks are those of one thread.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections import deque
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
 
-from marlinflow.face.detect import FaceDetector
+from marlinflow.face.detect import FaceDetector, Faces
 
 MIN_MATCH = 0.5  # a detection continues a track at this IoU, or centres half a face apart
 MAX_MISSED_DETECTIONS = 2  # key frames in a row a followed face may go undetected
@@ -120,8 +129,10 @@ class FaceFollower:
         self._active: list[Track] = []
         self._histogram: np.ndarray | None = None
         self._redetect = True
+        self._ahead: tuple[int, float, Future] | None = None  # frame, size sought, detection
 
-    def feed(self, index: int, frame: np.ndarray) -> None:
+    def feed(self, index: int, frame: np.ndarray) -> bool:
+        """Take the next frame; True when it was a key frame (faces detected)."""
         histogram = colour_histogram(frame)
         if is_cut(self._histogram, histogram, self.cut_threshold):
             self.cuts.append(index)
@@ -133,6 +144,33 @@ class FaceFollower:
             self._match_detections(index, frame)
         else:
             self._follow(frame)
+        return key
+
+    def next_key_frame(self, index: int) -> int:
+        """The next scheduled key frame after ``index``."""
+        return (index // self.interval + 1) * self.interval
+
+    def detect_ahead(self, index: int, frame: np.ndarray, pool: ThreadPoolExecutor) -> None:
+        """Start detecting key frame ``index`` in ``pool`` with the size sought now."""
+        self.drop_ahead()
+        min_face = self._min_face()
+        self._ahead = (index, min_face, pool.submit(self.detector.detect, [frame], min_face))
+
+    def _detect(self, index: int, frame: np.ndarray) -> Faces:
+        """The faces of key frame ``index``: those found ahead where they were sought at the
+        same size, else found now."""
+        min_face = self._min_face()
+        if self._ahead is not None and self._ahead[:2] == (index, min_face):
+            faces, self._ahead = self._ahead[2].result()[0], None
+            return faces
+        self.drop_ahead()
+        return self.detector.detect([frame], min_face)[0]
+
+    def drop_ahead(self) -> None:
+        """Forget the detection ahead, after it has stopped: a detector runs one frame at a time."""
+        if self._ahead is not None and not self._ahead[2].cancel():
+            self._ahead[2].exception()  # wait; its result is not used
+        self._ahead = None
 
     def _follow(self, frame: np.ndarray) -> None:
         for track in list(self._active):
@@ -149,7 +187,7 @@ class FaceFollower:
             self._redetect = True
 
     def _match_detections(self, index: int, frame: np.ndarray) -> None:
-        faces = self.detector.detect([frame], self._min_face())[0]
+        faces = self._detect(index, frame)
         unmatched = set(range(len(faces)))
         for track in sorted(self._active, key=lambda t: -len(t.boxes)):  # older tracks choose first
             last_box = track.boxes[-1]
@@ -201,10 +239,48 @@ def follow_faces(
     interval: int,
     cut_threshold: float,
 ) -> tuple[list[Track], list[int], int]:
-    """All tracks, the scene-cut frame indices, and the number of frames, in one pass."""
+    """All tracks, the scene-cut frame indices, and the number of frames, in one pass; each key
+    frame's detection starts after the previous key frame, in a worker thread."""
     follower = FaceFollower(detector, interval, cut_threshold)
     n_frames = 0
-    for index, frame in enumerate(frames):
-        follower.feed(index, frame)
-        n_frames = index + 1
+    frames = Lookahead(frames)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="detect-ahead") as pool:
+        try:
+            for index, frame in frames:
+                n_frames = index + 1
+                if follower.feed(index, frame):
+                    key = follower.next_key_frame(index)
+                    ahead = frames.peek(key)
+                    if ahead is not None:
+                        follower.detect_ahead(key, ahead, pool)
+        finally:
+            follower.drop_ahead()
     return follower.tracks, follower.cuts, n_frames
+
+
+class Lookahead:
+    """Number the frames of a stream and let the consumer look ahead: :meth:`peek` reads on to a
+    later frame and keeps those read meanwhile (memory: the frames between)."""
+
+    def __init__(self, frames: Iterable[np.ndarray]):
+        self._frames = iter(frames)
+        self._read: deque[np.ndarray] = deque()
+        self._first = 0  # index of the first frame in ``_read``
+
+    def __iter__(self) -> Iterator[tuple[int, np.ndarray]]:
+        while self._read or self._read_one():
+            self._first += 1
+            yield self._first - 1, self._read.popleft()
+
+    def peek(self, index: int) -> np.ndarray | None:
+        """Frame ``index`` (not yet consumed), or None past the end of the stream."""
+        while len(self._read) <= index - self._first:
+            if not self._read_one():
+                return None
+        return self._read[index - self._first]
+
+    def _read_one(self) -> bool:
+        frame = next(self._frames, None)
+        if frame is not None:
+            self._read.append(frame)
+        return frame is not None

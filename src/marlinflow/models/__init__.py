@@ -7,9 +7,9 @@ it); the networks are imported on first use.
 import importlib
 
 from marlinflow.models.registry import RELEASED, SIZES, ModelSize, get_size, resolve_size
-from marlinflow.models.vit import LAYER_INITS
 
-_NETWORKS = {
+_NETWORKS = {  # name -> the module that defines it (each imports torch)
+    "LAYER_INITS": "vit",
     "MarlinDecoder": "decoder",
     "PatchCritic": "discriminator",
     "MarlinEncoder": "encoder",

@@ -9,6 +9,7 @@ them and throws them away).
 
 Precision (``pretrain.precision``) is the Trainer's: Lightning runs each step under its autocast
 and scales fp16 losses; the module computes its losses from float32 predictions either way.
+``pretrain.compile`` runs the autoencoder through ``torch.compile``.
 """
 
 from __future__ import annotations
@@ -65,6 +66,8 @@ class MarlinPretrain(pl.LightningModule):
         self.save_hyperparameters({"size": config.model, **settings})
         self.size = resolve_size(config.model)
         self.model = MarlinModel(self.size, layer_init=config.layer_init)
+        if config.compile:  # in place: the state dict's names stay those of the model
+            self.model.compile()
         self.critic = PatchCritic(self.size, layer_init=config.layer_init)
         self.automatic_optimization = False
         # Where the weights started (``checkpointing.start_from``); kept in every checkpoint.

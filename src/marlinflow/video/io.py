@@ -158,13 +158,37 @@ def iter_frames(path: str | Path) -> Iterator[np.ndarray]:
     if Path(path).is_dir():
         yield from folder.iter_folder(path)
         return
+    for _, frame in iter_decoded(path):
+        yield to_rgb(frame)
+
+
+def iter_timed_frames(path: str | Path) -> Iterator[tuple[float, np.ndarray]]:
+    """Stream (presentation time in seconds, frame); the times show variable frame rate as is."""
+    for frame_time, frame in iter_decoded(path):
+        yield frame_time, to_rgb(frame)
+
+
+Decoded = av.VideoFrame | np.ndarray  # as the decoder made it, or a frame folder's RGB image
+
+
+def iter_decoded(path: str | Path) -> Iterator[tuple[float, Decoded]]:
+    """Stream (presentation time in seconds, decoded frame), the frame as the decoder made it:
+    an ``av.VideoFrame`` (in its own pixel format, most often YUV 4:2:0, half the bytes of RGB;
+    it stays valid after the file is closed), or the RGB array of a frame folder's image.
+    :func:`to_rgb` turns either into the frame :func:`iter_frames` gives. A file that decodes
+    to fewer frames than its header promises is reported as truncated."""
+    if Path(path).is_dir():
+        fps = folder.probe_folder(path).fps
+        for index, frame in enumerate(folder.iter_folder(path)):
+            yield index / fps, frame
+        return
     with _open(path) as container:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
         expected, decoded = stream.frames, 0
         for frame in _decode(container, path):
             decoded += 1
-            yield _upright_rgb(frame)
+            yield float(frame.time or 0.0), frame
     if decoded == 0:
         raise VideoError(path, "video has no decodable frames")
     if expected and decoded < expected - max(2, expected // 100):
@@ -172,17 +196,16 @@ def iter_frames(path: str | Path) -> Iterator[np.ndarray]:
         raise VideoError(path, reason, Category.CORRUPT)
 
 
-def iter_timed_frames(path: str | Path) -> Iterator[tuple[float, np.ndarray]]:
-    """Stream (presentation time in seconds, frame); the times show variable frame rate as is."""
-    if Path(path).is_dir():
-        fps = folder.probe_folder(path).fps
-        for index, frame in enumerate(folder.iter_folder(path)):
-            yield index / fps, frame
-        return
-    with _open(path) as container:
-        container.streams.video[0].thread_type = "AUTO"
-        for frame in _decode(container, path):
-            yield float(frame.time or 0.0), _upright_rgb(frame)
+def to_rgb(frame: Decoded) -> np.ndarray:
+    """The upright RGB uint8 (H, W, 3) array of a frame from :func:`iter_decoded`."""
+    return frame if isinstance(frame, np.ndarray) else _upright_rgb(frame)
+
+
+def decoded_bytes(frame: Decoded) -> int:
+    """The memory a frame from :func:`iter_decoded` holds."""
+    if isinstance(frame, np.ndarray):
+        return frame.nbytes
+    return sum(plane.buffer_size for plane in frame.planes)
 
 
 def read_frames(path: str | Path, indices: Sequence[int]) -> np.ndarray:

@@ -36,6 +36,19 @@ def _even(frame: np.ndarray) -> np.ndarray:
     return frame
 
 
+def _i420(frame: np.ndarray) -> np.ndarray:
+    """An I420 frame as it is: (H * 3 / 2, W) rows of a frame of even sides."""
+    if frame.ndim != 2 or frame.shape[0] % 3 or frame.shape[1] % 2:
+        raise ValueError(f"an I420 frame is (H * 3 / 2, W) with even H and W, not {frame.shape}")
+    return frame
+
+
+INPUT_FORMATS = {  # pix_fmt: (check or pad a frame, its (height, width))
+    "rgb24": (_even, lambda frame: frame.shape[:2]),
+    "yuv420p": (_i420, lambda frame: (frame.shape[0] * 2 // 3, frame.shape[1])),
+}
+
+
 def write_video(
     path: str | Path,
     frames: Iterable[np.ndarray],
@@ -43,12 +56,20 @@ def write_video(
     crf: int = CRF,
     keyframe_interval: int = KEYFRAME_INTERVAL,
     preset: str = PRESET,
+    threads: int = 0,
+    pix_fmt: str = "rgb24",
 ) -> int:
-    """Encode RGB uint8 frames (H, W, 3), all of one size, to ``path``; returns the count.
+    """Encode uint8 frames, all of one size, to ``path``; returns the count.
 
-    Frames are consumed one at a time, so memory does not depend on the clip's length. Odd
-    sizes are padded to even ones by repeating the last row or column.
+    Frames are RGB (H, W, 3) (``pix_fmt`` "rgb24"), or I420 arrays (H * 3 / 2, W) of even sides
+    ("yuv420p": :mod:`marlinflow.video.yuv`), which the encoder takes as they are. Frames are
+    consumed one at a time, so memory does not depend on the clip's length. Odd RGB sizes are
+    padded to even ones by repeating the last row or column. ``threads``: the encoder's (0:
+    x264's own choice, frame threads for about 1.5 per core).
     """
+    if pix_fmt not in INPUT_FORMATS:
+        raise ValueError(f"{path}: frames must be one of {', '.join(INPUT_FORMATS)}, not {pix_fmt}")
+    prepare, frame_size = INPUT_FORMATS[pix_fmt]
     if fps <= 0:
         raise ValueError(f"{path}: frame rate must be positive, got {fps}")
     count = 0
@@ -61,16 +82,18 @@ def write_video(
             "keyint_min": str(keyframe_interval),
             "sc_threshold": "0",  # no extra keyframes at cuts: the interval stays regular
             "preset": preset,
+            "threads": str(threads),
         }
-        for frame in map(_even, frames):
+        for frame in map(prepare, frames):
+            height, width = frame_size(frame)
             if count == 0:
-                stream.height, stream.width = frame.shape[:2]
-            elif frame.shape[:2] != (stream.height, stream.width):
+                stream.height, stream.width = height, width
+            elif (height, width) != (stream.height, stream.width):
                 raise ValueError(
-                    f"{path}: frame {count} is {frame.shape[1]}x{frame.shape[0]}, "
+                    f"{path}: frame {count} is {width}x{height}, "
                     f"frame 0 {stream.width}x{stream.height}"
                 )
-            container.mux(stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(frame, format=pix_fmt)))
             count += 1
         if count == 0:
             raise ValueError(f"{path}: no frames to write")
