@@ -314,3 +314,13 @@ def test_lip_sync_settings_are_checked_before_the_first_job(tmp_path):
     only_lipsync = LIPSYNC_SUITE.replace("protocols: [probe, lipsync]", "protocols: [lipsync]")
     with pytest.raises(InputError, match=r"tasks \['fake'\] need a protocol besides lipsync"):
         experiment_from_config(config_with(tmp_path, only_lipsync))
+
+
+def test_the_cost_plan_says_lip_sync_is_not_costed(tmp_path):
+    from marlinflow.experiment.cost import plan_notes
+    from marlinflow.experiment.stage_costs import Cost
+
+    config = config_with(tmp_path, LIPSYNC_SUITE)
+    stages = {name: Cost() for name in ("pretrain", "feature extraction", "fine-tune", "probe")}
+    notes = plan_notes(experiment_from_config(config), config, {}, stages)
+    assert any("lip sync" in note and "sample, talk" in note for note in notes)

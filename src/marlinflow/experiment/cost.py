@@ -121,6 +121,12 @@ def plan_notes(experiment, config, sizes: dict[str, DatasetSize], stages) -> lis
             f"{down['finetune']['max_epochs']}), an upper bound: they stop once the learning "
             "rate reaches its floor; k-per-class budgets are costed as the whole train split"
         )
+    if experiment.lipsync_datasets():
+        notes.append(
+            "lip sync (the audio stage, the experts, the generators and their scoring of "
+            f"{', '.join(experiment.lipsync_datasets())}) is not costed: its jobs are counted "
+            "below, not its hours"
+        )
     if any(size.fetch.get("cut") or size.fetch.get("fetch") for size in sizes.values()):
         notes.append(
             "downloads are costed as CPU work only (re-encoding a window cut from them): the "
