@@ -162,3 +162,15 @@ def test_a_video_read_from_the_track_and_audio_stages_files(tmp_path):
     np.testing.assert_allclose(mouth_opening(decoded), mouth_opening(frames[20:36]), atol=0.01)
     offsets, scores = offset_scores(opening_vs_loudness, from_files, window=16, stride=2)
     assert best_offset(offsets, scores) == 0
+
+
+def test_a_held_out_video_too_short_for_the_offset_search_is_skipped_not_fatal():
+    expert = tiny_expert(True)
+    long_enough = [talking_video(s, side=32) for s in (200, 201)]
+    short = talking_video(202, n=12, side=32)
+    metrics = evaluate_expert(expert, [*long_enough, short], n_pairs=8, max_offset=3)
+    assert [s["id"] for s in metrics["skipped"]] == [short.name]
+    assert "too short" in metrics["skipped"][0]["reason"]
+    assert set(metrics["curves"]) == {v.name for v in long_enough}
+    assert metrics["offsets"] == [-3, -2, -1, 0, 1, 2, 3]
+    assert metrics["offset_accuracy"] is not None

@@ -12,6 +12,7 @@ import torch
 
 from marlinflow.config.settings import settings_class
 from marlinflow.downstream.encoders import load_encoder
+from marlinflow.errors import Category, InputError
 from marlinflow.lipsync.expert import SyncExpert, sync_loss
 from marlinflow.lipsync.files import load_state, read_network, save_network
 from marlinflow.lipsync.offset import (
@@ -112,18 +113,36 @@ def evaluate_expert(
     max_offset: int = MAX_OFFSET,
     seed: int = 1,
     true_offsets: Sequence[int] | None = None,
-) -> dict[str, float]:
+) -> dict[str, Any]:
     """Sync accuracy on held-out in-sync / shifted pairs, and AV-offset accuracy (the offset
-    found over ±``max_offset`` frames against the true one, 0 unless given)."""
+    found over ±``max_offset`` frames against the true one, 0 unless given), with each video's
+    offset curve. A video too short for the offset search is left out of it and listed in
+    ``skipped`` with the reason: one short video does not sink the evaluation."""
     window, score = window_of(expert), expert_score(expert)
     faces, mels, labels = sample_pairs(videos, n_pairs, window, np.random.default_rng(seed))
-    found = [best_offset(*offset_scores(score, v, window, max_offset)) for v in videos]
     true = [0] * len(videos) if true_offsets is None else list(true_offsets)
+    found, expected, curves, skipped = [], [], {}, []
+    offsets = np.arange(-max_offset, max_offset + 1)
+    for video, offset in zip(videos, true, strict=True):
+        try:
+            offsets, scores = offset_scores(score, video, window, max_offset)
+        except InputError as err:
+            if err.category is not Category.TOO_SHORT:
+                raise
+            skipped.append({"id": video.name, "reason": err.reason})
+            continue
+        found.append(best_offset(offsets, scores))
+        expected.append(offset)
+        curves[video.name] = [round(float(value), 5) for value in scores]
+    searched = bool(found)
     return {
         "sync_accuracy": sync_accuracy(score(faces, mels[None])[0], labels),
-        "offset_accuracy": offset_accuracy(found, true),
-        "offset_accuracy_1": offset_accuracy(found, true, tolerance=1),
+        "offset_accuracy": offset_accuracy(found, expected) if searched else None,
+        "offset_accuracy_1": offset_accuracy(found, expected, tolerance=1) if searched else None,
         "videos": len(videos),
+        "offsets": [int(o) for o in offsets],
+        "curves": curves,
+        "skipped": skipped,
     }
 
 

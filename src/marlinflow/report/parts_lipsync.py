@@ -58,8 +58,8 @@ def lipsync_table(inputs: Inputs, dataset: str) -> pd.DataFrame:
         row = {
             "encoder": encoder,
             "sync acc": expert.get("sync_accuracy", np.nan),
-            "offset acc": expert.get("offset_accuracy", np.nan),
-            "offset acc ±1": expert.get("offset_accuracy_1", np.nan),
+            "offset acc": _number(expert.get("offset_accuracy")),
+            "offset acc ±1": _number(expert.get("offset_accuracy_1")),
             "held-out videos": expert.get("videos", 0),
         }
         generator = (entry.get("generators") or {}).get(encoder)
@@ -149,3 +149,8 @@ def lipsync_parts(inputs: Inputs) -> list[str]:
     if not parts:
         raise Missing("No lip-sync results yet (results/experiments/<exp>/lipsync/).")
     return parts
+
+
+def _number(value) -> float:
+    """A metric, or NaN where there is none (no held-out video long enough for the search)."""
+    return np.nan if value is None else value
