@@ -29,8 +29,8 @@ from pathlib import Path
 import numpy as np
 import pytorch_lightning as pl
 import torch
+from bench_train import fit_batches
 from machine import cpu_features, describe, load_average
-from torch.utils.data import DataLoader
 
 from marlinflow import Marlin
 from marlinflow.compute.precision import autocast
@@ -96,18 +96,7 @@ def loss_curve(
     config = PretrainConfig(model=size.name, warmup_epochs=0, base_lr=base_lr, epochs=1)
     module = MarlinPretrain(config, reconstructions=False)
     curve = LossCurve()
-    trainer = pl.Trainer(
-        max_epochs=1,
-        accelerator="cpu",
-        precision=precision,
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        callbacks=[curve],
-        num_sanity_val_steps=0,
-    )
-    trainer.fit(module, DataLoader(batches, batch_size=None))
+    fit_batches(module, batches, precision, curve)
     return np.array(curve.losses)
 
 

@@ -73,6 +73,13 @@ def time_fit(
     module: pl.LightningModule, batches: list, warmup: int, precision: str = "32"
 ) -> list[tuple[float, float]]:
     timer = IterationTimer()
+    fit_batches(module, batches, precision, timer)
+    return timer.seconds[warmup:]
+
+
+def fit_batches(module: pl.LightningModule, batches: list, precision: str, callback) -> None:
+    """One epoch of ``module`` over in-memory ``batches`` on the CPU, with nothing but
+    ``callback`` watching (no logger, checkpoint, progress bar or sanity check)."""
     trainer = pl.Trainer(
         max_epochs=1,
         accelerator="cpu",
@@ -81,11 +88,10 @@ def time_fit(
         enable_checkpointing=False,
         enable_progress_bar=False,
         enable_model_summary=False,
-        callbacks=[timer],
+        callbacks=[callback],
         num_sanity_val_steps=0,
     )
     trainer.fit(module, DataLoader(batches, batch_size=None))
-    return timer.seconds[warmup:]
 
 
 def ours(
