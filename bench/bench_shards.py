@@ -7,7 +7,8 @@ Snakemake start-up of a job is not counted). As a shard: one ``marlinflow track`
 models once). The videos are the real face videos beside the project (``MARLINFLOW_SAMPLES``),
 each listed ``--copies`` times under other ids.
 
-Run: ``python bench/bench_shards.py [--copies 3]``. Prints markdown rows:
+Run: ``python bench/bench_shards.py [--copies 3] [--videos '*.mp4']`` (``--videos`` a glob of
+the sample videos to list). Prints markdown rows:
 
     | how | videos | frames | wall s | videos/s | frames/s | machine |
 """
@@ -34,11 +35,11 @@ def run(*args: str) -> None:
     subprocess.run([*MARLINFLOW, *args], check=True, capture_output=True, text=True)
 
 
-def downloaded(folder: Path, copies: int) -> Path:
+def downloaded(folder: Path, copies: int, pattern: str = "*.mp4") -> Path:
     """The sample videos fetched as a shard (local copies); returns the shard's list."""
-    videos = sorted(SAMPLES.glob("*.mp4"))
+    videos = sorted(SAMPLES.glob(pattern))
     if not videos:
-        raise SystemExit(f"no sample videos in {SAMPLES} (set MARLINFLOW_SAMPLES)")
+        raise SystemExit(f"no sample videos {pattern} in {SAMPLES} (set MARLINFLOW_SAMPLES)")
     rows = folder / "rows.tsv"
     lines = [f"{v.stem}_{k}\t{v}\ttrain\n" for k in range(copies) for v in videos]
     rows.write_text("id\tsource\tsplit\n" + "".join(lines))
@@ -73,9 +74,10 @@ def frames(download_list: Path, folder: Path) -> int:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--copies", type=int, default=3, help="times each sample video is listed")
+    parser.add_argument("--videos", default="*.mp4", help="glob of the sample videos to list")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        download_list = downloaded(Path(tmp), args.copies)
+        download_list = downloaded(Path(tmp), args.copies, args.videos)
         videos = len(download_list.read_text().split())
         for how, measure in (
             ("one job per video", lambda f: per_video(download_list, f)),

@@ -21,11 +21,19 @@ import time
 
 from marlinflow.cli import VERBS
 
-PER_VIDEO = ("download", "track", "parse", "contact-sheet")
+# each per-video verb, with the modules its run imports beyond its command module
+PER_VIDEO = {
+    "download": (),
+    "track": (),
+    "parse": (),
+    "audio": ("marlinflow.audio.step",),
+    "contact-sheet": (),
+}
 
 
 def start_seconds(module: str, repeat: int) -> float:
-    """Median wall seconds of ``python -c "import MODULE"`` in a new process."""
+    """Median wall seconds of ``python -c "import MODULE"`` (modules: comma-separated) in a new
+    process."""
     times = []
     for _ in range(repeat):
         started = time.perf_counter()
@@ -39,7 +47,10 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
     bare = start_seconds("marlinflow", args.repeat)
-    cells = [f"{verb} {start_seconds(VERBS[verb], args.repeat):.2f} s" for verb in PER_VIDEO]
+    cells = [
+        f"{verb} {start_seconds(', '.join((VERBS[verb], *extra)), args.repeat):.2f} s"
+        for verb, extra in PER_VIDEO.items()
+    ]
     machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
     what = "per-video command start-up (module import, median of fresh processes)"
     print(f"| {what} | {machine} | {'; '.join(cells)} (bare package {bare:.2f} s) |")

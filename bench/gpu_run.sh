@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Every GPU figure of BENCHMARKS.md in one prepared run, for a GPU machine lent for a few minutes
-# (about 8 minutes on one H100/H200). From the repository root, with the environment active:
+# (about 9 minutes on one H100/H200). From the repository root, with the environment active:
 #
 #   bash bench/gpu_run.sh [OUT_DIR]          # rows in OUT_DIR/gpu_run.txt (default: .)
 #
@@ -10,6 +10,8 @@
 #    and without repeated sampling), the rate the pretraining step above has to be fed.
 # 3. bench_finetune.py and bench_features.py on the GPU: fine-tuning and extraction of the base
 #    model through the downstream code paths.
+# 4. bench_lipsync.py on the GPU: lip-sync expert and generator training and scoring, base
+#    encoder (the plan's lip-sync GPU rates are derived from CPU rows until this is recorded).
 # Each part has its own time limit, so that one slow part leaves the others their time.
 set -uo pipefail
 out=${1:-.}
@@ -31,3 +33,4 @@ part 120 python bench/bench_dataloader.py --size base --batch 16 --batches 8 --v
     --workers 0 $((cores / 2)) "$cores" --repeated 1 4 --runs 2
 part 60 python bench/bench_finetune.py --size base --videos 32 --batch-size 16 --device cuda
 part 60 python bench/bench_features.py --size base --batch 32 --iters 10 --device cuda
+part 60 python bench/bench_lipsync.py --sizes base --steps 5 --batch-size 16 --device cuda

@@ -16,6 +16,17 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent
 
+# what every lip-sync rule's networks, videos and device come from
+LIPSYNC_CODE = (
+    "lipsync",
+    "audio",
+    "models",
+    "weights",
+    "video",
+    "features.py",
+    "compute/devices.py",
+)
+
 # rule -> paths in the package (folders or modules) that its results depend on.
 RULE_CODE: dict[str, tuple[str, ...]] = {
     "make_sample": ("sample.py", "video", "face"),
@@ -40,25 +51,9 @@ RULE_CODE: dict[str, tuple[str, ...]] = {
     "extract_features": ("extract.py", "features.py", "models", "weights", "video", "compute"),
     "probe": ("downstream",),
     "finetune": ("downstream", "models", "weights", "video", "compute"),
-    "lipsync_expert": (
-        "lipsync",
-        "audio",
-        "models",
-        "weights",
-        "video",
-        "features.py",
-        "downstream/encoders.py",
-    ),
-    "lipsync_generator": ("lipsync", "audio", "models", "weights", "video", "features.py"),
-    "lipsync_eval": (
-        "lipsync",
-        "audio",
-        "models",
-        "weights",
-        "video",
-        "features.py",
-        "face/store.py",
-    ),
+    "lipsync_expert": (*LIPSYNC_CODE, "downstream/encoders.py"),
+    "lipsync_generator": LIPSYNC_CODE,
+    "lipsync_eval": (*LIPSYNC_CODE, "face/store.py"),
     "report_html": ("report",),
 }
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from marlinflow.audio.clock import AlignedMel, align_mel, clip_frame_times, read_audio
-from marlinflow.audio.mel import WAV2LIP, log_mel, mel_filters
+from marlinflow.audio.mel import WAV2LIP, log_mel, mel_filters, periodic_hann, preemphasis
 from marlinflow.audio.step import audio_step
 from marlinflow.errors import InputError
 from marlinflow.face.store import FaceTrack
@@ -33,6 +33,15 @@ def test_log_mel_matches_librosa_wav2lip_recipe():
     expected = np.clip(8 * (db + 100) / 100 - 4, -4, 4)
     np.testing.assert_allclose(mel_filters(), basis, atol=1e-6)
     np.testing.assert_allclose(log_mel(wav), expected, atol=2e-3)
+
+
+def test_window_and_preemphasis_equal_scipy_signal():
+    from scipy import signal
+
+    wav = np.random.default_rng(1).standard_normal(1000).astype(np.float32)
+    np.testing.assert_allclose(periodic_hann(800), signal.get_window("hann", 800), atol=1e-7)
+    expected = signal.lfilter([1, -0.97], [1], wav)
+    np.testing.assert_allclose(preemphasis(wav, 0.97), expected, rtol=1e-6, atol=1e-6)
 
 
 def test_log_mel_shape_range_and_pitch():

@@ -316,11 +316,11 @@ def test_lip_sync_settings_are_checked_before_the_first_job(tmp_path):
         experiment_from_config(config_with(tmp_path, only_lipsync))
 
 
-def test_the_cost_plan_says_lip_sync_is_not_costed(tmp_path):
-    from marlinflow.experiment.cost import plan_notes
-    from marlinflow.experiment.stage_costs import Cost
-
-    config = config_with(tmp_path, LIPSYNC_SUITE)
-    stages = {name: Cost() for name in ("pretrain", "feature extraction", "fine-tune", "probe")}
-    notes = plan_notes(experiment_from_config(config), config, {}, stages)
-    assert any("lip sync" in note and "sample, talk" in note for note in notes)
+def test_the_second_generator_is_trained_against_the_named_baseline(tmp_path):
+    named = LIPSYNC_SUITE + "  lipsync_baseline: random-tiny\n"
+    experiment = experiment_from_config(config_with(tmp_path, named))
+    assert experiment.generator_encoders() == ["tiny", "random-tiny"]
+    for wrong in ("nothing", "tiny"):  # not an encoder; the reference itself
+        with pytest.raises(InputError, match=f"experiment.lipsync_baseline: '{wrong}' is not"):
+            wrong_one = LIPSYNC_SUITE + f"  lipsync_baseline: {wrong}\n"
+            experiment_from_config(config_with(tmp_path, wrong_one))

@@ -57,6 +57,21 @@ def test_offset_search_recovers_a_known_lag(lag):
     assert scores.max() > 0.8 and np.median(scores) < 0.5
 
 
+def test_offset_search_in_batches_scores_as_all_windows_at_once():
+    video, calls = talking_video(seed=7, lag=3), []
+
+    def counted(faces, mels):
+        calls.append(len(faces))
+        return opening_vs_loudness(faces, mels)
+
+    offsets, whole = offset_scores(counted, video, window=16, batch=10_000)
+    assert len(calls) == 1
+    _, batched = offset_scores(counted, video, window=16, batch=7)
+    assert max(calls[1:]) == 7 and sum(calls[1:]) == calls[0]  # every window, 7 at a time
+    np.testing.assert_allclose(batched, whole, rtol=1e-12, atol=1e-12)
+    assert best_offset(offsets, batched) == 3
+
+
 def test_offset_search_needs_enough_frames():
     with pytest.raises(InputError, match="too short"):
         offset_scores(opening_vs_loudness, talking_video(0, n=40), window=16)
@@ -122,9 +137,11 @@ def test_a_tiny_expert_learns_sync_beyond_chance(freeze):
     train = [talking_video(s, side=32) for s in range(6)]
     held_out = [talking_video(s, side=32) for s in range(100, 103)]
     expert = tiny_expert(freeze)
-    # fine-tuning steps cost more (the encoder's backward pass): fewer, smaller batches
-    steps, batch = (100, 16) if freeze else (60, 8)
-    cfg = ExpertTraining(steps=steps, batch_size=batch, lr=3e-3, min_shift=8)
+    # fine-tuning steps cost more (the encoder's backward pass): smaller batches, and a lower
+    # learning rate for the noisier steps (at 3e-3 the offset found missed by 2 frames for some
+    # seeds, or on some CPUs' kernels; at 1e-3 it is right within one for seeds 0-3)
+    steps, batch, lr = (100, 16, 3e-3) if freeze else (100, 8, 1e-3)
+    cfg = ExpertTraining(steps=steps, batch_size=batch, lr=lr, min_shift=8)
     losses = train_expert(expert, train, cfg)
     assert np.mean(losses[-10:]) < np.mean(losses[:10]) - 0.05
     metrics = evaluate_expert(expert, held_out, n_pairs=64, max_offset=3)

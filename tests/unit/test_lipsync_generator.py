@@ -177,6 +177,8 @@ def test_the_verbs_train_an_expert_then_a_generator_and_score_it(tmp_path):
                 "16",
                 "--audio-width",
                 "8",
+                "--device",
+                "cpu",
             ]
         )
         == 0
@@ -238,3 +240,19 @@ def test_the_verbs_train_an_expert_then_a_generator_and_score_it(tmp_path):
     assert metrics["generator"]["expert"] == str(expert)
     assert metrics["lse_c"] >= 0 and metrics["lse_d"] > 0 and np.isfinite(metrics["lse_d_real"])
     assert -2 <= metrics["per_video"][0]["offset"] <= 2
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="CUDA sees a GPU here")
+@pytest.mark.parametrize("verb", ["lipsync-expert", "lipsync-generator", "lipsync-eval"])
+def test_a_lip_sync_verb_asked_for_a_gpu_where_there_is_none_says_so(verb, tmp_path, capsys):
+    """lipsync.device: cuda on a node whose GPU CUDA cannot see stops before any work, naming
+    the fix; auto (the default) takes the CPU there."""
+    needed = {
+        "lipsync-expert": ["--encoder", "random:tiny"],
+        "lipsync-generator": ["--expert", str(tmp_path / "expert.pt")],
+        "lipsync-eval": ["--generator", str(tmp_path / "g.pt"), "--syncnet", "random"],
+    }[verb]
+    clips = ["--clips", str(tmp_path / "a.mp4"), "--mels", str(tmp_path / "a.npz")]
+    args = [verb, *needed, *clips, "--out", str(tmp_path / "out"), "--device", "cuda"]
+    assert cli.main(args) == 2
+    assert "CUDA sees no GPU here; use --device cpu or auto" in capsys.readouterr().err

@@ -43,9 +43,10 @@ def paper():
 def test_the_paper_experiment_is_costed_stage_by_stage(paper):
     for stage in STAGE_NAMES:
         assert paper.stages[stage].cpu_hours > 0, stage
-    for stage in ("pretrain", "feature extraction", "fine-tune"):
+    lipsync = ("lip-sync expert", "lip-sync generator", "lip-sync scoring")
+    for stage in ("pretrain", "feature extraction", "fine-tune", *lipsync):
         assert paper.stages[stage].gpu_hours > 0, stage
-    for stage in ("download", "track", "parse", "pretrain", "feature extraction"):
+    for stage in ("download", "track", "parse", "audio", "pretrain", "feature extraction"):
         assert paper.stages[stage].bytes > 0, stage
     # every model size the experiment pretrains and evaluates, with its own GPU-hours
     assert set(paper.gpu_by_size) == {"small", "base", "large"}
@@ -173,3 +174,29 @@ def test_every_gated_data_set_publishes_its_size():
         assert facts is not None and facts.source, name
         assert facts.videos > 0 and facts.seconds > 0 and facts.fps > 0, name
         assert sum(facts.splits.values()) == pytest.approx(1), name
+
+
+def test_lip_sync_is_costed_by_its_steps_and_its_test_videos(paper, tmp_path):
+    """The paper's LRS2 evaluation: an expert per encoder and two generators, their hours
+    following the steps set; the audio stage CPU work per video; and the GPU rates, measured on
+    CPUs only, derived and saying so."""
+    assert paper.sizes["lrs2"].videos > 40_000
+    assert paper.stages["audio"].gpu_hours == 0 and paper.stages["audio"].cpu_hours > 0
+    steps = {"lipsync": {"generator": {"steps": 200_000}, "expert": {"steps": 1}}}
+    changed = plan_of(PAPER, write_yaml(tmp_path / "ls.yaml", steps))
+    generator, scoring = "lip-sync generator", "lip-sync scoring"
+    assert changed.stages[generator].gpu_hours == pytest.approx(
+        2 * paper.stages[generator].gpu_hours
+    )
+    assert changed.stages[scoring].gpu_hours == pytest.approx(paper.stages[scoring].gpu_hours)
+    # one step instead of 50,000: what is left is the offset search on the test videos
+    expert = changed.stages["lip-sync expert"].gpu_hours
+    assert 0 < expert < paper.stages["lip-sync expert"].gpu_hours / 10
+    for name in ("lipsync_expert.gpu.32.base", "lipsync_generator.gpu.32.base"):
+        assert not paper.rates[name].measured and "x " in paper.rates[name].source
+        assert paper.rates[name].unit.endswith("on one GPU")
+    for name in ("lipsync_expert", "lipsync_generator", "lipsync_score"):
+        assert RATES[f"{name}.cpu.32.small"].measured, name
+    on_cpu = plan_of(PAPER, write_yaml(tmp_path / "cpu.yaml", {"lipsync": {"device": "cpu"}}))
+    assert on_cpu.stages[generator].gpu_hours == 0 < on_cpu.stages[generator].cpu_hours
+    assert any("lipsync.expert.steps" in note for note in paper.notes)

@@ -220,6 +220,12 @@ def lipsync_weights(wildcards=None):
     ]
 
 
+def lipsync_options(section):
+    """A lip-sync verb's options: its lipsync section's settings and the torch device."""
+    device = ["--device", config["lipsync"]["device"]]
+    return cli_options(config["lipsync"][section]) + device
+
+
 def lipsync_weight_args():
     """lipsync-eval's weights: SyncNet's file (random weights without one) and Inception's."""
     args = ["--syncnet", config["lipsync"]["syncnet"] or "random"]

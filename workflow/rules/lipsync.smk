@@ -29,7 +29,7 @@ rule lipsync_expert:
     params:
         code=code_version("lipsync_expert"),
         options=shlex.join(
-            cli_options(config["lipsync"]["expert"])
+            lipsync_options("expert")
             + ["--max-offset", str(config["lipsync"]["eval"]["max_offset"])]
         ),
         tracking=tracking_of("lipsync_expert"),
@@ -59,7 +59,7 @@ rule lipsync_generator:
         mem_mb=config["compute"]["downstream_mem_mb"],
     params:
         code=code_version("lipsync_generator"),
-        options=shlex.join(cli_options(config["lipsync"]["generator"])),
+        options=shlex.join(lipsync_options("generator")),
         tracking=tracking_of("lipsync_generator"),
     shell:
         "{params.tracking} marlinflow lipsync-generator --expert {input.expert}"
@@ -92,9 +92,7 @@ rule lipsync_eval:
         mem_mb=config["compute"]["downstream_mem_mb"],
     params:
         code=code_version("lipsync_eval"),
-        options=shlex.join(
-            cli_options(config["lipsync"]["eval"]) + lipsync_weight_args()
-        ),
+        options=shlex.join(lipsync_options("eval") + lipsync_weight_args()),
         tracking=tracking_of("lipsync_eval"),
     shell:
         "{params.tracking} marlinflow lipsync-eval --generator {input.generator}"

@@ -15,7 +15,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import signal
 
 
 @dataclass(frozen=True)
@@ -71,20 +70,31 @@ def mel_filters(spec: MelSpec = WAV2LIP) -> np.ndarray:
     return (triangles * (2.0 / (high - low))).astype(np.float32)
 
 
+def periodic_hann(n: int) -> np.ndarray:
+    """The periodic Hann window of ``n`` points (scipy's ``get_window("hann", n)``)."""
+    return (0.5 - 0.5 * np.cos(2 * np.pi * np.arange(n) / n)).astype(np.float32)
+
+
+def preemphasis(samples: np.ndarray, coefficient: float) -> np.ndarray:
+    """``y[n] = x[n] - coefficient · x[n - 1]`` (scipy's ``lfilter([1, -c], [1], x)``)."""
+    x = np.asarray(samples, dtype=np.float64)
+    return np.concatenate([x[:1], x[1:] - coefficient * x[:-1]]).astype(np.float32)
+
+
 def stft_magnitude(samples: np.ndarray, spec: MelSpec = WAV2LIP) -> np.ndarray:
     """(n_fft // 2 + 1, 1 + len // hop) magnitudes of frames centred on every hop (zero padded)."""
     padded = np.pad(np.asarray(samples, dtype=np.float32), spec.n_fft // 2)
     if len(padded) < spec.n_fft:
         padded = np.pad(padded, (0, spec.n_fft - len(padded)))
     frames = np.lib.stride_tricks.sliding_window_view(padded, spec.n_fft)[:: spec.hop]  # (T, n)
-    window = signal.get_window("hann", spec.n_fft, fftbins=True).astype(np.float32)
+    window = periodic_hann(spec.n_fft)
     return np.abs(np.fft.rfft(frames * window, axis=1)).T.astype(np.float32)
 
 
 def log_mel(samples: np.ndarray, spec: MelSpec = WAV2LIP) -> np.ndarray:
     """(n_mels, T) float32 in [-max_abs, max_abs] of mono ``samples`` at ``spec.sample_rate``;
     T = 1 + len(samples) // hop."""
-    emphasised = signal.lfilter([1.0, -spec.preemphasis], [1.0], samples).astype(np.float32)
+    emphasised = preemphasis(samples, spec.preemphasis)
     mel = mel_filters(spec) @ stft_magnitude(emphasised, spec)
     floor = 10.0 ** (spec.min_level_db / 20.0)
     db = 20.0 * np.log10(np.maximum(floor, mel)) - spec.ref_level_db

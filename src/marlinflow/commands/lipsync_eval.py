@@ -22,7 +22,7 @@ import argparse
 from pathlib import Path
 
 from marlinflow.commands import _flags
-from marlinflow.commands.lipsync_expert import add_video_arguments, run_dir, video_files
+from marlinflow.commands.lipsync_expert import add_video_arguments, device, run_dir, video_files
 from marlinflow.errors import InputError
 
 RANDOM = "random"
@@ -55,14 +55,17 @@ def run(args: argparse.Namespace) -> int:
     from marlinflow.lipsync.generate import load_generator
     from marlinflow.tracking import track_run
 
+    on = device(args)
     files = held_out_files(args)
     syncnet, syncnet_entry = read_syncnet(args.syncnet)
+    syncnet.to(on)
     inception = None
     if args.inception:
         from marlinflow.lipsync.fid import load_inception
 
         inception = load_inception(args.inception)
     generator, provenance = load_generator(args.generator)
+    generator.to(on)
     held_out = [HeldOut.from_files(*paths) for paths in zip(*files, strict=True)]
     cfg = EvalSettings.from_args(args)
     config = {
@@ -70,6 +73,7 @@ def run(args: argparse.Namespace) -> int:
         "generator": str(args.generator),
         "syncnet": syncnet_entry["weights"],
         "videos": len(held_out),
+        "device": on,
     }
     with track_run("lipsync_eval", config, out_dir=run_dir(args.out, "lipsync_eval")) as run:
         metrics = evaluate_generator(generator, held_out, syncnet, cfg, inception)

@@ -35,6 +35,14 @@ def add_video_arguments(parser: argparse.ArgumentParser) -> None:
         "sync_videos.tsv), instead of --clips and --mels",
     )
     parser.add_argument("--split", default="train", help="the split of --videos to read")
+    _flags.add_setting(parser, "lipsync.device")
+
+
+def device(args: argparse.Namespace) -> str:
+    """The torch device --device names (auto: the GPU where CUDA sees one)."""
+    from marlinflow.compute.devices import resolve_device
+
+    return resolve_device(args.device)
 
 
 def video_files(args: argparse.Namespace, split: str | None = None) -> dict[str, list[Path]]:
@@ -91,12 +99,13 @@ def run(args: argparse.Namespace) -> int:
     from marlinflow.tracking import track_run
 
     cfg = ExpertTraining.from_args(args)
+    on = device(args)
     videos = read_videos(args)
-    config = {**cfg.to_dict(), "encoder": args.encoder, "videos": len(videos)}
+    config = {**cfg.to_dict(), "encoder": args.encoder, "videos": len(videos), "device": on}
     with track_run("lipsync_expert", config, out_dir=run_dir(args.out, "lipsync_expert")) as run:
         expert = build_expert(
             args.encoder, not cfg.finetune_encoder, dim=cfg.dim, audio_width=cfg.audio_width
-        )
+        ).to(on)
         losses = train_expert(expert, videos, cfg)
         for step, loss in enumerate(losses):
             run.log({"train/loss": loss}, step=step)

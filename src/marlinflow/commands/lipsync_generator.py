@@ -16,6 +16,7 @@ from pathlib import Path
 from marlinflow.commands import _flags
 from marlinflow.commands.lipsync_expert import (
     add_video_arguments,
+    device,
     read_videos,
     run_dir,
     video_files,
@@ -45,12 +46,13 @@ def run(args: argparse.Namespace) -> int:
     from marlinflow.tracking import track_run
 
     cfg = GeneratorSettings.from_args(args)
+    on = device(args)
     expert, expert_provenance = load_expert(args.expert)
     videos = read_videos(args)
-    config = {**cfg.to_dict(), "expert": str(args.expert), "videos": len(videos)}
+    config = {**cfg.to_dict(), "expert": str(args.expert), "videos": len(videos), "device": on}
     job = "lipsync_generator"
     with track_run(job, config, out_dir=run_dir(args.out, job)) as run:
-        generator = build_generator(cfg, expert.encoder.size.n_frames)
+        generator = build_generator(cfg, expert.encoder.size.n_frames).to(on)
         history = train_generator(generator, expert, videos, cfg)
         for step, losses in enumerate(history):
             run.log({f"train/{key}": value for key, value in losses.items()}, step=step)

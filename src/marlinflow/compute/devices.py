@@ -22,3 +22,8 @@ def resolve_device(name: str) -> str:
     if device.type == "cuda" and not torch.cuda.is_available():
         raise InputError(name, "CUDA sees no GPU here; use --device cpu or auto")
     return name
+
+
+def device_of(module: torch.nn.Module) -> torch.device:
+    """The device a module's parameters are on (the CPU for a module without any)."""
+    return next(module.parameters(), torch.empty(0)).device

@@ -27,6 +27,7 @@ from marlinflow.experiment.stage_costs import (
     Cost,
     downstream,
     extraction,
+    lipsync,
     other_encoders,
     preprocessing,
     pretraining,
@@ -37,10 +38,14 @@ STAGE_NAMES = (
     "download",
     "track",
     "parse",
+    "audio",
     "pretrain",
     "feature extraction",
     "probe",
     "fine-tune",
+    "lip-sync expert",
+    "lip-sync generator",
+    "lip-sync scoring",
     "report",
 )
 
@@ -83,6 +88,8 @@ def estimate(
         add("feature extraction", model, cost)
     for stage, model, cost in downstream(experiment, config, sizes, book, notes):
         add(stage, model, cost)
+    for stage, model, cost in lipsync(experiment, config, sizes, book, notes):
+        add(stage, model, cost)
     add("report", None, reporting(list(sizes.values()), config, book))
     videos = {name: size.videos for name, size in sizes.items()}
     jobs = count_jobs(experiment, config, videos, snakefile, profile)
@@ -121,11 +128,18 @@ def plan_notes(experiment, config, sizes: dict[str, DatasetSize], stages) -> lis
             f"{down['finetune']['max_epochs']}), an upper bound: they stop once the learning "
             "rate reaches its floor; k-per-class budgets are costed as the whole train split"
         )
+    lipsync_gpu = sum(stages[s].gpu_hours for s in STAGE_NAMES if s.startswith("lip-sync"))
+    if lipsync_gpu and not compute["downstream_gpus"]:
+        notes.append(
+            "compute.downstream_gpus is 0: on SLURM the lip-sync jobs would ask for no GPU"
+        )
     if experiment.lipsync_datasets():
         notes.append(
-            "lip sync (the audio stage, the experts, the generators and their scoring of "
-            f"{', '.join(experiment.lipsync_datasets())}) is not costed: its jobs are counted "
-            "below, not its hours"
+            "lip sync is costed at lipsync.expert.steps and lipsync.generator.steps; each "
+            "expert's offset search scores every window of every test video, and each "
+            "generator's scoring every test frame; the lip-sync rates were measured with the "
+            "clips in memory (the networks alone), while training reads each pair's frames "
+            "from its face clip as it goes"
         )
     if any(size.fetch.get("cut") or size.fetch.get("fetch") for size in sizes.values()):
         notes.append(

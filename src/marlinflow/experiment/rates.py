@@ -24,6 +24,8 @@ class Rate:
 
 
 VM = "AMD EPYC, 2 cores"
+XEON = "Intel Xeon with AMX, 2 cores, 2026-12-05"
+LIPSYNC = f"BENCHMARKS.md, python bench/bench_lipsync.py --sizes tiny small --steps 2 ({XEON})"
 H200 = "one NVIDIA H200, torch 2.11.0+cu130, 2026-12-04"
 STARTUP = f"BENCHMARKS.md, python bench/bench_startup.py, 'now' row ({VM})"
 TRACK = f"BENCHMARKS.md, python bench/bench_track.py --loops 92 ({VM})"
@@ -42,6 +44,16 @@ RATES: dict[str, Rate] = {
     "start.track": Rate(0.18, "s per video", f"{STARTUP}: track"),
     "start.parse": Rate(0.30, "s per video", f"{STARTUP}: parse"),
     "start.contact_sheet": Rate(0.29, "s per video", f"{STARTUP}: contact sheet"),
+    "start.audio": Rate(
+        0.14,
+        "s per video",
+        f"BENCHMARKS.md, python bench/bench_startup.py ({XEON}): audio, with its step module",
+    ),
+    "audio": Rate(
+        0.238e-3,
+        "CPU s per frame",
+        f"{LIPSYNC}: audio stage, the sample videos with sound (sound decoded, resampled, mel)",
+    ),
     "download.frames": Rate(
         90,
         "frames/s",
@@ -91,6 +103,7 @@ RATES: dict[str, Rate] = {
     "bytes.face_clip": Rate(2285, "B per frame", f"{STORAGE}: face clip 224x224, all videos"),
     "bytes.track_json": Rate(2822, "B per frame", f"{STORAGE}: boxes and landmarks JSON"),
     "bytes.parsing": Rate(1130, "B per frame", f"{STORAGE}: part labels 224x224"),
+    "bytes.mel": Rate(951, "B per frame", f"{LIPSYNC}: audio stage, compressed mel files"),
     # models: pretraining steps and encoder forwards
     "pretrain.gpu.32.small": _gpu(309, "pretrain step, small, fp32"),
     "pretrain.gpu.32.base": _gpu(143, "pretrain step, base, fp32"),
@@ -105,27 +118,49 @@ RATES: dict[str, Rate] = {
     "extract.gpu.bf16.base": _gpu(704, "feature extraction, base, bf16 autocast"),
     "extract.gpu.bf16.large": _gpu(259, "feature extraction, large, bf16 autocast"),
     "pretrain.cpu.32.small": Rate(
-        1.872 / 2,
+        2.370 / 2,
         "clips/s per CPU core",
-        "BENCHMARKS.md, python bench/bench_train.py --official-src DIR "
-        f"({VM}): 1.872 clips/s median, small, batch 2",
+        "BENCHMARKS.md, python bench/bench_train.py --precision 32 bf16-mixed --compile "
+        f"--official-src DIR ({XEON}): 2.370 clips/s median, small, batch 2, fp32",
+    ),
+    "pretrain.cpu.bf16.small": Rate(
+        2.706 / 2,
+        "clips/s per CPU core",
+        "BENCHMARKS.md, python bench/bench_train.py --precision 32 bf16-mixed --compile "
+        f"--official-src DIR ({XEON}): 2.706 clips/s median, small, batch 2, bf16-mixed",
     ),
     "extract.cpu.32.small": Rate(
-        1 / 1.67,
-        "clips/s per CPU core",
-        f"BENCHMARKS.md, python bench/bench_features.py ({VM}): 1.67 CPU s per clip, small",
-    ),
-    "extract.cpu.bf16.small": Rate(
-        1 / 1.39,
+        1 / 0.93,
         "clips/s per CPU core",
         "BENCHMARKS.md, python bench/bench_features.py --precision 32 bf16-mixed --compile "
-        f"--official-src DIR ({VM}): 1.39 CPU s per clip, small, bf16-mixed",
+        f"--official-src DIR ({XEON}): 0.93 CPU s per clip, small, fp32",
+    ),
+    "extract.cpu.bf16.small": Rate(
+        1 / 0.30,
+        "clips/s per CPU core",
+        "BENCHMARKS.md, python bench/bench_features.py --precision 32 bf16-mixed --compile "
+        f"--official-src DIR ({XEON}): 0.30 CPU s per clip, small, bf16-mixed",
     ),
     "finetune.cpu.32.small": Rate(
-        0.48 / 2,
+        0.62 / 2,
         "clips/s per CPU core",
         "BENCHMARKS.md, python bench/bench_finetune.py --size small --videos 10 --batch-size 4 "
-        f"--test-clips 2 ({VM}): 0.48 train clips/s, small",
+        f"--test-clips 2 ({XEON}): 0.62 train clips/s, small",
+    ),
+    # lip sync: the networks alone, on synthetic talking faces held in memory
+    "lipsync_expert.cpu.32.small": Rate(
+        1.95 / 2, "clips/s per CPU core", f"{LIPSYNC}: expert training, small frozen, batch 4"
+    ),
+    "lipsync_generator.cpu.32.small": Rate(
+        0.46 / 2,
+        "clips/s per CPU core",
+        f"{LIPSYNC}: generator training 96² w16 against a small expert, batch 4 (a clip: a "
+        "window of 16 frames)",
+    ),
+    "lipsync_score.cpu.32.small": Rate(
+        8.03 / 2,
+        "frames/s per CPU core",
+        f"{LIPSYNC}: scoring (generation, SyncNet over ±15 offsets, FID's Inception), small window",
     ),
     # the linear probe, on cached features
     "probe.load": Rate(2.6 / 5000, "s per video", f"{PROBE}: 2.6 s to load 5000 videos"),
@@ -180,6 +215,15 @@ def clip_rate(kind: str, size: ModelSize, device: str, precision: str) -> tuple[
     if precision == "16-mixed":
         _, rate = clip_rate(kind, size, device, "bf16-mixed")
         return key, _derived(rate, "16-mixed costed as bf16-mixed")
+    if device == "gpu" and kind.startswith("lipsync"):  # measured on CPUs only
+        _, cpu = clip_rate(kind, size, "cpu", precision)
+        gpu, core = RATES["extract.gpu.32.small"].value, RATES["extract.cpu.32.small"].value
+        value, unit = cpu.value * gpu / core, cpu.unit.replace("per CPU core", "on one GPU")
+        return key, _derived(
+            replace(cpu, value=value, unit=unit),
+            f"the rate per CPU core x {gpu / core:.0f}, feature extraction's GPU rate over its "
+            "rate per CPU core (small, fp32)",
+        )
     if kind == "finetune" and device == "gpu":
         _, forward = clip_rate("extract", size, device, precision)
         return key, _derived(

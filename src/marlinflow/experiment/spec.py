@@ -13,7 +13,7 @@ the ids.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -76,6 +76,7 @@ class Experiment:
     suite: list[Evaluation]
     reference: str | None  # the encoder the report compares the others with
     notes: list[str] = field(default_factory=list)  # what was left out, and why
+    lipsync_baseline: str | None = None  # the second generator's expert (None: the first other)
 
     def encoders_of(self, kind: str) -> dict[str, Encoder]:
         return {name: e for name, e in self.encoders.items() if e.kind == kind}
@@ -93,9 +94,11 @@ class Experiment:
 
     def generator_encoders(self) -> list[str]:
         """The encoders whose lip-sync expert a generator is trained against: the reference
-        (MARLIN) and the first other encoder declared, a baseline."""
+        (MARLIN) and a baseline (``experiment.lipsync_baseline``, else the first other encoder
+        declared)."""
         others = [name for name in self.encoders if name != self.reference]
-        return [name for name in (self.reference, *others[:1]) if name is not None]
+        baseline = [self.lipsync_baseline] if self.lipsync_baseline else others[:1]
+        return [name for name in (self.reference, *baseline) if name is not None]
 
 
 def experiment_from_config(config: dict[str, Any]) -> Experiment:
@@ -121,7 +124,8 @@ def experiment_from_config(config: dict[str, Any]) -> Experiment:
     name = section["name"]
     if not name:
         raise InputError(f"{where}.name", "an experiment names its results folder: set a name")
-    return finish(Experiment(name, datasets, corpus, encoders, suite, section["reference"], notes))
+    experiment = Experiment(name, datasets, corpus, encoders, suite, section["reference"], notes)
+    return finish(replace(experiment, lipsync_baseline=section["lipsync_baseline"]))
 
 
 def single_dataset_experiment(config: dict[str, Any]) -> Experiment:
@@ -292,15 +296,14 @@ def finish(experiment: Experiment) -> Experiment:
             "config: experiment.reference",
             f"{reference!r} is not one of the encoders {list(experiment.encoders)}",
         )
-    return Experiment(
-        experiment.name,
-        experiment.datasets,
-        experiment.corpus,
-        experiment.encoders,
-        experiment.suite,
-        reference,
-        experiment.notes,
-    )
+    baseline = experiment.lipsync_baseline
+    if baseline is not None and (baseline not in experiment.encoders or baseline == reference):
+        raise InputError(
+            "config: experiment.lipsync_baseline",
+            f"{baseline!r} is not one of the encoders other than the reference {reference!r} "
+            f"({[name for name in experiment.encoders if name != reference]})",
+        )
+    return replace(experiment, reference=reference)
 
 
 def corpus_ids(experiment: Experiment, manifests: dict[str, pd.DataFrame]) -> dict[str, list[str]]:

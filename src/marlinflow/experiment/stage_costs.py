@@ -14,12 +14,12 @@ from typing import Any
 import torch
 
 from marlinflow.experiment.plan import downstream_runs, label_budgets
-from marlinflow.experiment.rates import Book
+from marlinflow.experiment.rates import MEASURED_SIZE, STEP_OVER_FORWARD, Book
 from marlinflow.experiment.sizes import DatasetSize
 from marlinflow.experiment.spec import Encoder, Experiment
 from marlinflow.features import plan_windows
 from marlinflow.layout import STAGES
-from marlinflow.models import MarlinModel, ModelSize, PatchCritic, resolve_size
+from marlinflow.models import MarlinModel, ModelSize, PatchCritic, get_size, resolve_size
 
 FLOAT32 = 4  # bytes: weights, optimiser moments and features are float32
 ADAM_COPIES = 3  # a training checkpoint holds the weights and AdamW's two moments
@@ -225,3 +225,37 @@ def finetune_cost(rows, model: ModelSize, seeds: int, config, book: Book) -> Cos
     end = (rows["val"] + rows["test"]) * clips / forward
     seconds = seeds * (finetune["max_epochs"] * epoch + end)
     return device_cost(hours(seconds), device, config["compute"]["threads"])
+
+
+def lipsync(experiment, config, sizes: dict[str, DatasetSize], book: Book, notes):
+    """(stage, model size, Cost) of each lip-sync evaluation: the audio stage of its data set's
+    videos, an expert per encoder (its training pairs, then the offset search over every
+    window of the test videos), and a generator per generator encoder (its training windows,
+    then every test frame regenerated and scored)."""
+    settings, threads = config["lipsync"], config["compute"]["threads"]
+    device = "cpu" if settings["device"] == "cpu" else "gpu"
+    expert, generator = settings["expert"], settings["generator"]
+    span = 2 * settings["eval"]["max_offset"]
+    for name in experiment.lipsync_datasets():
+        size = sizes[name]
+        frames, test = size.videos * size.frames, size.splits.get("test", 0)
+        seconds = size.videos * book.rate("start.audio") + frames * book.rate("audio")
+        yield "audio", None, Cost(hours(seconds), bytes=frames * book.rate("bytes.mel"))
+        for encoder in experiment.encoders.values():
+            model = encoder_size(encoder, notes)
+            rate = book.clips("lipsync_expert", model, device, "32")
+            if expert["finetune_encoder"]:  # the encoder's backward too: a training step
+                rate /= STEP_OVER_FORWARD
+            searched = test * max(0.0, size.frames - model.n_frames - span + 1)
+            seconds = expert["steps"] * expert["batch_size"] / rate
+            seconds += searched / book.clips("extract", model, device, "32")
+            work = device_cost(hours(seconds), device, threads)
+            yield "lip-sync expert", model.name, work + Cost(bytes=checkpoint_bytes(model)[0])
+        for encoder_name in experiment.generator_encoders():
+            model = encoder_size(experiment.encoders[encoder_name], notes)
+            windows = generator["steps"] * generator["batch_size"]
+            seconds = windows / book.clips("lipsync_generator", model, device, "32")
+            yield "lip-sync generator", model.name, device_cost(hours(seconds), device, threads)
+            scoring = book.clips("lipsync_score", get_size(MEASURED_SIZE), device, "32")
+            seconds = test * size.frames / scoring
+            yield "lip-sync scoring", model.name, device_cost(hours(seconds), device, threads)

@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from marlinflow.audio.clock import clip_frame_times, clip_samples, read_audio
+from marlinflow.compute.devices import device_of
 from marlinflow.config.settings import settings_class
 from marlinflow.face.store import FaceTrack
 from marlinflow.lipsync.generate import generate_video, to_faces
@@ -61,7 +62,7 @@ def evaluate_generator(
     if inception is not None:
         from marlinflow.lipsync.fid import frechet_metric
 
-        fid = frechet_metric(inception)
+        fid = frechet_metric(inception).to(device_of(generator))
     per_video = []
     for item in held_out:
         fps = item.video.mel.fps
@@ -94,5 +95,5 @@ def evaluate_generator(
 def _update_fid(fid, real: np.ndarray, generated: np.ndarray, face_size: int, batch: int) -> None:
     """Add a video's real and generated faces, both at the generator's size, to the FID."""
     for at in range(0, len(real), batch):
-        fid.update(to_faces(real[at : at + batch], face_size), real=True)
-        fid.update(to_faces(generated[at : at + batch], face_size), real=False)
+        fid.update(to_faces(real[at : at + batch], face_size).to(fid.device), real=True)
+        fid.update(to_faces(generated[at : at + batch], face_size).to(fid.device), real=False)

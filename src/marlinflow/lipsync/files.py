@@ -29,7 +29,7 @@ def save_network(
     """Write ``network`` as a ``kind`` file, atomically."""
     data = {
         "format": kind,
-        "state_dict": network.state_dict(),
+        "state_dict": {key: value.cpu() for key, value in network.state_dict().items()},
         "config": plain(dict(config)),
         "provenance": {**plain(dict(provenance or {})), **stamp()},
     }

@@ -19,6 +19,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from marlinflow.compute.devices import device_of
 from marlinflow.config.settings import settings_class
 from marlinflow.errors import Category, InputError
 from marlinflow.features import resize_frames
@@ -63,7 +64,7 @@ def to_faces(frames: np.ndarray, face_size: int) -> torch.Tensor:
 
 def to_frames(faces: torch.Tensor) -> np.ndarray:
     """(..., 3, S, S) in [0, 1] -> (..., S, S, 3) uint8."""
-    return (faces.detach().clamp(0, 1) * 255).round().byte().movedim(-3, -1).numpy()
+    return (faces.detach().clamp(0, 1) * 255).round().byte().movedim(-3, -1).cpu().numpy()
 
 
 @dataclasses.dataclass
@@ -72,6 +73,9 @@ class Batch:
     references: torch.Tensor  # (B, T, 3, S, S)
     frame_mels: torch.Tensor  # (B, T, n_mels, m)
     mel: torch.Tensor  # (B, n_mels, M): the window's, for the expert
+
+    def to(self, device: torch.device) -> Batch:
+        return Batch(*(getattr(self, f.name).to(device) for f in dataclasses.fields(self)))
 
 
 def sample_batch(
@@ -120,14 +124,18 @@ def train_generator(
             f"the generator makes {generator.window}-frame windows, the expert reads {window}"
         )
     optimiser = torch.optim.Adam(generator.parameters(), lr=cfg.lr, betas=(0.5, 0.999))
-    critic = QualityDiscriminator(cfg.face_size, cfg.width) if cfg.discriminator else None
+    device = device_of(generator)
+    expert.to(device)
+    critic = (
+        QualityDiscriminator(cfg.face_size, cfg.width).to(device) if cfg.discriminator else None
+    )
     critic_opt = critic and torch.optim.Adam(
         critic.parameters(), lr=cfg.disc_lr, betas=(0.5, 0.999)
     )
     generator.train()
     history = []
     for _ in range(cfg.steps):
-        batch = sample_batch(videos, cfg.batch_size, window, cfg, rng)
+        batch = sample_batch(videos, cfg.batch_size, window, cfg, rng).to(device)
         generated = generator(batch.faces, batch.references, batch.frame_mels)
         sync = expert_sync_loss(expert, generated, batch.mel)
         fooled = None if critic is None else _real_loss(critic, generated, True)
@@ -168,6 +176,7 @@ def generate_video(generator: Generator, video: SyncVideo) -> tuple[int, np.ndar
     windows tile the video, the last one moved back to end with it (its new frames kept)."""
     generator.eval()
     window, audio_frames = generator.window, generator.audio_frames
+    device = device_of(generator)
     starts = generator_starts(video, window, audio_frames)
     if len(starts) == 0:
         reason = f"too short for a window of {window} frames with its sound"
@@ -176,8 +185,8 @@ def generate_video(generator: Generator, video: SyncVideo) -> tuple[int, np.ndar
     out = np.zeros((end - starts[0], generator.face_size, generator.face_size, 3), np.uint8)
     for start in range(starts[0], end, window):
         start = min(start, starts[-1])
-        faces = to_faces(video.faces(start, window)[None], generator.face_size)
-        mels = torch.from_numpy(frame_mels(video, start, window, audio_frames)[None])
+        faces = to_faces(video.faces(start, window)[None], generator.face_size).to(device)
+        mels = torch.from_numpy(frame_mels(video, start, window, audio_frames)[None]).to(device)
         out[start - starts[0] : start - starts[0] + window] = to_frames(
             generator(faces, faces, mels)[0]
         )

@@ -16,6 +16,7 @@ from marlinflow.errors import Category, InputError
 from marlinflow.lipsync.pairs import SyncVideo
 
 MAX_OFFSET = 15  # frames either way: SyncNet's and LSE's search range
+BATCH = 32  # face windows scored at once
 # faces (B, T, H, W, 3) uint8 and mels (O, B, n_mels, M), O mel windows for each face window
 # -> (O, B) scores, higher = more in sync (the faces are given once for all O: a network
 # embeds them once)
@@ -23,17 +24,27 @@ ScoreFn = Callable[[Sequence[np.ndarray], np.ndarray], np.ndarray]
 
 
 def offset_scores(
-    score: ScoreFn, video: SyncVideo, window: int, max_offset: int = MAX_OFFSET, stride: int = 1
+    score: ScoreFn,
+    video: SyncVideo,
+    window: int,
+    max_offset: int = MAX_OFFSET,
+    stride: int = 1,
+    batch: int = BATCH,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(offsets (2·max_offset + 1,), mean score of each offset) of one video."""
+    """(offsets (2·max_offset + 1,), mean score of each offset) of one video, its windows
+    scored ``batch`` at a time (a long video's windows need not fit in memory at once)."""
     offsets = np.arange(-max_offset, max_offset + 1)
     starts = np.arange(max_offset, video.starts(window) - max_offset, stride)
     if len(starts) == 0:
         reason = f"too short for offsets of ±{max_offset} frames with {window}-frame windows"
         raise InputError(video.name, reason, Category.TOO_SHORT)
-    faces = [video.faces(int(k), window) for k in starts]
-    mels = np.stack([[video.mel.window(int(k + d), window) for k in starts] for d in offsets])
-    return offsets, np.asarray(score(faces, mels)).mean(axis=1)
+    total = np.zeros(len(offsets))
+    for at in range(0, len(starts), batch):
+        chunk = starts[at : at + batch]
+        faces = [video.faces(int(k), window) for k in chunk]
+        mels = np.stack([[video.mel.window(int(k + d), window) for k in chunk] for d in offsets])
+        total += np.asarray(score(faces, mels), dtype=np.float64).sum(axis=1)
+    return offsets, total / len(starts)
 
 
 def best_offset(offsets: np.ndarray, scores: np.ndarray) -> int:

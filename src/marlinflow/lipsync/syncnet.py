@@ -41,6 +41,7 @@ import torch
 from scipy.fft import dct
 from torch import nn
 
+from marlinflow.compute.devices import device_of
 from marlinflow.errors import Category, InputError
 from marlinflow.features import resize_frames
 from marlinflow.weights.checkpoints import read_checkpoint
@@ -198,14 +199,15 @@ def syncnet_features(
     coefficients = torch.from_numpy(mfcc(samples, sample_rate))  # (13, steps)
     coefficients = torch.nn.functional.pad(coefficients, (0, STEPS))  # the last windows' tails
     per_frame = MFCC_RATE / fps
+    device = device_of(net)
     faces, audio = [], []
     for first in range(0, count, batch_size):
         idx = range(first, min(count, first + batch_size))
         clips = torch.stack([video[:, i : i + FRAMES] for i in idx])
         steps = [int(round(i * per_frame)) for i in idx]
         mfccs = torch.stack([coefficients[None, :, s : s + STEPS] for s in steps])
-        faces.append(net.embed_faces(clips))
-        audio.append(net.embed_audio(mfccs))
+        faces.append(net.embed_faces(clips.to(device)).cpu())
+        audio.append(net.embed_audio(mfccs.to(device)).cpu())
     return torch.cat(faces), torch.cat(audio)
 
 

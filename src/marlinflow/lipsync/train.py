@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from marlinflow.compute.devices import device_of
 from marlinflow.config.settings import settings_class
 from marlinflow.downstream.encoders import load_encoder
 from marlinflow.errors import Category, InputError
@@ -54,12 +55,13 @@ def train_expert(
     params = [p for p in expert.parameters() if p.requires_grad]
     optimiser = torch.optim.Adam(params, lr=cfg.lr)
     img_size, window = expert.encoder.size.img_size, window_of(expert)
+    device = device_of(expert)
     expert.train()
     losses = []
     for _ in range(cfg.steps):
         faces, mels, labels = sample_pairs(videos, cfg.batch_size, window, rng, cfg.min_shift)
-        similarity = expert(to_clips(faces, img_size), torch.from_numpy(mels))
-        loss = sync_loss(similarity, torch.from_numpy(labels))
+        similarity = expert(to_clips(faces, img_size).to(device), torch.from_numpy(mels).to(device))
+        loss = sync_loss(similarity, torch.from_numpy(labels).to(device))
         optimiser.zero_grad()
         loss.backward()
         optimiser.step()
@@ -83,10 +85,11 @@ def recalibrate_norms(
         norm.reset_running_stats()
         norm.momentum = None  # a cumulative average
     img_size, window = expert.encoder.size.img_size, window_of(expert)
+    device = device_of(expert)
     expert.train()
     for _ in range(batches):
         faces, mels, _ = sample_pairs(videos, cfg.batch_size, window, rng, cfg.min_shift)
-        expert(to_clips(faces, img_size), torch.from_numpy(mels))
+        expert(to_clips(faces, img_size).to(device), torch.from_numpy(mels).to(device))
     for norm, momentum in zip(norms, momenta, strict=True):
         norm.momentum = momentum
 
@@ -94,14 +97,14 @@ def recalibrate_norms(
 def expert_score(expert: SyncExpert) -> ScoreFn:
     """The expert as a score of windows (its similarity), evaluated without gradients: the faces
     are embedded once, the mel windows of every offset together."""
-    img_size = expert.encoder.size.img_size
+    img_size, device = expert.encoder.size.img_size, device_of(expert)
 
     @torch.no_grad()
     def score(faces: Sequence[np.ndarray], mels: np.ndarray) -> np.ndarray:
         expert.eval()
-        face = expert.embed_face(to_clips(faces, img_size))  # (B, E)
-        audio = expert.embed_audio(torch.from_numpy(mels).flatten(0, 1))  # (O·B, E)
-        return (audio.unflatten(0, mels.shape[:2]) * face).sum(dim=-1).numpy()  # (O, B)
+        face = expert.embed_face(to_clips(faces, img_size).to(device))  # (B, E)
+        audio = expert.embed_audio(torch.from_numpy(mels).to(device).flatten(0, 1))  # (O·B, E)
+        return (audio.unflatten(0, mels.shape[:2]) * face).sum(dim=-1).cpu().numpy()  # (O, B)
 
     return score
 
