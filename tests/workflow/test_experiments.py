@@ -21,6 +21,7 @@ PAPER_DATASETS = {
     "ffpp": "faceforensics",
     "ffpp_c40": "faceforensics",
     "dfew": "dfew",
+    "lrs2": "lrs2",
 }
 
 
@@ -90,6 +91,12 @@ def test_the_paper_experiment_plans_in_full_on_slurm(workflow_copy, tmp_path):
     assert "downstream/ytf/" not in out and "data/raw/ytf/" in out
     for rule in ("report_html", "report_wandb", "write_plan", "record_overlap_check"):
         assert f"rule {rule}:" in out
+    # lip sync on LRS2: an expert per encoder, generators against MARLIN's and the baseline's
+    for encoder in ("marlin-vit-base", "random-vit-base", "official-vit-base"):
+        assert exp.expert("lrs2", encoder) in out
+    for encoder in ("marlin-vit-base", "videomae-vit-base"):
+        assert exp.generator_metrics("lrs2", encoder) in out
+    assert exp.generator_metrics("lrs2", "marlin-vit-small") not in out
 
 
 def test_a_corpus_that_would_see_evaluation_videos_is_refused(workflow_copy):

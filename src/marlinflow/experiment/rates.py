@@ -27,8 +27,8 @@ VM = "AMD EPYC, 2 cores"
 XEON = "Intel Xeon with AMX, 2 cores, 2026-12-05"
 LIPSYNC = f"BENCHMARKS.md, python bench/bench_lipsync.py --sizes tiny small --steps 2 ({XEON})"
 H200 = "one NVIDIA H200, torch 2.11.0+cu130, 2026-12-04"
-STARTUP = f"BENCHMARKS.md, python bench/bench_startup.py, 'now' row ({VM})"
-TRACK = f"BENCHMARKS.md, python bench/bench_track.py --loops 92 ({VM})"
+STARTUP = f"BENCHMARKS.md, python bench/bench_startup.py, 'Xeon, idle' row ({XEON})"
+TRACK = f"BENCHMARKS.md, python bench/bench_track.py --loops 0 --repeat 5 ({XEON})"
 STORAGE = f"BENCHMARKS.md, python bench/bench_storage.py ({VM})"
 GPU = f"BENCHMARKS.md, PYTHONPATH=src python3 bench/bench_gpu.py, batch 32, model alone ({H200})"
 PROBE = f"BENCHMARKS.md, python bench/bench_probe.py --videos 5000 --epochs 20 ({VM})"
@@ -40,15 +40,11 @@ def _gpu(value: float, what: str) -> Rate:
 
 RATES: dict[str, Rate] = {
     # per-video steps: a process start each, then the work
-    "start.download": Rate(0.17, "s per video", f"{STARTUP}: download"),
-    "start.track": Rate(0.18, "s per video", f"{STARTUP}: track"),
-    "start.parse": Rate(0.30, "s per video", f"{STARTUP}: parse"),
-    "start.contact_sheet": Rate(0.29, "s per video", f"{STARTUP}: contact sheet"),
-    "start.audio": Rate(
-        0.14,
-        "s per video",
-        f"BENCHMARKS.md, python bench/bench_startup.py ({XEON}): audio, with its step module",
-    ),
+    "start.download": Rate(0.33, "s per video", f"{STARTUP}: download"),
+    "start.track": Rate(0.32, "s per video", f"{STARTUP}: track"),
+    "start.parse": Rate(0.28, "s per video", f"{STARTUP}: parse"),
+    "start.contact_sheet": Rate(0.17, "s per video", f"{STARTUP}: contact sheet"),
+    "start.audio": Rate(0.14, "s per video", f"{STARTUP}: audio, with its step module"),
     "audio": Rate(
         0.238e-3,
         "CPU s per frame",
@@ -73,12 +69,12 @@ RATES: dict[str, Rate] = {
         "not measured: assumed 0.05 s to hard-link and probe a local file",
         measured=False,
     ),
-    "track.sd": Rate(5.3e-3, "CPU s per frame", f"{TRACK}: track video01 480x360, dlib"),
-    "track.hd": Rate(10.2e-3, "CPU s per frame", f"{TRACK}: track video02 1280x720, dlib"),
+    "track.sd": Rate(5.1e-3, "CPU s per frame", f"{TRACK}: track video01 480x360, dlib"),
+    "track.hd": Rate(8.5e-3, "CPU s per frame", f"{TRACK}: track video02 1280x720, dlib"),
     "parse": Rate(
-        1.3e-3,
+        0.8e-3,
         "CPU s per frame",
-        f"{TRACK}: track+parse minus track, video01 480x360 (6.6 - 5.3 ms)",
+        f"{TRACK}: track+parse minus track, video01 480x360 (5.9 - 5.1 ms)",
     ),
     "contact_sheet.draw": Rate(
         1.0, "s per video", "not measured: assumed 1 s to draw a contact sheet", measured=False
